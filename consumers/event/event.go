@@ -1,0 +1,193 @@
+// Package event is the v1 trust-event contract (CONTRACT.md §1): the decoded
+// Event, its enumerations, and the fixed set of rejection reasons.
+//
+// It has no dependency on Kafka or ClickHouse so that every stage, the
+// generator and the tests share one definition of what an event is.
+// All functions are safe for concurrent use; a Decoder is not (one per
+// goroutine).
+package event
+
+import "time"
+
+// Type is an event type. The zero value is invalid.
+type Type uint8
+
+// Event types, in contract order.
+const (
+	TypeInvalid Type = iota
+	Send
+	Delivered
+	Bounce
+	Open
+	Click
+	FormFill
+	Unsubscribe
+	OptDown
+	OptUp
+	PreferenceCenterVisit
+	Complaint
+	ConsentChange
+	WebSession
+	Sentiment
+	Feedback
+	numTypes
+)
+
+var typeNames = [numTypes]string{
+	"", "send", "delivered", "bounce", "open", "click", "form_fill",
+	"unsubscribe", "opt_down", "opt_up", "preference_center_visit",
+	"complaint", "consent_change", "web_session", "sentiment", "feedback",
+}
+
+// String returns the contract name of the type ("" for TypeInvalid).
+func (t Type) String() string {
+	if t >= numTypes {
+		return ""
+	}
+	return typeNames[t]
+}
+
+// Types lists every valid type in contract order; metrics pre-create one
+// series per entry so label values never come from payloads.
+func Types() []Type {
+	ts := make([]Type, 0, numTypes-1)
+	for t := Send; t < numTypes; t++ {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// ParseType maps a contract name to its Type.
+func ParseType(s string) (Type, bool) {
+	for t := Send; t < numTypes; t++ {
+		if typeNames[t] == s {
+			return t, true
+		}
+	}
+	return TypeInvalid, false
+}
+
+// Enumerations of the contract. Each list is the complete set of accepted
+// values; anything else is rejected with ReasonInvalidEnum.
+var (
+	Channels        = []string{"email", "web", "ads", "sales", "social", "sms", "other"}
+	Personalization = []string{"none", "basic", "behavioral", "predictive"}
+	TrafficSources  = []string{"direct", "organic", "paid", "email", "social", "referral"}
+	FeedbackKinds   = []string{"not_relevant", "too_frequent", "too_personal", "helpful"}
+	BounceKinds     = []string{"hard", "soft"}
+)
+
+// DefaultChannel is the channel of an event that names none.
+const DefaultChannel = "other"
+
+// Field length limits in bytes (after JSON unescaping).
+const (
+	MaxEventIDLen  = 128
+	MaxContactLen  = 256
+	MaxAccountLen  = 256
+	MaxCampaignLen = 128
+	MaxSegmentLen  = 128
+	MaxSourceLen   = 64
+	MaxReasonLen   = 256
+)
+
+// MaxConsentTier is the highest consent tier (3 = predictive modelling).
+const MaxConsentTier = 3
+
+// DetailMachine is the Detail of an open flagged as a machine open.
+const DetailMachine = "machine"
+
+// DetailExplained is the Detail of a send that carries a documented
+// personalization reason; it feeds the explained-personalization indicator.
+const DetailExplained = "explained"
+
+// Event is one decoded, validated trust event.
+//
+// Strings may alias the bytes passed to Decode: callers must not modify
+// those bytes while the Event is in use.
+type Event struct {
+	ID         string
+	Type       Type
+	OccurredAt time.Time // UTC
+	// ContactID and AccountID are raw identifiers straight from the payload;
+	// the pipeline replaces them with pseudonyms before anything is stored.
+	ContactID       string
+	AccountID       string
+	CampaignID      string
+	Channel         string // always set; DefaultChannel when absent
+	Segment         string
+	Source          string
+	ConsentTier     uint8 // 0 = unknown
+	Personalization string
+	Reason          string
+	// Detail is the type's sub-kind, as stored in trust_counts.detail:
+	// traffic_source of a web_session, kind of a feedback or bounce,
+	// "<from>-><to>" of a consent_change, DetailMachine for machine opens,
+	// DetailExplained for sends with a non-empty reason, "" otherwise.
+	Detail string
+	// Score is the sentiment score in [-1, 1]; 0 for other types.
+	Score float64
+	// FromTier and ToTier are set on consent_change only.
+	FromTier, ToTier uint8
+}
+
+// Reason is a rejection reason code: short, fixed, documented, safe to use as
+// a metric label.
+type Reason string
+
+// The complete set of rejection reasons.
+const (
+	ReasonTooLarge         Reason = "too_large"         // record over the size limit
+	ReasonInvalidUTF8      Reason = "invalid_utf8"      // bytes are not valid UTF-8
+	ReasonInvalidJSON      Reason = "invalid_json"      // not well-formed JSON (including NaN/Infinity literals, trailing data)
+	ReasonNotObject        Reason = "not_object"        // top-level value is not an object
+	ReasonTooDeep          Reason = "too_deep"          // nesting deeper than the depth limit
+	ReasonDuplicateKey     Reason = "duplicate_key"     // an object repeats a key
+	ReasonMissingField     Reason = "missing_field"     // a required field is absent, null or empty
+	ReasonUnknownType      Reason = "unknown_type"      // type not in the contract
+	ReasonInvalidEnum      Reason = "invalid_enum"      // enum value outside its list
+	ReasonWrongType        Reason = "wrong_type"        // a field has the wrong JSON type
+	ReasonInvalidTimestamp Reason = "invalid_timestamp" // occurred_at is not RFC 3339 with a zone
+	ReasonFutureTimestamp  Reason = "future_timestamp"  // occurred_at beyond the allowed skew
+	ReasonTooOld           Reason = "too_old"           // occurred_at older than the maximum age
+	ReasonStringTooLong    Reason = "string_too_long"   // a string over its length limit
+	ReasonOutOfRange       Reason = "out_of_range"      // a number NaN, infinite, or outside its range
+)
+
+// Reasons lists every rejection reason; metrics pre-create one series each.
+func Reasons() []Reason {
+	return []Reason{
+		ReasonTooLarge, ReasonInvalidUTF8, ReasonInvalidJSON, ReasonNotObject,
+		ReasonTooDeep, ReasonDuplicateKey, ReasonMissingField, ReasonUnknownType,
+		ReasonInvalidEnum, ReasonWrongType, ReasonInvalidTimestamp,
+		ReasonFutureTimestamp, ReasonTooOld, ReasonStringTooLong, ReasonOutOfRange,
+	}
+}
+
+// Rejection explains why a record was rejected: a Reason code plus a
+// human-readable detail naming the offending field or value.
+type Rejection struct {
+	Reason Reason
+	Detail string
+}
+
+func (r *Rejection) Error() string {
+	if r.Detail == "" {
+		return string(r.Reason)
+	}
+	return string(r.Reason) + ": " + r.Detail
+}
+
+// Limits bounds what the decoder accepts. The zero value is not useful; start
+// from DefaultLimits.
+type Limits struct {
+	MaxBytes int           // records larger than this are rejected (too_large)
+	MaxDepth int           // objects/arrays nested deeper than this are rejected (too_deep); the top-level object is depth 1
+	MaxSkew  time.Duration // occurred_at may be at most this far after the reference time
+	MaxAge   time.Duration // occurred_at may be at most this far before the reference time
+}
+
+// DefaultLimits are the contract's defaults.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: 64 << 10, MaxDepth: 16, MaxSkew: 5 * time.Minute, MaxAge: 400 * 24 * time.Hour}
+}
