@@ -1,0 +1,279 @@
+package aggregate
+
+import (
+	"github.com/trustpipe/trustpipe/consumers/event"
+)
+
+// Pseudonymizer maps a raw contact id to its stored pseudonym.
+type Pseudonymizer interface {
+	Pseudonym(id string) string
+}
+
+// Aggregator accumulates per-block counts. See the package documentation.
+type Aggregator struct {
+	cfg        Config
+	bucketSecs int64
+	pseudonyms Pseudonymizer
+
+	partitions map[partitionID]*partitionState
+	// lastPart caches the most recent partition: consecutive records mostly
+	// come from the same partition, and this saves a map lookup per record.
+	lastPart *partitionState
+	pending  int
+	rereads  uint64
+}
+
+type partitionID struct {
+	topic     string
+	partition int32
+}
+
+type partitionState struct {
+	id   partitionID
+	last int64 // last offset seen; -1 before the first
+	cur  *blockState
+	done []*blockState // completed blocks not yet snapshotted
+}
+
+type blockState struct {
+	ref         BlockRef
+	first, last int64
+	accepted    uint64
+	rejected    uint64
+	ledgerDirty bool
+
+	index   map[Key]int32
+	entries []entry
+	dirty   []int32 // indexes of entries changed since the last snapshot
+
+	contacts    map[ContactRow]struct{}
+	newContacts []ContactRow
+}
+
+type entry struct {
+	key   Key
+	c     Counts
+	dirty bool
+}
+
+// New returns an Aggregator. pseudonyms turns contact ids into the
+// pseudonyms stored for engaged reach.
+func New(cfg Config, pseudonyms Pseudonymizer) (*Aggregator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Aggregator{
+		cfg:        cfg,
+		bucketSecs: int64(cfg.BucketSize.Seconds()),
+		pseudonyms: pseudonyms,
+		partitions: make(map[partitionID]*partitionState),
+	}, nil
+}
+
+// Accept counts a valid event read at the given offset. It returns false,
+// counting nothing, when the offset was already counted in the current
+// block (a re-delivery, e.g. after a rebalance).
+func (a *Aggregator) Accept(topic string, partition int32, offset int64, ev *event.Event) bool {
+	b := a.advance(topic, partition, offset)
+	if b == nil {
+		return false
+	}
+	b.accepted++
+	key := Key{
+		Bucket:          floorDiv(ev.OccurredAt.Unix(), a.bucketSecs) * a.bucketSecs,
+		EventType:       ev.Type,
+		Detail:          ev.Detail,
+		CampaignID:      ev.CampaignID,
+		Channel:         ev.Channel,
+		Segment:         ev.Segment,
+		Source:          ev.Source,
+		Personalization: ev.Personalization,
+		ConsentTier:     ev.ConsentTier,
+	}
+	i, ok := b.index[key]
+	if !ok {
+		i = int32(len(b.entries))
+		b.entries = append(b.entries, entry{key: key})
+		b.index[key] = i
+	}
+	e := &b.entries[i]
+	e.c.Events++
+	if ev.Type == event.Sentiment {
+		e.c.ValueNanos += scoreUnits(ev.Score)
+	}
+	if !e.dirty {
+		e.dirty = true
+		b.dirty = append(b.dirty, i)
+		a.pending++
+	}
+	if ev.ContactID != "" && Engaged(ev) {
+		a.addContact(b, ev)
+	}
+	return true
+}
+
+// Reject accounts for an invalid record at the given offset. It returns
+// false when the offset was already accounted for in the current block; the
+// caller then must not dead-letter it again.
+func (a *Aggregator) Reject(topic string, partition int32, offset int64) bool {
+	b := a.advance(topic, partition, offset)
+	if b == nil {
+		return false
+	}
+	b.rejected++
+	return true
+}
+
+// Engaged reports whether an event shows a contact actively engaging:
+// human opens, clicks, form fills, web sessions, preference-centre visits and
+// opt-ups. Engaged reach counts the distinct contacts behind these.
+func Engaged(ev *event.Event) bool {
+	switch ev.Type {
+	case event.Open:
+		return ev.Detail != event.DetailMachine
+	case event.Click, event.FormFill, event.WebSession, event.PreferenceCenterVisit, event.OptUp:
+		return true
+	}
+	return false
+}
+
+func (a *Aggregator) addContact(b *blockState, ev *event.Event) {
+	row := ContactRow{
+		Day:        floorDiv(ev.OccurredAt.Unix(), 86400) * 86400,
+		CampaignID: ev.CampaignID,
+		Channel:    ev.Channel,
+		Segment:    ev.Segment,
+		Source:     ev.Source,
+		Contact:    a.pseudonyms.Pseudonym(ev.ContactID),
+	}
+	if _, seen := b.contacts[row]; seen {
+		return
+	}
+	b.contacts[row] = struct{}{}
+	b.newContacts = append(b.newContacts, row)
+	a.pending++
+}
+
+// advance moves the partition to offset and returns the block that owns it,
+// or nil when the offset was already processed in the current block.
+func (a *Aggregator) advance(topic string, partition int32, offset int64) *blockState {
+	p := a.lastPart
+	if p == nil || p.id.partition != partition || p.id.topic != topic {
+		id := partitionID{topic, partition}
+		p = a.partitions[id]
+		if p == nil {
+			p = &partitionState{id: id, last: -1}
+			a.partitions[id] = p
+		}
+		a.lastPart = p
+	}
+	if p.last >= 0 && offset <= p.last {
+		if p.cur != nil && offset >= p.cur.first {
+			return nil // re-delivered: already counted
+		}
+		// The partition is being re-read from an earlier offset (a
+		// rebalance handed it back from the committed offset). Drop what we
+		// hold: re-reading recomputes identical rows.
+		a.rereads++
+		a.dropPartition(p)
+	}
+	blk := offset / a.cfg.BlockSize
+	if p.cur == nil || p.cur.ref.Block != blk {
+		if p.cur != nil {
+			p.done = append(p.done, p.cur)
+		}
+		p.cur = &blockState{
+			ref:      BlockRef{Topic: topic, Partition: partition, Block: blk},
+			first:    offset,
+			index:    make(map[Key]int32),
+			contacts: make(map[ContactRow]struct{}),
+		}
+	}
+	p.last = offset
+	b := p.cur
+	b.last = offset
+	if !b.ledgerDirty {
+		b.ledgerDirty = true
+		a.pending++
+	}
+	return b
+}
+
+func (a *Aggregator) dropPartition(p *partitionState) {
+	for _, b := range p.done {
+		a.pending -= b.pendingRows()
+	}
+	if p.cur != nil {
+		a.pending -= p.cur.pendingRows()
+	}
+	p.done, p.cur, p.last = nil, nil, -1
+}
+
+func (b *blockState) pendingRows() int {
+	n := len(b.dirty) + len(b.newContacts)
+	if b.ledgerDirty {
+		n++
+	}
+	return n
+}
+
+// Pending is the number of rows the next Snapshot would carry; the pipeline
+// snapshots early when it grows past its limit, bounding memory.
+func (a *Aggregator) Pending() int { return a.pending }
+
+// Rereads counts how often a partition was re-read from an earlier offset.
+func (a *Aggregator) Rereads() uint64 { return a.rereads }
+
+// Snapshot returns the rows changed since the previous snapshot and releases
+// completed blocks. Blocks still open keep their cumulative counts so later
+// snapshots stay cumulative.
+func (a *Aggregator) Snapshot() *Snapshot {
+	s := &Snapshot{}
+	for _, p := range a.partitions {
+		for _, b := range p.done {
+			b.snapshot(s, true)
+		}
+		if n := len(p.done); n > 0 {
+			s.Commits = append(s.Commits, Position{Topic: p.id.topic, Partition: p.id.partition, Offset: p.done[n-1].last})
+			p.done = nil
+		}
+		if p.cur != nil {
+			p.cur.snapshot(s, false)
+		}
+	}
+	a.pending = 0
+	return s
+}
+
+func (b *blockState) snapshot(s *Snapshot, complete bool) {
+	for _, i := range b.dirty {
+		e := &b.entries[i]
+		e.dirty = false
+		s.Counts = append(s.Counts, CountRow{Key: e.key, BlockRef: b.ref, Counts: e.c, Version: b.last})
+	}
+	b.dirty = b.dirty[:0]
+	s.Contacts = append(s.Contacts, b.newContacts...)
+	b.newContacts = b.newContacts[:0]
+	if b.ledgerDirty || complete {
+		s.Ledger = append(s.Ledger, LedgerRow{
+			BlockRef:    b.ref,
+			FirstOffset: b.first,
+			LastOffset:  b.last,
+			Consumed:    b.accepted + b.rejected,
+			Accepted:    b.accepted,
+			Rejected:    b.rejected,
+			Complete:    complete,
+		})
+		b.ledgerDirty = false
+	}
+}
+
+// floorDiv divides rounding towards negative infinity, so buckets before
+// 1970 still start at their true boundary.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}

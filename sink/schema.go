@@ -1,0 +1,136 @@
+package sink
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Tables names the storage tables one pipeline writes. The live pipeline
+// uses the defaults; a shadow backfill writes to a prefixed set so a
+// definition change can be reviewed before it is swapped in.
+type Tables struct {
+	Counts   string // cumulative per-block count rows (ReplacingMergeTree)
+	Contacts string // engaged contacts per day (ReplacingMergeTree)
+	Ledger   string // per-block offset accounting (ReplacingMergeTree)
+}
+
+// LiveTables are the storage tables behind the read surface.
+func LiveTables() Tables {
+	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks", Ledger: "ingest_ledger_blocks"}
+}
+
+// Prefixed returns the storage tables with a prefix, e.g. "shadow_".
+func (t Tables) Prefixed(prefix string) Tables {
+	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Ledger: prefix + t.Ledger}
+}
+
+// countColumns are the columns of the count table, in insert order.
+const countColumns = "bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier, topic, partition, block, events, value_nanos, version"
+
+const contactColumns = "day, campaign_id, channel, segment, source, contact"
+
+const ledgerColumns = "topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, complete, version"
+
+// storageDDL returns the CREATE statements of one set of storage tables.
+//
+// Layout (DESIGN.md, "Exactness"): count rows are keyed by bucket,
+// dimensions and (topic, partition, block) and carry the highest offset the
+// block covered as version, so ReplacingMergeTree keeps exactly one
+// cumulative row per key and block. Sentiment scores are summed as integer
+// nano-units (value_nanos) so sums are exact in any order.
+func storageDDL(db string, t Tables) []string {
+	return []string{
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	bucket DateTime,
+	event_type String,
+	detail String,
+	campaign_id String,
+	channel String,
+	segment String,
+	source String,
+	personalization String,
+	consent_tier UInt8,
+	topic String,
+	partition Int32,
+	block Int64,
+	events UInt64,
+	value_nanos Int64,
+	version Int64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier, topic, partition, block)`, db, t.Counts),
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	day Date,
+	campaign_id String,
+	channel String,
+	segment String,
+	source String,
+	contact String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts),
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	topic String,
+	partition Int32,
+	block Int64,
+	first_offset Int64,
+	last_offset Int64,
+	consumed UInt64,
+	accepted UInt64,
+	rejected UInt64,
+	complete UInt8,
+	version Int64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (topic, partition, block)`, db, t.Ledger),
+	}
+}
+
+// migration is one versioned, append-only schema step. Never edit a
+// released migration: add a new one.
+type migration struct {
+	version    int
+	name       string
+	statements func(db string) []string
+}
+
+var migrations = []migration{
+	{1, "storage tables: per-block counts, engaged contacts, ledger", func(db string) []string {
+		return storageDDL(db, LiveTables())
+	}},
+}
+
+// viewDDL returns the read-surface views (CONTRACT.md §3). Views hold no
+// data, so migrate recreates them on every run from the current definitions.
+// Every view resolves the replacement with FINAL and sums across partitions
+// and blocks, so a plain SELECT … GROUP BY on a view is exact.
+func viewDDL(db string, extra []View) []string {
+	t := LiveTables()
+	views := []View{
+		{Name: "trust_counts", Query: fmt.Sprintf(`SELECT
+	bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier,
+	sum(events) AS events,
+	sum(value_nanos) / 1e9 AS value_sum
+FROM %s.%s FINAL
+GROUP BY bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier`, db, t.Counts)},
+		{Name: "ingest_ledger", Query: fmt.Sprintf(`SELECT
+	topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, complete
+FROM %s.%s FINAL`, db, t.Ledger)},
+		{Name: "engaged_contacts", Query: fmt.Sprintf(`SELECT day, campaign_id, channel, segment, source, contact
+FROM %s.%s FINAL`, db, t.Contacts)},
+	}
+	views = append(views, extra...)
+	var out []string
+	for _, v := range views {
+		out = append(out,
+			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, v.Name),
+			fmt.Sprintf("CREATE VIEW %s.%s AS %s", db, v.Name, strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", db)))
+	}
+	return out
+}
+
+// View is a named read-surface query; other packages contribute views (the
+// indicator views) through Options.Views.
+type View struct {
+	Name  string
+	Query string // may reference the database as {db}
+}

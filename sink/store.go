@@ -1,0 +1,247 @@
+// Package sink stores aggregation snapshots in ClickHouse and owns the
+// schema: versioned storage migrations and the read-surface views that hide
+// the storage layout (CONTRACT.md §3).
+//
+// Writes are idempotent by construction (replacing tables keyed by block,
+// versioned by offset), so the caller may retry a failed Write as often as
+// it likes; Retryable says which errors are worth retrying. A Store is safe
+// for concurrent use.
+package sink
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/trustpipe/trustpipe/aggregate"
+)
+
+// Config locates ClickHouse (native protocol).
+type Config struct {
+	Addr        string
+	Database    string
+	Username    string
+	Password    string
+	TLS         *tls.Config // nil: plain TCP
+	DialTimeout time.Duration
+}
+
+// Store writes snapshots to one set of storage tables.
+type Store struct {
+	conn   driver.Conn
+	db     string
+	tables Tables
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Open connects to ClickHouse. It does not require the database to exist
+// (Migrate creates it); every statement names the database explicitly.
+func Open(ctx context.Context, cfg Config, tables Tables) (*Store, error) {
+	if !identRe.MatchString(cfg.Database) {
+		return nil, fmt.Errorf("clickhouse database %q: use letters, digits and underscores only", cfg.Database)
+	}
+	for _, name := range []string{tables.Counts, tables.Contacts, tables.Ledger} {
+		if !identRe.MatchString(name) {
+			return nil, fmt.Errorf("clickhouse table %q: use letters, digits and underscores only", name)
+		}
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{cfg.Addr},
+		Auth:        clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
+		TLS:         cfg.TLS,
+		DialTimeout: cfg.DialTimeout,
+		ReadTimeout: 5 * time.Minute,
+		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
+	}
+	return &Store{conn: conn, db: cfg.Database, tables: tables}, nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Conn exposes the connection for read-back queries.
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Database is the database every table and view lives in.
+func (s *Store) Database() string { return s.db }
+
+// Tables are the storage tables this store writes.
+func (s *Store) Tables() Tables { return s.tables }
+
+// Ping checks that ClickHouse answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse ping: %w", err)
+	}
+	return nil
+}
+
+// ServerVersion returns the server's version, e.g. "18.16.1".
+func (s *Store) ServerVersion() (string, error) {
+	v, err := s.conn.ServerVersion()
+	if err != nil {
+		return "", fmt.Errorf("clickhouse server version: %w", err)
+	}
+	return fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch), nil
+}
+
+// Write stores a snapshot: count rows, then engaged contacts, then the
+// ledger, so a ledger row is never visible before the counts it accounts
+// for. Each insert is idempotent; on error the whole Write may be retried.
+func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
+	if err := s.writeCounts(ctx, snap.Counts); err != nil {
+		return err
+	}
+	if err := s.writeContacts(ctx, snap.Contacts); err != nil {
+		return err
+	}
+	return s.writeLedger(ctx, snap.Ledger)
+}
+
+func (s *Store) insert(ctx context.Context, table, columns string, n int, fill func(b driver.Batch) error) error {
+	if n == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", s.db, table, columns))
+	if err != nil {
+		return fmt.Errorf("insert into %s.%s: prepare: %w", s.db, table, err)
+	}
+	if err := fill(b); err != nil {
+		_ = b.Abort()
+		return fmt.Errorf("insert into %s.%s: encode %d rows: %w", s.db, table, n, err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert into %s.%s: send %d rows: %w", s.db, table, n, err)
+	}
+	return nil
+}
+
+func (s *Store) writeCounts(ctx context.Context, rows []aggregate.CountRow) error {
+	return s.insert(ctx, s.tables.Counts, countColumns, len(rows), func(b driver.Batch) error {
+		n := len(rows)
+		bucket := make([]time.Time, n)
+		eventType, detail, campaign, channel := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		segment, source, pers, topic := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		tier := make([]uint8, n)
+		partition := make([]int32, n)
+		block, valueNanos, version := make([]int64, n), make([]int64, n), make([]int64, n)
+		events := make([]uint64, n)
+		for i := range rows {
+			r := &rows[i]
+			bucket[i] = time.Unix(r.Bucket, 0).UTC()
+			eventType[i] = r.EventType.String()
+			detail[i], campaign[i], channel[i] = r.Detail, r.CampaignID, r.Channel
+			segment[i], source[i], pers[i] = r.Segment, r.Source, r.Personalization
+			tier[i] = r.ConsentTier
+			topic[i], partition[i], block[i] = r.Topic, r.Partition, r.Block
+			events[i], valueNanos[i], version[i] = r.Events, r.ValueNanos, r.Version
+		}
+		return appendColumns(b, bucket, eventType, detail, campaign, channel, segment, source, pers, tier, topic, partition, block, events, valueNanos, version)
+	})
+}
+
+func (s *Store) writeContacts(ctx context.Context, rows []aggregate.ContactRow) error {
+	return s.insert(ctx, s.tables.Contacts, contactColumns, len(rows), func(b driver.Batch) error {
+		n := len(rows)
+		day := make([]time.Time, n)
+		campaign, channel, segment, source, contact := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i := range rows {
+			r := &rows[i]
+			day[i] = time.Unix(r.Day, 0).UTC()
+			campaign[i], channel[i], segment[i], source[i], contact[i] = r.CampaignID, r.Channel, r.Segment, r.Source, r.Contact
+		}
+		return appendColumns(b, day, campaign, channel, segment, source, contact)
+	})
+}
+
+// LedgerVersion orders ledger rows of one block: later offsets win, and at
+// the same offset the final ("complete") row wins over an interim one.
+func LedgerVersion(r aggregate.LedgerRow) int64 {
+	v := r.LastOffset * 2
+	if r.Complete {
+		v++
+	}
+	return v
+}
+
+func (s *Store) writeLedger(ctx context.Context, rows []aggregate.LedgerRow) error {
+	return s.insert(ctx, s.tables.Ledger, ledgerColumns, len(rows), func(b driver.Batch) error {
+		n := len(rows)
+		topic := make([]string, n)
+		partition := make([]int32, n)
+		block, first, last, version := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		consumed, accepted, rejected := make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		complete := make([]uint8, n)
+		for i, r := range rows {
+			topic[i], partition[i], block[i] = r.Topic, r.Partition, r.Block
+			first[i], last[i] = r.FirstOffset, r.LastOffset
+			consumed[i], accepted[i], rejected[i] = r.Consumed, r.Accepted, r.Rejected
+			if r.Complete {
+				complete[i] = 1
+			}
+			version[i] = LedgerVersion(r)
+		}
+		return appendColumns(b, topic, partition, block, first, last, consumed, accepted, rejected, complete, version)
+	})
+}
+
+// appendColumns appends whole columns, in insert order: encoding a column at
+// once is several times cheaper than appending row by row.
+func appendColumns(b driver.Batch, columns ...any) error {
+	for i, c := range columns {
+		if err := b.Column(i).Append(c); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Permanent ClickHouse error codes: retrying cannot help; a person must act.
+var permanentCodes = map[int32]string{
+	16:  "a column is missing: run `trustpipe migrate`",
+	47:  "unknown identifier: run `trustpipe migrate`",
+	60:  "a table is missing: run `trustpipe migrate`",
+	81:  "the database is missing: run `trustpipe migrate`",
+	62:  "syntax error (a bug: please report it)",
+	53:  "type mismatch: run `trustpipe migrate` or check the ClickHouse version",
+	192: "unknown user: check TRUSTPIPE_CLICKHOUSE_USERNAME",
+	193: "wrong password: check TRUSTPIPE_CLICKHOUSE_PASSWORD",
+	516: "authentication failed: check TRUSTPIPE_CLICKHOUSE_USERNAME/_PASSWORD",
+	497: "access denied: grant the user INSERT/SELECT/CREATE on the database",
+}
+
+// Retryable decides, in one place, whether a store error is transient
+// (network, timeouts, overload, server restarts) or needs a person.
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		_, permanent := permanentCodes[ex.Code]
+		return !permanent
+	}
+	return true
+}
+
+// Advice returns what a person should do about a permanent error, or "".
+func Advice(err error) string {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return permanentCodes[ex.Code]
+	}
+	return ""
+}

@@ -1,0 +1,115 @@
+package sink_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/sinktest"
+)
+
+func countRow(bucket int64, typ event.Type, part int32, block, events, version int64) aggregate.CountRow {
+	return aggregate.CountRow{
+		Key:      aggregate.Key{Bucket: bucket, EventType: typ, Channel: "email", CampaignID: "c1"},
+		BlockRef: aggregate.BlockRef{Topic: "t", Partition: part, Block: block},
+		Counts:   aggregate.Counts{Events: uint64(events)},
+		Version:  version,
+	}
+}
+
+// TestReplacementKeepsHighestVersion writes the same block's cumulative rows
+// several times, out of order, and checks trust_counts sums only the newest
+// row of each block — the property the exactness invariant rests on.
+func TestReplacementKeepsHighestVersion(t *testing.T) {
+	st, cfg := sinktest.Open(t, nil)
+	ctx := context.Background()
+	b := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC).Unix()
+	writes := []*aggregate.Snapshot{
+		{Counts: []aggregate.CountRow{countRow(b, event.Click, 0, 0, 5, 10)}},
+		{Counts: []aggregate.CountRow{countRow(b, event.Click, 0, 0, 9, 20), countRow(b, event.Click, 1, 0, 4, 7)}},
+		{Counts: []aggregate.CountRow{countRow(b, event.Click, 0, 0, 7, 15)}}, // stale re-read: lower version
+		{Counts: []aggregate.CountRow{countRow(b, event.Click, 0, 1, 3, 10003)}},
+		{Counts: []aggregate.CountRow{countRow(b, event.Click, 1, 0, 4, 7)}}, // identical re-write
+	}
+	for _, w := range writes {
+		if err := st.Write(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var events uint64
+	q := fmt.Sprintf("SELECT sum(events) FROM %s.trust_counts WHERE event_type = 'click'", cfg.Database)
+	if err := st.Conn().QueryRow(ctx, q).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(9 + 4 + 3); events != want {
+		t.Fatalf("trust_counts events = %d, want %d (highest version per block)", events, want)
+	}
+}
+
+func TestLedgerFinalRowWins(t *testing.T) {
+	st, cfg := sinktest.Open(t, nil)
+	ctx := context.Background()
+	ref := aggregate.BlockRef{Topic: "t", Partition: 2, Block: 3}
+	rows := []aggregate.LedgerRow{
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 35, Consumed: 6, Accepted: 5, Rejected: 1},
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2},
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true},
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 33, Consumed: 4, Accepted: 4}, // stale re-read
+	}
+	for _, r := range rows {
+		if err := st.Write(ctx, &aggregate.Snapshot{Ledger: []aggregate.LedgerRow{r}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n, consumed, accepted, rejected uint64
+	var complete uint8
+	q := fmt.Sprintf("SELECT count(), sum(consumed), sum(accepted), sum(rejected), max(complete) FROM %s.ingest_ledger", cfg.Database)
+	if err := st.Conn().QueryRow(ctx, q).Scan(&n, &consumed, &accepted, &rejected, &complete); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || consumed != 10 || accepted != 8 || rejected != 2 || complete != 1 {
+		t.Fatalf("ledger = rows %d consumed %d accepted %d rejected %d complete %d; want 1 10 8 2 1", n, consumed, accepted, rejected, complete)
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	st, _ := sinktest.Open(t, []sink.View{{Name: "extra_view", Query: "SELECT count() AS n FROM {db}.trust_counts"}})
+	ctx := context.Background()
+	applied, err := st.Migrate(ctx, []sink.View{{Name: "extra_view", Query: "SELECT count() AS n FROM {db}.trust_counts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 0 {
+		t.Fatalf("second migrate applied %v, want nothing", applied)
+	}
+	var n uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT n FROM "+st.Database()+".extra_view").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSentimentSumIsExact(t *testing.T) {
+	st, cfg := sinktest.Open(t, nil)
+	ctx := context.Background()
+	b := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC).Unix()
+	var rows []aggregate.CountRow
+	for blk := int64(0); blk < 10; blk++ {
+		r := countRow(b, event.Sentiment, 0, blk, 1, blk)
+		r.ValueNanos = 100000000 // 0.1
+		rows = append(rows, r)
+	}
+	if err := st.Write(ctx, &aggregate.Snapshot{Counts: rows}); err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	if err := st.Conn().QueryRow(ctx, fmt.Sprintf("SELECT sum(value_sum) FROM %s.trust_counts", cfg.Database)).Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum != 1.0 { // float64 summing 0.1 ten times gives 0.9999999999999999
+		t.Fatalf("value_sum = %.17g, want exactly 1", sum)
+	}
+}
