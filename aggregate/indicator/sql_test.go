@@ -1,0 +1,230 @@
+package indicator
+
+import (
+	"flag"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trustpipe/trustpipe/consumers/event"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from golden file (run go test -update after checking the change):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestSQLGolden(t *testing.T) {
+	var b strings.Builder
+	for _, d := range All() {
+		b.WriteString("-- " + d.Name + "\n")
+		b.WriteString("numerator:   " + d.NumeratorSQL() + "\n")
+		b.WriteString("denominator: " + d.DenominatorSQL() + "\n\n")
+	}
+	golden(t, "sql.golden", []byte(b.String()))
+}
+
+// Hand-written expectations for a few renderings: the golden file could be
+// regenerated wrongly; these cannot.
+func TestSQLExamples(t *testing.T) {
+	d := func(name string) Definition {
+		def, ok := ByName(name)
+		if !ok {
+			t.Fatalf("no %s", name)
+		}
+		return def
+	}
+	cases := []struct{ got, want string }{
+		{d(UnsubscribeRate).NumeratorSQL(), "sumIf(events, event_type = 'unsubscribe')"},
+		{d(UnsubscribeRate).DenominatorSQL(), "sumIf(events, event_type = 'delivered')"},
+		{d(OptDownShare).DenominatorSQL(), "sumIf(events, event_type IN ('opt_down', 'unsubscribe'))"},
+		{d(OpenRate).NumeratorSQL(), "sumIf(events, event_type = 'open' AND detail != 'machine')"},
+		{d(SentimentAvg).NumeratorSQL(), "sumIf(value_sum, event_type = 'sentiment')"},
+		{d(ConsentMomentum).NumeratorSQL(), "sumIf(events, event_type = 'consent_change' AND detail IN ('0->1', '0->2', '0->3', '1->2', '1->3', '2->3'))" +
+			" - sumIf(events, event_type = 'consent_change' AND detail IN ('1->0', '2->0', '2->1', '3->0', '3->1', '3->2'))"},
+		{d(ConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND ((personalization = 'basic' AND consent_tier >= 1)" +
+			" OR (personalization = 'behavioral' AND consent_tier >= 2) OR (personalization = 'predictive' AND consent_tier >= 3)))"},
+		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail = 'explained' AND personalization IN ('basic', 'behavioral', 'predictive'))"},
+		{Selector{}.SQL(), "sumIf(events, 1)"},
+		{termsSQL(nil), "0"},
+		{termsSQL([]Term{Minus(count(event.Click)), Plus(count(event.Open))}), "-sumIf(events, event_type = 'click') + sumIf(events, event_type = 'open')"},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("got  %s\nwant %s", c.got, c.want)
+		}
+	}
+}
+
+func TestSQLQuoting(t *testing.T) {
+	s := Selector{EventTypes: []string{"it's"}, Details: []string{`a\b`, "x\ny\t\r\x00z"}}
+	want := `sumIf(events, event_type = 'it\'s' AND detail IN ('a\\b', 'x\ny\t\r\0z'))`
+	if got := s.SQL(); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	// The interpreter decodes the literals back: the rows with exactly those
+	// values, and only they, are counted.
+	rows := []Row{
+		{EventType: "it's", Detail: `a\b`, Events: 1},
+		{EventType: "it's", Detail: "x\ny\t\r\x00z", Events: 10},
+		{EventType: "its", Detail: `a\b`, Events: 100},
+		{EventType: "it's", Detail: `ab`, Events: 1000},
+	}
+	got, err := evalSQL(s.SQL(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 11 {
+		t.Fatalf("evalSQL = %v, want 11", got)
+	}
+}
+
+func TestSQLDeterministic(t *testing.T) {
+	a := Selector{EventTypes: []string{"b", "a", "b"}, ExcludeDetails: []string{"y", "x"},
+		Consent: []ConsentRule{{"z", 2}, {"a", 1}, {"z", 2}}}
+	b := Selector{EventTypes: []string{"a", "b"}, ExcludeDetails: []string{"x", "y"},
+		Consent: []ConsentRule{{"a", 1}, {"z", 2}}}
+	if a.SQL() != b.SQL() {
+		t.Fatalf("same selection renders differently:\n%s\n%s", a.SQL(), b.SQL())
+	}
+	want := "sumIf(events, event_type IN ('a', 'b') AND detail NOT IN ('x', 'y') AND ((personalization = 'a' AND consent_tier >= 1) OR (personalization = 'z' AND consent_tier >= 2)))"
+	if a.SQL() != want {
+		t.Fatalf("got  %s\nwant %s", a.SQL(), want)
+	}
+	// Rendering must not reorder the caller's slices.
+	if a.EventTypes[0] != "b" || a.Consent[0].Personalization != "z" {
+		t.Fatal("SQL modified its input")
+	}
+}
+
+// The interpreter must itself be able to tell wrong SQL from right, or the
+// agreement test below proves nothing.
+func TestInterpreterControls(t *testing.T) {
+	rows := []Row{
+		{EventType: "open", Detail: "", Events: 3},
+		{EventType: "open", Detail: "machine", Events: 5},
+		{EventType: "send", Personalization: "basic", ConsentTier: 0, Events: 7},
+		{EventType: "send", Personalization: "basic", ConsentTier: 2, Events: 11},
+		{EventType: "sentiment", Events: 2, ValueSum: 0.75},
+	}
+	cases := []struct {
+		sql  string
+		want float64
+	}{
+		{"sumIf(events, event_type = 'open')", 8},
+		{"sumIf(events, event_type = 'open' AND detail != 'machine')", 3},
+		{"sumIf(events, event_type = 'open' AND detail NOT IN ('machine', 'x'))", 3},
+		{"sumIf(events, (personalization = 'basic' AND consent_tier >= 1) OR event_type = 'sentiment')", 13},
+		{"sumIf(events, event_type = 'open') - sumIf(events, event_type = 'send')", -10},
+		{"-sumIf(events, event_type = 'open') + sumIf(events, 1)", 20}, // 28 - 8
+		{"sumIf(value_sum, event_type = 'sentiment')", 0.75},
+		{"0", 0},
+	}
+	for _, c := range cases {
+		got, err := evalSQL(c.sql, rows)
+		if err != nil {
+			t.Errorf("%s: %v", c.sql, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s = %v, want %v", c.sql, got, c.want)
+		}
+	}
+	for _, bad := range []string{
+		"sum(events)",                                 // not sumIf
+		"sumIf(events, event_type == 'open')",         // not in the subset
+		"sumIf(events, event_type = \"open\")",        // double quotes
+		"sumIf(events, event_type = 'op\\en')",        // unknown escape
+		"sumIf(events, event_type = 'open'",           // unbalanced
+		"sumIf(events, toUInt8(consent_tier) >= 1)",   // function
+		"sumIf(events, consent_tier > 1)",             // operator outside the subset
+		"sumIf(events, event_type = 'open') * 2",      // arithmetic outside the subset
+		"sumIf(events, event_type LIKE 'op%')",        // LIKE
+		"sumIf(events, event_type IN ('open', 'send'", // unterminated
+	} {
+		if _, err := evalSQL(bad, rows); err == nil {
+			t.Errorf("evalSQL(%s) accepted SQL outside the subset", bad)
+		}
+	}
+}
+
+// randomTotals draws rows over every value the definitions care about plus
+// some they must ignore.
+func randomTotals(rng *rand.Rand, n int) Totals {
+	var details []string
+	details = append(details, "", event.DetailMachine, event.DetailExplained, "other", "o'dd")
+	details = append(details, event.TrafficSources...)
+	details = append(details, event.FeedbackKinds...)
+	details = append(details, event.BounceKinds...)
+	details = append(details, consentChanges(func(uint8, uint8) bool { return true })...)
+	pers := append([]string{"", "unknown"}, event.Personalization...)
+	var typeNames []string
+	for _, ty := range event.Types() {
+		typeNames = append(typeNames, ty.String())
+	}
+	typeNames = append(typeNames, "not_a_type")
+	var rows []Row
+	for range n {
+		r := Row{
+			EventType:       typeNames[rng.IntN(len(typeNames))],
+			Detail:          details[rng.IntN(len(details))],
+			Personalization: pers[rng.IntN(len(pers))],
+			ConsentTier:     uint8(rng.IntN(4)),
+			Events:          uint64(rng.IntN(1000)),
+		}
+		if r.EventType == event.Sentiment.String() {
+			r.ValueSum = float64(r.Events) * (rng.Float64()*2 - 1)
+		}
+		rows = append(rows, r)
+	}
+	return Accumulate(rows)
+}
+
+// TestSQLAgreesWithGo checks, for every definition and many random inputs,
+// that interpreting the rendered SQL gives exactly what Evaluate gives.
+func TestSQLAgreesWithGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		tot := randomTotals(rng, 1+rng.IntN(400))
+		rows := tot.Rows()
+		for _, d := range All() {
+			v := d.Evaluate(tot)
+			num, err := evalSQL(d.NumeratorSQL(), rows)
+			if err != nil {
+				t.Fatalf("%s numerator: %v\n%s", d.Name, err, d.NumeratorSQL())
+			}
+			den, err := evalSQL(d.DenominatorSQL(), rows)
+			if err != nil {
+				t.Fatalf("%s denominator: %v\n%s", d.Name, err, d.DenominatorSQL())
+			}
+			if num != v.Numerator || den != v.Denominator {
+				t.Fatalf("run %d, %s: SQL gives %v/%v, Go gives %v/%v", i, d.Name, num, den, v.Numerator, v.Denominator)
+			}
+			if v.Value != nil && (math.IsNaN(*v.Value) || math.IsInf(*v.Value, 0)) {
+				t.Fatalf("%s: non-finite value %v", d.Name, *v.Value)
+			}
+		}
+	}
+}
