@@ -1,0 +1,159 @@
+package consumers
+
+import (
+	"maps"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trustpipe/trustpipe/consumers/event"
+)
+
+// Metrics are the pipeline's Prometheus metrics. Label values come only from
+// fixed sets (event types, reason codes, configured topics, partition
+// numbers), never from payload strings, so series stay bounded.
+type Metrics struct {
+	consumed      *prometheus.CounterVec
+	accepted      []prometheus.Counter // by event.Type
+	rejected      map[event.Reason]prometheus.Counter
+	lag           *prometheus.GaugeVec
+	watermark     *prometheus.GaugeVec
+	flushDuration prometheus.Histogram
+	rowsWritten   *prometheus.CounterVec
+	sinkErrors    prometheus.Counter
+	sinkRetries   prometheus.Counter
+	committed     prometheus.Counter
+	lastFlush     prometheus.Gauge
+	rebalances    prometheus.Counter
+	rereads       prometheus.Counter
+	deadLetters   prometheus.Counter
+}
+
+// NewMetrics registers the pipeline metrics on reg. Pass a fresh registry
+// (or prometheus.NewRegistry()) for runs whose numbers must not feed the
+// live alerts, such as replays.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := func(c prometheus.Collector) prometheus.Collector { reg.MustRegister(c); return c }
+	m := &Metrics{
+		consumed: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trustpipe_records_consumed_total", Help: "Kafka records processed (accepted + rejected), by topic.",
+		}, []string{"topic"})).(*prometheus.CounterVec),
+		lag: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "trustpipe_consumer_lag", Help: "Records behind the partition's high watermark at the last processed record.",
+		}, []string{"topic", "partition"})).(*prometheus.GaugeVec),
+		watermark: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "trustpipe_event_time_watermark_seconds", Help: "Newest occurred_at (Unix seconds) accepted per partition.",
+		}, []string{"topic", "partition"})).(*prometheus.GaugeVec),
+		flushDuration: f(prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "trustpipe_flush_duration_seconds", Help: "Time to store one snapshot (dead letters, ClickHouse rows, commit), including retries.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		})).(prometheus.Histogram),
+		rowsWritten: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trustpipe_rows_written_total", Help: "Rows inserted into ClickHouse, by storage table.",
+		}, []string{"table"})).(*prometheus.CounterVec),
+		sinkErrors: f(prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustpipe_sink_errors_total", Help: "Failed attempts to store a snapshot (ClickHouse or dead-letter topic).",
+		})).(prometheus.Counter),
+		sinkRetries: f(prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustpipe_sink_retries_total", Help: "Retries of a failed snapshot store.",
+		})).(prometheus.Counter),
+		committed: f(prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustpipe_offsets_committed_total", Help: "Partition offset commits (one per completed block range).",
+		})).(prometheus.Counter),
+		lastFlush: f(prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "trustpipe_last_flush_success_timestamp_seconds", Help: "Unix time of the last successfully stored snapshot.",
+		})).(prometheus.Gauge),
+		rebalances: f(prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustpipe_rebalances_total", Help: "Consumer-group generations joined.",
+		})).(prometheus.Counter),
+		rereads: f(prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustpipe_partition_rereads_total", Help: "Times a partition was handed back from an earlier offset and re-read.",
+		})).(prometheus.Counter),
+		deadLetters: f(prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustpipe_dead_letters_total", Help: "Rejected records published to the dead-letter topic.",
+		})).(prometheus.Counter),
+	}
+	accepted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trustpipe_events_accepted_total", Help: "Valid events counted, by event type.",
+	}, []string{"type"})
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trustpipe_events_rejected_total", Help: "Invalid records dead-lettered, by rejection reason.",
+	}, []string{"reason"})
+	reg.MustRegister(accepted, rejected)
+	m.accepted = make([]prometheus.Counter, len(event.Types())+1)
+	for _, t := range event.Types() {
+		m.accepted[t] = accepted.WithLabelValues(t.String())
+	}
+	m.rejected = make(map[event.Reason]prometheus.Counter)
+	for _, r := range event.Reasons() {
+		m.rejected[r] = rejected.WithLabelValues(string(r))
+	}
+	for _, table := range []string{"counts", "contacts", "ledger"} {
+		m.rowsWritten.WithLabelValues(table)
+	}
+	return m
+}
+
+// tally holds counts gathered per record and added to Metrics once per
+// snapshot: a cached counter Add per batch instead of a label lookup per
+// record keeps metrics off the hot path.
+type tally struct {
+	consumed  map[string]uint64
+	accepted  []uint64 // by event.Type
+	rejected  map[event.Reason]uint64
+	partition map[partitionKey]partitionTally
+	rereads   uint64
+}
+
+type partitionKey struct {
+	topic     string
+	partition int
+}
+
+type partitionTally struct {
+	lag       int64
+	watermark int64
+}
+
+func newTally() *tally {
+	return &tally{
+		consumed:  map[string]uint64{},
+		accepted:  make([]uint64, len(event.Types())+1),
+		rejected:  map[event.Reason]uint64{},
+		partition: map[partitionKey]partitionTally{},
+	}
+}
+
+// handOff returns the counts gathered so far for the store goroutine and
+// starts new ones. Partition lag and watermarks carry over (they are gauges;
+// the watermark only moves forward); the returned copy is not shared.
+func (t *tally) handOff() *tally {
+	out := &tally{consumed: t.consumed, accepted: t.accepted, rejected: t.rejected, rereads: t.rereads, partition: maps.Clone(t.partition)}
+	t.consumed = map[string]uint64{}
+	t.accepted = make([]uint64, len(event.Types())+1)
+	t.rejected = map[event.Reason]uint64{}
+	t.rereads = 0
+	return out
+}
+
+func (m *Metrics) add(t *tally) {
+	for topic, n := range t.consumed {
+		m.consumed.WithLabelValues(topic).Add(float64(n))
+	}
+	for typ, n := range t.accepted {
+		if n > 0 {
+			m.accepted[typ].Add(float64(n))
+		}
+	}
+	for r, n := range t.rejected {
+		m.rejected[r].Add(float64(n))
+	}
+	m.rereads.Add(float64(t.rereads))
+	for k, p := range t.partition {
+		part := strconv.Itoa(k.partition)
+		m.lag.WithLabelValues(k.topic, part).Set(float64(p.lag))
+		if p.watermark > 0 {
+			m.watermark.WithLabelValues(k.topic, part).Set(float64(p.watermark))
+		}
+	}
+}

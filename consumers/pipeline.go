@@ -1,0 +1,381 @@
+// Package consumers reads trust events from Kafka and drives them through
+// validation, aggregation and storage with the exactness guarantees of
+// DESIGN.md: records are fetched with explicit commits, decoded against the
+// v1 contract, rejected records are dead-lettered with a reason, accepted
+// events are counted per offset block, and a partition's offset is committed
+// only after the rows and ledger of every block before it are stored.
+//
+// Concurrency: a Pipeline runs three goroutines joined by bounded channels —
+// fetch (Kafka), process (decode + aggregate, sole owner of the Aggregator)
+// and store (dead letters, ClickHouse, commits). When storage is slow or
+// down the channels fill and fetching pauses, so memory stays bounded by
+// configuration whatever the input volume.
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/sink"
+)
+
+// Fetcher hands out records without committing them (kafka-go's
+// Reader.FetchMessage).
+type Fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+}
+
+// Committer commits offsets: committing message m stores m.Offset+1.
+type Committer interface {
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Store durably stores a snapshot; Write must be idempotent.
+type Store interface {
+	Write(ctx context.Context, snap *aggregate.Snapshot) error
+}
+
+// Publisher publishes records (the dead-letter topic's kafka-go Writer).
+type Publisher interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Config tunes a Pipeline.
+type Config struct {
+	Aggregate aggregate.Config
+	Limits    event.Limits
+	// DeadLetterTopic receives rejected records with reason headers.
+	DeadLetterTopic string
+	// FlushInterval bounds how long counted events wait before being stored.
+	FlushInterval time.Duration
+	// MaxPendingRows triggers an early flush, bounding memory and insert size.
+	MaxPendingRows int
+	// QueueSize is the number of fetched records buffered ahead of processing.
+	QueueSize int
+	// ShutdownTimeout bounds the final flush after the context is cancelled.
+	ShutdownTimeout time.Duration
+	// RetryBackoff and MaxRetryBackoff shape retries of a failed store.
+	RetryBackoff, MaxRetryBackoff time.Duration
+}
+
+// DefaultConfig returns sensible production defaults.
+func DefaultConfig() Config {
+	return Config{
+		Aggregate:       aggregate.DefaultConfig(),
+		Limits:          event.DefaultLimits(),
+		DeadLetterTopic: "trust-events-dlq",
+		FlushInterval:   time.Second,
+		MaxPendingRows:  100000,
+		QueueSize:       8192,
+		ShutdownTimeout: 30 * time.Second,
+		RetryBackoff:    100 * time.Millisecond,
+		MaxRetryBackoff: 30 * time.Second,
+	}
+}
+
+// Deps are the Pipeline's collaborators.
+type Deps struct {
+	Fetcher     Fetcher
+	Committer   Committer
+	Store       Store
+	DeadLetters Publisher
+	Pseudonyms  aggregate.Pseudonymizer
+	Metrics     *Metrics
+	Logger      *slog.Logger
+	// Now is the wall clock, used only for flush timestamps in metrics.
+	Now func() time.Time
+	// Rebalances, when set, reports consumer-group generations joined since
+	// the previous call (kafka-go's Reader.Stats().Rebalances).
+	Rebalances func() int64
+}
+
+// Pipeline is the consume → validate → aggregate → store stage chain.
+type Pipeline struct {
+	cfg  Config
+	deps Deps
+	agg  *aggregate.Aggregator
+	dec  *event.Decoder
+
+	healthy atomic.Bool // last store attempt succeeded
+}
+
+// New validates cfg and returns a Pipeline.
+func New(cfg Config, deps Deps) (*Pipeline, error) {
+	agg, err := aggregate.New(cfg.Aggregate, deps.Pseudonyms)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.FlushInterval <= 0 || cfg.MaxPendingRows <= 0 || cfg.QueueSize <= 0 {
+		return nil, fmt.Errorf("pipeline: flush interval, max pending rows and queue size must be positive")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	p := &Pipeline{cfg: cfg, deps: deps, agg: agg, dec: event.NewDecoder(cfg.Limits)}
+	p.healthy.Store(true)
+	return p, nil
+}
+
+// Healthy reports whether the most recent store attempt succeeded.
+func (p *Pipeline) Healthy() bool { return p.healthy.Load() }
+
+// batch is one unit of work for the store goroutine.
+type batch struct {
+	snap        *aggregate.Snapshot
+	deadLetters []kafka.Message
+	tally       *tally
+}
+
+// Run consumes until ctx is cancelled, then stores what it has counted,
+// commits what is safe to commit, and returns nil. It returns an error when
+// storage fails permanently (the error says what to do) or Kafka fails.
+func (p *Pipeline) Run(ctx context.Context) error {
+	records := make(chan kafka.Message, p.cfg.QueueSize)
+	batches := make(chan *batch, 1)
+	storeDone := make(chan struct{})
+
+	// Storing continues past cancellation for at most ShutdownTimeout so the
+	// final snapshot lands; nothing is committed that was not stored.
+	storeCtx, cancelStore := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelStore()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-storeDone:
+			return
+		}
+		t := time.NewTimer(p.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelStore()
+		case <-storeDone:
+		}
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.fetch(gctx, records) })
+	g.Go(func() error { return p.process(records, batches, storeDone) })
+	g.Go(func() error {
+		defer close(storeDone)
+		return p.store(storeCtx, batches)
+	})
+	err := g.Wait()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// fetch feeds records to process until ctx ends, then closes records.
+func (p *Pipeline) fetch(ctx context.Context, records chan<- kafka.Message) error {
+	defer close(records)
+	for {
+		m, err := p.deps.Fetcher.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fetch from kafka: %w (check TRUSTPIPE_KAFKA_BROKERS and that the topics exist)", err)
+		}
+		select {
+		case records <- m:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// process decodes and aggregates records, handing a batch to store on every
+// flush trigger, and a final batch when records is closed.
+func (p *Pipeline) process(records <-chan kafka.Message, batches chan<- *batch, storeDone <-chan struct{}) error {
+	defer close(batches)
+	ticker := time.NewTicker(p.cfg.FlushInterval)
+	defer ticker.Stop()
+	t := newTally()
+	var deadLetters []kafka.Message
+	var ev event.Event
+	var rereads uint64
+	emit := func() error {
+		snap := p.agg.Snapshot()
+		if snap.Empty() && len(deadLetters) == 0 {
+			return nil
+		}
+		t.rereads, rereads = p.agg.Rereads()-rereads, p.agg.Rereads()
+		b := &batch{snap: snap, deadLetters: deadLetters, tally: t.handOff()}
+		deadLetters = nil
+		select {
+		case batches <- b:
+			return nil
+		case <-storeDone:
+			return errors.New("store stopped")
+		}
+	}
+	for {
+		select {
+		case m, ok := <-records:
+			if !ok {
+				if err := emit(); err != nil {
+					return nil // the store goroutine reports why it stopped
+				}
+				return nil
+			}
+			if dl, ok := p.handle(&m, &ev, t); ok && dl != nil {
+				deadLetters = append(deadLetters, *dl)
+			}
+			if p.agg.Pending() >= p.cfg.MaxPendingRows || len(deadLetters) >= p.cfg.MaxPendingRows {
+				if err := emit(); err != nil {
+					return nil
+				}
+			}
+		case <-ticker.C:
+			if err := emit(); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// handle decodes and counts one record. It returns a dead letter for a
+// newly rejected record, and ok=false for a re-delivered one.
+func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafka.Message, ok bool) {
+	rej := p.dec.Decode(m.Value, m.Time, ev)
+	if rej != nil {
+		if !p.agg.Reject(m.Topic, int32(m.Partition), m.Offset) {
+			return nil, false
+		}
+		t.rejected[rej.Reason]++
+		dl = p.deadLetter(m, rej)
+	} else {
+		if !p.agg.Accept(m.Topic, int32(m.Partition), m.Offset, ev) {
+			return nil, false
+		}
+		t.accepted[ev.Type]++
+	}
+	t.consumed[m.Topic]++
+	k := partitionKey{m.Topic, m.Partition}
+	pt := t.partition[k]
+	pt.lag = m.HighWaterMark - m.Offset - 1
+	if rej == nil {
+		if ts := ev.OccurredAt.Unix(); ts > pt.watermark {
+			pt.watermark = ts
+		}
+	}
+	t.partition[k] = pt
+	return dl, true
+}
+
+// Dead-letter record headers: where the record came from and why it was
+// rejected, so it can be inspected, fixed and re-produced.
+const (
+	HeaderSourceTopic     = "trustpipe-source-topic"
+	HeaderSourcePartition = "trustpipe-source-partition"
+	HeaderSourceOffset    = "trustpipe-source-offset"
+	HeaderReason          = "trustpipe-reason"
+	HeaderDetail          = "trustpipe-detail"
+)
+
+func (p *Pipeline) deadLetter(m *kafka.Message, rej *event.Rejection) *kafka.Message {
+	return &kafka.Message{
+		Topic: p.cfg.DeadLetterTopic,
+		Key:   m.Key,
+		Value: m.Value,
+		Time:  m.Time,
+		Headers: []kafka.Header{
+			{Key: HeaderSourceTopic, Value: []byte(m.Topic)},
+			{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(m.Partition))},
+			{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+			{Key: HeaderReason, Value: []byte(rej.Reason)},
+			{Key: HeaderDetail, Value: []byte(rej.Detail)},
+		},
+	}
+}
+
+// store writes each batch — dead letters, then ClickHouse rows, then offset
+// commits — retrying transient failures with capped exponential backoff.
+// Exactness does not depend on the retries: nothing is committed until its
+// rows are stored, and re-stored rows replace themselves.
+func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
+	m := p.deps.Metrics
+	for b := range batches {
+		start := time.Now()
+		if err := p.retry(ctx, "publish dead letters", func() error {
+			if len(b.deadLetters) == 0 {
+				return nil
+			}
+			return p.deps.DeadLetters.WriteMessages(ctx, b.deadLetters...)
+		}); err != nil {
+			return err
+		}
+		if err := p.retry(ctx, "store snapshot in ClickHouse", func() error { return p.deps.Store.Write(ctx, b.snap) }); err != nil {
+			return err
+		}
+		if len(b.snap.Commits) > 0 {
+			msgs := make([]kafka.Message, len(b.snap.Commits))
+			for i, c := range b.snap.Commits {
+				msgs[i] = kafka.Message{Topic: c.Topic, Partition: int(c.Partition), Offset: c.Offset}
+			}
+			// A failed commit is not retried: the blocks are stored, so
+			// re-reading them after a restart only rewrites identical rows.
+			if err := p.deps.Committer.CommitMessages(ctx, msgs...); err != nil {
+				p.deps.Logger.Warn("offset commit failed; the blocks will be re-read, which is safe", "err", err)
+			} else {
+				m.committed.Add(float64(len(msgs)))
+			}
+		}
+		m.flushDuration.Observe(time.Since(start).Seconds())
+		m.lastFlush.Set(float64(p.deps.Now().UnixNano()) / 1e9)
+		m.rowsWritten.WithLabelValues("counts").Add(float64(len(b.snap.Counts)))
+		m.rowsWritten.WithLabelValues("contacts").Add(float64(len(b.snap.Contacts)))
+		m.rowsWritten.WithLabelValues("ledger").Add(float64(len(b.snap.Ledger)))
+		m.deadLetters.Add(float64(len(b.deadLetters)))
+		m.add(b.tally)
+		if p.deps.Rebalances != nil {
+			m.rebalances.Add(float64(p.deps.Rebalances()))
+		}
+	}
+	return nil
+}
+
+// retry runs op until it succeeds, fails permanently, or ctx ends.
+func (p *Pipeline) retry(ctx context.Context, what string, op func() error) error {
+	backoff := p.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil {
+			p.healthy.Store(true)
+			return nil
+		}
+		p.healthy.Store(false)
+		p.deps.Metrics.sinkErrors.Inc()
+		if !sink.Retryable(err) {
+			if advice := sink.Advice(err); advice != "" {
+				return fmt.Errorf("%s: %w (%s)", what, err, advice)
+			}
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: gave up at shutdown after %d attempts; nothing past the last stored block was committed, so it will be re-read on restart: %w", what, attempt, err)
+		}
+		p.deps.Logger.Warn("store failed, retrying", "what", what, "attempt", attempt, "backoff", backoff, "err", err)
+		p.deps.Metrics.sinkRetries.Inc()
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, p.cfg.MaxRetryBackoff)
+	}
+}
