@@ -1,0 +1,73 @@
+// Command trustpipe turns marketing engagement events on Kafka into exact
+// trust metrics in ClickHouse. main only wires: each command builds its
+// stages from the environment (see `trustpipe help`) and runs them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// usageError marks bad command-line input: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `trustpipe — trust metrics from marketing engagement events
+
+Usage: trustpipe <command> [flags]
+
+Commands:
+  run       consume Kafka, validate, aggregate, write ClickHouse, serve /metrics
+  migrate   create or upgrade the ClickHouse schema
+  help      list every TRUSTPIPE_* environment variable with its default
+
+Configuration comes from TRUSTPIPE_* environment variables; see 'trustpipe help'.
+`
+
+var commands = map[string]func(ctx context.Context, args []string) error{
+	"run":     cmdRun,
+	"migrate": cmdMigrate,
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		fmt.Print(usage, "\nEnvironment:\n")
+		if err := printHelp(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "trustpipe:", err)
+			return 1
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "trustpipe: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd(ctx, args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "trustpipe "+args[0]+":", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
