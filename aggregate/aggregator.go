@@ -21,7 +21,13 @@ type Aggregator struct {
 	lastPart *partitionState
 	pending  int
 	rereads  uint64
+	// free holds snapshotted blocks for reuse: their maps keep their grown
+	// capacity, so a new block does not pay for growing them again.
+	free []*blockState
 }
+
+// maxFreeBlocks bounds the reuse pool (and so the memory it retains).
+const maxFreeBlocks = 4
 
 type partitionID struct {
 	topic     string
@@ -182,12 +188,7 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 		if p.cur != nil {
 			p.done = append(p.done, p.cur)
 		}
-		p.cur = &blockState{
-			ref:      BlockRef{Topic: topic, Partition: partition, Block: blk},
-			first:    offset,
-			index:    make(map[Key]int32),
-			contacts: make(map[ContactRow]struct{}),
-		}
+		p.cur = a.newBlock(BlockRef{Topic: topic, Partition: partition, Block: blk}, offset)
 	}
 	p.last = offset
 	b := p.cur
@@ -197,6 +198,28 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 		a.pending++
 	}
 	return b
+}
+
+func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
+	if n := len(a.free); n > 0 {
+		b := a.free[n-1]
+		a.free = a.free[:n-1]
+		b.ref, b.first, b.last = ref, first, first
+		return b
+	}
+	return &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{})}
+}
+
+// release returns a block that will never be written again to the pool.
+func (a *Aggregator) release(b *blockState) {
+	if len(a.free) >= maxFreeBlocks {
+		return
+	}
+	clear(b.index)
+	clear(b.contacts)
+	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
+	b.accepted, b.rejected, b.ledgerDirty = 0, 0, false
+	a.free = append(a.free, b)
 }
 
 func (a *Aggregator) dropPartition(p *partitionState) {
@@ -228,14 +251,17 @@ func (a *Aggregator) Rereads() uint64 { return a.rereads }
 // completed blocks. Blocks still open keep their cumulative counts so later
 // snapshots stay cumulative.
 func (a *Aggregator) Snapshot() *Snapshot {
-	s := &Snapshot{}
+	s := &Snapshot{Counts: make([]CountRow, 0, a.pending)}
 	for _, p := range a.partitions {
 		for _, b := range p.done {
 			b.snapshot(s, true)
 		}
 		if n := len(p.done); n > 0 {
 			s.Commits = append(s.Commits, Position{Topic: p.id.topic, Partition: p.id.partition, Offset: p.done[n-1].last})
-			p.done = nil
+			for _, b := range p.done {
+				a.release(b)
+			}
+			p.done = p.done[:0]
 		}
 		if p.cur != nil {
 			p.cur.snapshot(s, false)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The project's whole test suite, as the README's test command (`make test`)
+# and CI (`.ci/run`) run it: installs what the tests need from Debian, starts
+# a private ClickHouse (own data dir and ports), then vets and runs every Go
+# test with the race detector. Under CI=true no integration test may skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
+command -v clickhouse-client >/dev/null || need+=(clickhouse-client)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test: installing ${need[*]} from Debian" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+go mod download
+
+chdir=${TRUSTPIPE_TEST_CLICKHOUSE_DIR:-$PWD/.tmp/clickhouse-test}
+chport=${TRUSTPIPE_TEST_CLICKHOUSE_PORT:-19000}
+if [ -z "${TRUSTPIPE_TEST_CLICKHOUSE_ADDR:-}" ]; then
+  .ci/clickhouse.sh start "$chdir" "$chport"
+  trap '.ci/clickhouse.sh stop "$chdir"' EXIT
+  export TRUSTPIPE_TEST_CLICKHOUSE_ADDR=127.0.0.1:$chport
+fi
+
+go vet ./...
+go test -race -count=1 -timeout 15m ./... "$@"

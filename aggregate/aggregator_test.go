@@ -1,0 +1,186 @@
+package aggregate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustpipe/trustpipe/consumers/event"
+)
+
+type fakePseudonyms struct{}
+
+func (fakePseudonyms) Pseudonym(id string) string { return "p(" + id + ")" }
+
+var t0 = time.Date(2026, 11, 1, 10, 0, 30, 0, time.UTC)
+
+func ev(typ event.Type, campaign string, at time.Time) *event.Event {
+	return &event.Event{ID: "e", Type: typ, OccurredAt: at, ContactID: "c1", CampaignID: campaign, Channel: "email"}
+}
+
+// store simulates ReplacingMergeTree: per (key, block) it keeps the row
+// with the highest version, the last one on equal versions.
+type store map[string]CountRow
+
+func (s store) apply(snap *Snapshot) {
+	for _, r := range snap.Counts {
+		id := fmt.Sprintf("%v|%v", r.Key, r.BlockRef)
+		if old, ok := s[id]; !ok || r.Version >= old.Version {
+			s[id] = r
+		}
+	}
+}
+
+func (s store) total() (n uint64) {
+	for _, r := range s {
+		n += r.Events
+	}
+	return n
+}
+
+func newAgg(t *testing.T, block int64) *Aggregator {
+	t.Helper()
+	a, err := New(Config{BucketSize: time.Minute, BlockSize: block}, fakePseudonyms{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestBucketsAndDimensions(t *testing.T) {
+	a := newAgg(t, 100)
+	a.Accept("t", 0, 0, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 1, ev(event.Click, "a", t0.Add(20*time.Second))) // same minute
+	a.Accept("t", 0, 2, ev(event.Click, "a", t0.Add(40*time.Second))) // next minute
+	a.Accept("t", 0, 3, ev(event.Click, "b", t0))                     // other campaign
+	sent := ev(event.Sentiment, "a", t0)
+	sent.Score = 0.25
+	a.Accept("t", 0, 4, sent)
+	sent2 := ev(event.Sentiment, "a", t0)
+	sent2.Score = -0.5
+	a.Accept("t", 0, 5, sent2)
+	snap := a.Snapshot()
+	var got []string
+	for _, r := range snap.Counts {
+		got = append(got, fmt.Sprintf("%s %s %s events=%d nanos=%d v=%d",
+			time.Unix(r.Bucket, 0).UTC().Format("15:04"), r.EventType, r.CampaignID, r.Events, r.ValueNanos, r.Version))
+	}
+	sort.Strings(got)
+	want := []string{
+		"10:00 click a events=2 nanos=0 v=5",
+		"10:00 click b events=1 nanos=0 v=5",
+		"10:00 sentiment a events=2 nanos=-250000000 v=5",
+		"10:01 click a events=1 nanos=0 v=5",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(snap.Ledger) != 1 || snap.Ledger[0].Consumed != 6 || snap.Ledger[0].Complete {
+		t.Fatalf("ledger = %+v, want one open row with 6 consumed", snap.Ledger)
+	}
+	if len(snap.Commits) != 0 {
+		t.Fatalf("commits %v before any block completed", snap.Commits)
+	}
+}
+
+func TestCommitsOnlyCompletedBlocks(t *testing.T) {
+	a := newAgg(t, 10)
+	for off := int64(0); off < 25; off++ {
+		if off%7 == 3 {
+			a.Reject("t", 1, off)
+			continue
+		}
+		a.Accept("t", 1, off, ev(event.Open, "a", t0))
+	}
+	snap := a.Snapshot()
+	if len(snap.Commits) != 1 || snap.Commits[0] != (Position{"t", 1, 19}) {
+		t.Fatalf("commits = %v, want t/1 up to offset 19 (end of block 1)", snap.Commits)
+	}
+	byBlock := map[int64]LedgerRow{}
+	for _, l := range snap.Ledger {
+		byBlock[l.Block] = l
+		if l.Consumed != l.Accepted+l.Rejected {
+			t.Fatalf("ledger row %+v: consumed != accepted + rejected", l)
+		}
+	}
+	want := map[int64]LedgerRow{
+		0: {BlockRef: BlockRef{"t", 1, 0}, FirstOffset: 0, LastOffset: 9, Consumed: 10, Accepted: 9, Rejected: 1, Complete: true},
+		1: {BlockRef: BlockRef{"t", 1, 1}, FirstOffset: 10, LastOffset: 19, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true}, // offsets 10 and 17 rejected,
+		2: {BlockRef: BlockRef{"t", 1, 2}, FirstOffset: 20, LastOffset: 24, Consumed: 5, Accepted: 4, Rejected: 1},
+	}
+	for b, w := range want {
+		if byBlock[b] != w {
+			t.Errorf("block %d ledger = %+v, want %+v", b, byBlock[b], w)
+		}
+	}
+	if a.Pending() != 0 {
+		t.Fatalf("pending %d after snapshot", a.Pending())
+	}
+	if again := a.Snapshot(); !again.Empty() {
+		t.Fatalf("second snapshot without input = %+v, want empty", again)
+	}
+}
+
+// TestRereadIsIdempotent replays a partition from a block start after
+// flushes, as a restart or rebalance does, and checks the replacement
+// semantics keep the total exact — and that re-deliveries inside the
+// current block are not counted twice.
+func TestRereadIsIdempotent(t *testing.T) {
+	cases := []struct {
+		name   string
+		script []int64 // offsets in delivery order; -1 means "snapshot now"
+		want   uint64
+	}{
+		{"straight", []int64{0, 1, 2, 3, 4, 5, 6, 7, -1}, 8},
+		{"restart from block start", []int64{0, 1, 2, 3, 4, 5, -1, 4, 5, 6, -1, 0, 1, 2, 3, 4, 5, 6, 7, -1}, 8},
+		{"re-delivery inside block is skipped", []int64{0, 1, 2, 1, 2, 3, -1, 4, 5, 6, 7, -1}, 8},
+		{"stale flush after newer", []int64{4, 5, 6, 7, -1, 0, 1, 2, 3, 4, 5, 6, 7, -1}, 8},
+		{"re-read of earlier block after partial flush", []int64{0, 1, 2, 3, 4, -1, 5, 6, -1, 0, 1, 2, 3, 4, 5, 6, 7, -1}, 8},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAgg(t, 4)
+			st := store{}
+			for _, off := range tc.script {
+				if off < 0 {
+					st.apply(a.Snapshot())
+					continue
+				}
+				a.Accept("t", 0, off, ev(event.Click, "a", t0))
+			}
+			if got := st.total(); got != tc.want {
+				t.Fatalf("stored total = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEngagedContactsDeduplicatedPerBlock(t *testing.T) {
+	a := newAgg(t, 100)
+	a.Accept("t", 0, 0, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 1, ev(event.Click, "a", t0.Add(time.Hour)))
+	machine := ev(event.Open, "a", t0)
+	machine.Detail = event.DetailMachine
+	a.Accept("t", 0, 2, machine)
+	a.Accept("t", 0, 3, ev(event.Delivered, "a", t0))
+	snap := a.Snapshot()
+	if len(snap.Contacts) != 1 || snap.Contacts[0].Contact != "p(c1)" {
+		t.Fatalf("contacts = %+v, want one pseudonymized engaged contact", snap.Contacts)
+	}
+	if snap.Contacts[0].Day != time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Unix() {
+		t.Fatalf("contact day = %d", snap.Contacts[0].Day)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{BucketSize: 7 * time.Minute, BlockSize: 1}, {BucketSize: time.Minute}, {BucketSize: 0, BlockSize: 5}} {
+		if c.Validate() == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
