@@ -23,8 +23,8 @@ go mod download
 chdir=${TRUSTPIPE_TEST_CLICKHOUSE_DIR:-$PWD/.tmp/clickhouse-test}
 chport=${TRUSTPIPE_TEST_CLICKHOUSE_PORT:-19000}
 if [ -z "${TRUSTPIPE_TEST_CLICKHOUSE_ADDR:-}" ]; then
-  .ci/clickhouse.sh start "$chdir" "$chport"
-  trap '.ci/clickhouse.sh stop "$chdir"' EXIT
+  go run ./cmd/localclickhouse start "$chdir" "$chport"
+  trap 'go run ./cmd/localclickhouse stop "$chdir"' EXIT
   export TRUSTPIPE_TEST_CLICKHOUSE_ADDR=127.0.0.1:$chport
 fi
 

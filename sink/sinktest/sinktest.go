@@ -28,7 +28,7 @@ func Addr(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is not set under CI=true: integration tests must not skip (run `bash .ci/run`)", AddrEnv)
 		}
-		t.Skipf("%s not set: start one with `.ci/clickhouse.sh start .tmp/clickhouse 19000` and export %s=127.0.0.1:19000", AddrEnv, AddrEnv)
+		t.Skipf("%s not set: start one with `go run ./cmd/localclickhouse start .tmp/clickhouse 19000` and export %s=127.0.0.1:19000", AddrEnv, AddrEnv)
 	}
 	return addr
 }
