@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -30,7 +31,8 @@ import (
 )
 
 // Fetcher hands out records without committing them (kafka-go's
-// Reader.FetchMessage).
+// Reader.FetchMessage). A bounded input returns io.EOF when exhausted; the
+// pipeline then stores everything and Run returns nil.
 type Fetcher interface {
 	FetchMessage(ctx context.Context) (kafka.Message, error)
 }
@@ -186,8 +188,8 @@ func (p *Pipeline) fetch(ctx context.Context, records chan<- kafka.Message) erro
 	for {
 		m, err := p.deps.Fetcher.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil // cancelled, or a bounded input (a replay) is exhausted
 			}
 			return fmt.Errorf("fetch from kafka: %w (check TRUSTPIPE_KAFKA_BROKERS and that the topics exist)", err)
 		}

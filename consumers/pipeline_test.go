@@ -220,5 +220,5 @@ func TestPermanentStoreErrorStops(t *testing.T) {
 type permanentStore struct{}
 
 func (permanentStore) Write(context.Context, *aggregate.Snapshot) error {
-	return fmt.Errorf("insert: %w", &clickhouse.Exception{Code: 60, Message: "Table t.trust_counts_blocks doesn't exist"})
+	return fmt.Errorf("insert: %w", &clickhouse.Exception{Code: 16, Message: "There is no column version in table"})
 }

@@ -213,7 +213,6 @@ func appendColumns(b driver.Batch, columns ...any) error {
 var permanentCodes = map[int32]string{
 	16:  "a column is missing: run `trustpipe migrate`",
 	47:  "unknown identifier: run `trustpipe migrate`",
-	60:  "a table is missing: run `trustpipe migrate`",
 	81:  "the database is missing: run `trustpipe migrate`",
 	62:  "syntax error (a bug: please report it)",
 	53:  "type mismatch: run `trustpipe migrate` or check the ClickHouse version",
@@ -225,6 +224,8 @@ var permanentCodes = map[int32]string{
 
 // Retryable decides, in one place, whether a store error is transient
 // (network, timeouts, overload, server restarts) or needs a person.
+// A missing table is transient: `trustpipe replay swap` renames tables, and
+// an insert racing the rename must wait for it, not stop the pipeline.
 func Retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false

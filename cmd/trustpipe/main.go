@@ -26,6 +26,7 @@ Usage: trustpipe <command> [flags]
 Commands:
   run       consume Kafka, validate, aggregate, write ClickHouse, serve /metrics
   migrate   create or upgrade the ClickHouse schema
+  gen       produce a synthetic, realistic event stream (scenarios) to Kafka
   help      list every TRUSTPIPE_* environment variable with its default
 
 Configuration comes from TRUSTPIPE_* environment variables; see 'trustpipe help'.
@@ -34,6 +35,7 @@ Configuration comes from TRUSTPIPE_* environment variables; see 'trustpipe help'
 var commands = map[string]func(ctx context.Context, args []string) error{
 	"run":     cmdRun,
 	"migrate": cmdMigrate,
+	"gen":     cmdGen,
 }
 
 func main() {
