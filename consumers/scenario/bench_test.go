@@ -1,0 +1,65 @@
+package scenario
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// benchNext measures generation (event choice, timestamps, encoding) per
+// record; b.N records in one generator so setup is amortised the way a
+// large `trustpipe gen` run amortises it.
+func benchNext(b *testing.B, cfg Config) {
+	cfg.Events = b.N
+	g := mustNew(b, cfg)
+	var bytes int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for r, ok := g.Next(); ok; r, ok = g.Next() {
+		bytes += int64(len(r.Value))
+	}
+	el := time.Since(start)
+	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+	b.ReportMetric(float64(bytes)/float64(b.N), "B/event")
+}
+
+func BenchmarkGenerate(b *testing.B) {
+	for _, name := range Names() {
+		b.Run(name, func(b *testing.B) {
+			benchNext(b, Config{Name: name, Days: 28, Seed: 1, End: testEnd})
+		})
+	}
+}
+
+func BenchmarkGenerateInvalid(b *testing.B) {
+	benchNext(b, Config{Name: "trust-spiral", Days: 28, Seed: 1, End: testEnd, InvalidRatio: 0.01})
+}
+
+type discard struct{}
+
+func (discard) WriteMessages(context.Context, ...kafka.Message) error { return nil }
+
+// BenchmarkProduce adds Produce's batching and copying to generation.
+func BenchmarkProduce(b *testing.B) {
+	g := mustNew(b, Config{Name: "trust-spiral", Events: b.N, Days: 28, Seed: 1, End: testEnd})
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	if _, err := Produce(context.Background(), discard{}, g, 1000, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkNew measures setting up the default population and a year-long
+// timeline.
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		if _, err := New(Config{Name: "healthy", Events: 1e6, Days: 365, End: testEnd}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

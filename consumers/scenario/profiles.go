@@ -1,0 +1,149 @@
+package scenario
+
+// rates is one day's rate profile. Funnel rates are relative to the previous
+// funnel step so that a scenario can change one behaviour (say, clicks)
+// without silently changing another (say, deliveries); everything else is
+// relative to delivered messages, the denominator of the trust indicators in
+// DESIGN.md, so the numbers below read directly as the indicators' values.
+type rates struct {
+	Volume      float64 // multiplier of the day's event volume
+	Delivery    float64 // delivered / send
+	HardBounce  float64 // hard bounces / bounces
+	Open        float64 // opens / delivered, machine opens included
+	MachineOpen float64 // machine opens / opens
+	Click       float64 // clicks / delivered
+	FormFill    float64 // form fills / clicks
+
+	Unsubscribe float64 // unsubscribes / delivered
+	OptDown     float64 // opt-downs / delivered
+	OptUp       float64 // opt-ups / delivered
+	PrefVisit   float64 // preference-centre visits / delivered
+	Complaint   float64 // complaints / delivered
+
+	Consent   float64 // consent changes / delivered
+	ConsentUp float64 // upgrades / consent changes
+
+	Feedback    float64    // feedback / delivered
+	FeedbackMix [4]float64 // shares of not_relevant, too_frequent, too_personal, helpful
+
+	Web        float64    // web sessions / send
+	Identified float64    // web sessions with a known contact / web sessions
+	Traffic    [6]float64 // shares of direct, organic, paid, email, social, referral
+
+	Sentiment     float64 // sales sentiment reports / send
+	SentimentMean float64 // mean score (sd 0.3, clamped to [-1, 1])
+
+	// Beyond is the probability that a send uses predictive personalization
+	// whatever the contact's consent tier (the "creepy" lever). Leak is the
+	// probability that a send ignores the tier cap by mistake, which keeps
+	// consent coverage realistically just under 100 %.
+	Beyond, Leak float64
+	// Explained is the share of personalized sends that carry a reason.
+	Explained float64
+}
+
+func lerp(a, b, s float64) float64 { return a + (b-a)*s }
+
+// at interpolates between r (s=0) and to (s=1).
+func (r *rates) at(to *rates, s float64) rates {
+	out := rates{
+		Volume:        lerp(r.Volume, to.Volume, s),
+		Delivery:      lerp(r.Delivery, to.Delivery, s),
+		HardBounce:    lerp(r.HardBounce, to.HardBounce, s),
+		Open:          lerp(r.Open, to.Open, s),
+		MachineOpen:   lerp(r.MachineOpen, to.MachineOpen, s),
+		Click:         lerp(r.Click, to.Click, s),
+		FormFill:      lerp(r.FormFill, to.FormFill, s),
+		Unsubscribe:   lerp(r.Unsubscribe, to.Unsubscribe, s),
+		OptDown:       lerp(r.OptDown, to.OptDown, s),
+		OptUp:         lerp(r.OptUp, to.OptUp, s),
+		PrefVisit:     lerp(r.PrefVisit, to.PrefVisit, s),
+		Complaint:     lerp(r.Complaint, to.Complaint, s),
+		Consent:       lerp(r.Consent, to.Consent, s),
+		ConsentUp:     lerp(r.ConsentUp, to.ConsentUp, s),
+		Feedback:      lerp(r.Feedback, to.Feedback, s),
+		Web:           lerp(r.Web, to.Web, s),
+		Identified:    lerp(r.Identified, to.Identified, s),
+		Sentiment:     lerp(r.Sentiment, to.Sentiment, s),
+		SentimentMean: lerp(r.SentimentMean, to.SentimentMean, s),
+		Beyond:        lerp(r.Beyond, to.Beyond, s),
+		Leak:          lerp(r.Leak, to.Leak, s),
+		Explained:     lerp(r.Explained, to.Explained, s),
+	}
+	for i := range out.FeedbackMix {
+		out.FeedbackMix[i] = lerp(r.FeedbackMix[i], to.FeedbackMix[i], s)
+	}
+	for i := range out.Traffic {
+		out.Traffic[i] = lerp(r.Traffic[i], to.Traffic[i], s)
+	}
+	return out
+}
+
+// healthyRates are the stable rates of a well-run programme: B2B email
+// benchmarks (97 % delivery, ~25 % opens, 3.5 % clicks), unsubscribes around
+// 0.2 % and complaints well under the mailbox providers' 0.1 % line, more
+// people opting down than leaving, about a third of web sessions direct.
+var healthyRates = rates{
+	Volume: 1, Delivery: 0.97, HardBounce: 0.3,
+	Open: 0.25, MachineOpen: 0.2, Click: 0.035, FormFill: 0.12,
+	Unsubscribe: 0.002, OptDown: 0.004, OptUp: 0.0012, PrefVisit: 0.008, Complaint: 0.0003,
+	Consent: 0.002, ConsentUp: 0.65,
+	Feedback: 0.004, FeedbackMix: [4]float64{0.25, 0.20, 0.05, 0.50},
+	Web: 0.4, Identified: 0.35, Traffic: [6]float64{0.35, 0.25, 0.15, 0.12, 0.08, 0.05},
+	Sentiment: 0.003, SentimentMean: 0.35,
+	Beyond: 0, Leak: 0.02, Explained: 0.9,
+}
+
+func init() {
+	spiral := healthyRates
+	spiral.Volume = 1.5 // the programme sends more to hit its click target
+	spiral.Delivery = 0.95
+	spiral.Open = 0.29
+	spiral.MachineOpen = 0.25
+	spiral.Click = 0.055 // clicks keep rising: the dashboards look great
+	spiral.FormFill = 0.10
+	spiral.Unsubscribe = 0.010 // 5x: people leave instead of opting down
+	spiral.OptDown = 0.0015
+	spiral.OptUp = 0.0004
+	spiral.PrefVisit = 0.006
+	spiral.Complaint = 0.005 // past the 0.3 % line mailbox providers act on
+	spiral.Consent = 0.003
+	spiral.ConsentUp = 0.30
+	spiral.Feedback = 0.007
+	spiral.FeedbackMix = [4]float64{0.30, 0.30, 0.30, 0.10}
+	spiral.Traffic = [6]float64{0.15, 0.25, 0.27, 0.18, 0.09, 0.06}
+	spiral.SentimentMean = -0.3
+	spiral.Explained = 0.85
+
+	creepy := healthyRates
+	creepy.Volume = 1.1
+	creepy.Open = 0.27
+	creepy.Click = 0.045 // predictive targeting "works" on clicks
+	creepy.Unsubscribe = 0.004
+	creepy.OptDown = 0.005
+	creepy.Complaint = 0.004
+	creepy.Consent = 0.004
+	creepy.ConsentUp = 0.25 // people withdraw tracking consent
+	creepy.Feedback = 0.007
+	creepy.FeedbackMix = [4]float64{0.20, 0.10, 0.50, 0.20}
+	creepy.Traffic = [6]float64{0.28, 0.25, 0.19, 0.14, 0.08, 0.06}
+	creepy.SentimentMean = 0.05
+	creepy.Beyond = 0.55    // predictive sends regardless of consent tier
+	creepy.Explained = 0.45 // ... mostly without a documented reason
+
+	register(&scenarioDef{
+		name:        "healthy",
+		description: "stable rates: ~0.2% unsubscribes, ~0.03% complaints, opt-downs exceed unsubscribes, ~35% direct traffic",
+		from:        healthyRates, to: healthyRates, drift: 1.0 / 3,
+	})
+	register(&scenarioDef{
+		name:        "trust-spiral",
+		description: "last third of the period: clicks rise while unsubscribes replace opt-downs, complaints pass 0.3%, too-personal feedback grows, direct traffic and sentiment fall",
+		from:        healthyRates, to: spiral, drift: 1.0 / 3,
+	})
+	register(&scenarioDef{
+		name:        "creepy-personalization",
+		description: "last third of the period: predictive personalization sent beyond consent tier, mostly unexplained, drives complaints and too-personal feedback; consent coverage falls",
+		from:        healthyRates, to: creepy, drift: 1.0 / 3, attributeBeyond: true,
+	})
+}
