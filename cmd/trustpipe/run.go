@@ -126,21 +126,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:               c.KafkaBrokers,
-		GroupID:               c.KafkaGroup,
-		GroupTopics:           c.KafkaTopics,
-		Dialer:                dialer,
-		MinBytes:              1,
-		MaxBytes:              16 << 20,
-		MaxWait:               250 * time.Millisecond,
-		QueueCapacity:         4096,
-		CommitInterval:        0, // explicit, synchronous commits only
-		StartOffset:           kafka.FirstOffset,
-		ReadLagInterval:       -1,
-		WatchPartitionChanges: true,
-		ErrorLogger:           kafka.LoggerFunc(func(msg string, a ...any) { log.Warn("kafka: " + fmt.Sprintf(msg, a...)) }),
-	})
+	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
 		Addr:                   kafka.TCP(c.KafkaBrokers...),
