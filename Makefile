@@ -14,4 +14,4 @@ bench:
 	.ci/bench.sh
 
 demo: build
-	.ci/demo.sh
+	.ci/demo.sh $(ARGS)
