@@ -66,6 +66,8 @@ type Config struct {
 	MaxSkew       time.Duration `envconfig:"MAX_SKEW" default:"5m" desc:"occurred_at may be this far after the record's Kafka timestamp"`
 	MaxAge        time.Duration `envconfig:"MAX_AGE" default:"9600h" desc:"occurred_at may be this far before the record's Kafka timestamp (400 days)"`
 
+	IndexComponents string `envconfig:"INDEX_COMPONENTS" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
+
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 }

@@ -27,6 +27,7 @@ Commands:
   run       consume Kafka, validate, aggregate, write ClickHouse, serve /metrics
   migrate   create or upgrade the ClickHouse schema
   gen       produce a synthetic, realistic event stream (scenarios) to Kafka
+  report    print the trust indicators, Trust Index and what moved it for a time range
   help      list every TRUSTPIPE_* environment variable with its default
 
 Configuration comes from TRUSTPIPE_* environment variables; see 'trustpipe help'.
@@ -35,6 +36,7 @@ Configuration comes from TRUSTPIPE_* environment variables; see 'trustpipe help'
 var commands = map[string]func(ctx context.Context, args []string) error{
 	"run":     cmdRun,
 	"migrate": cmdMigrate,
+	"report":  cmdReport,
 	"gen":     cmdGen,
 }
 

@@ -1,0 +1,346 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustpipe/trustpipe/aggregate/indicator"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run go test -update after checking the change):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func row(typ, detail, pers string, tier uint8, events uint64) indicator.Row {
+	return indicator.Row{EventType: typ, Detail: detail, Personalization: pers, ConsentTier: tier, Events: events}
+}
+
+func sentiment(events uint64, sum float64) indicator.Row {
+	return indicator.Row{EventType: "sentiment", Events: events, ValueSum: sum}
+}
+
+func day(s string) time.Time {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func str(s string) *string { return &s }
+
+func reach(first, last string, total uint64, days ...uint64) Reach {
+	r := Reach{FirstDay: day(first), LastDay: day(last), Contacts: total}
+	for i, n := range days {
+		if n > 0 { // days without contacts are absent in storage
+			r.Days = append(r.Days, DayReach{Day: day(first).AddDate(0, 0, i).Format("2006-01-02"), Contacts: n})
+		}
+	}
+	return r
+}
+
+// Hand-written inputs. "trap" is the self-referential optimisation trap:
+// clicks up, trust down; "thin" has too little volume for most components
+// and nothing to compare with; "empty" has no events in the range.
+func cases(t *testing.T) map[string]Input {
+	t.Helper()
+	baseline := indicator.Accumulate([]indicator.Row{
+		row("delivered", "", "", 0, 20000),
+		row("unsubscribe", "", "", 0, 30),
+		row("complaint", "", "", 0, 10),
+		row("opt_down", "", "", 0, 40),
+		row("preference_center_visit", "", "", 0, 30),
+		row("web_session", "direct", "", 0, 400),
+		row("web_session", "organic", "", 0, 800),
+		sentiment(25, 10),
+		row("consent_change", "1->2", "", 1, 30),
+		row("consent_change", "2->3", "", 2, 10),
+		row("consent_change", "2->1", "", 2, 8),
+		row("feedback", "too_personal", "", 1, 2),
+		row("send", "explained", "basic", 1, 6000),
+		row("send", "", "behavioral", 2, 200),
+		row("send", "", "none", 0, 13800),
+		row("open", "", "", 0, 6000),
+		row("open", "machine", "", 0, 1500),
+		row("click", "", "", 0, 900),
+		row("form_fill", "", "", 0, 60),
+	})
+	current := indicator.Accumulate([]indicator.Row{
+		row("delivered", "", "", 0, 20000),
+		row("unsubscribe", "", "", 0, 110),
+		row("complaint", "", "", 0, 50),
+		row("opt_down", "", "", 0, 20),
+		row("preference_center_visit", "", "", 0, 12),
+		row("web_session", "direct", "", 0, 250),
+		row("web_session", "organic", "", 0, 950),
+		sentiment(20, -2),
+		row("consent_change", "1->2", "", 1, 12),
+		row("consent_change", "2->1", "", 2, 25),
+		row("consent_change", "3->1", "", 3, 10),
+		row("consent_change", "0->1", "", 0, 5),
+		row("feedback", "too_personal", "", 1, 30),
+		row("send", "explained", "basic", 1, 4000),
+		row("send", "", "predictive", 1, 2000),
+		row("send", "", "none", 0, 14000),
+		row("open", "", "", 0, 6600),
+		row("open", "machine", "", 0, 1500),
+		row("click", "", "", 0, 1200),
+		row("form_fill", "", "", 0, 70),
+	})
+	thin := indicator.Accumulate([]indicator.Row{
+		row("delivered", "", "", 0, 800),
+		row("unsubscribe", "", "", 0, 1),
+		row("web_session", "direct", "", 0, 60),
+		row("web_session", "paid", "", 0, 90),
+		row("open", "", "", 0, 200),
+		row("click", "", "", 0, 20),
+	})
+	dcfg := indicator.DefaultDivergenceConfig()
+	custom, err := indicator.ParseIndexComponents("preference_center_rate:weight=0;direct_traffic_share:weight=2,min_volume=100", indicator.DefaultIndexConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	thinCfg := dcfg
+	thinCfg.Index = custom
+	return map[string]Input{
+		"trap": {
+			Period:         Period{day("2026-11-13"), day("2026-11-20")},
+			Comparison:     Period{day("2026-11-06"), day("2026-11-13")},
+			ComparisonMode: ComparePrevious,
+			Filter:         Filter{Campaign: str("spring-launch"), Channel: str("email")},
+			Current:        current,
+			Baseline:       baseline,
+			Reach:          reach("2026-11-13", "2026-11-19", 3120, 900, 880, 0, 850, 790, 760, 700),
+			BaselineReach:  reach("2026-11-06", "2026-11-12", 3410),
+			Divergence:     dcfg,
+		},
+		"thin": {
+			Period:         Period{day("2026-11-19").Add(6 * time.Hour), day("2026-11-19").Add(12 * time.Hour)},
+			Comparison:     Period{day("2026-11-12").Add(6 * time.Hour), day("2026-11-12").Add(12 * time.Hour)},
+			ComparisonMode: CompareRange,
+			Current:        thin,
+			Reach:          reach("2026-11-19", "2026-11-19", 180, 180),
+			BaselineReach:  reach("2026-11-12", "2026-11-12", 0),
+			Divergence:     thinCfg,
+		},
+		"empty": {
+			Period:         Period{day("2026-11-13"), day("2026-11-20")},
+			Comparison:     Period{day("2026-11-06"), day("2026-11-13")},
+			ComparisonMode: ComparePrevious,
+			Filter:         Filter{Channel: str("sms"), Segment: str("")},
+			Baseline:       thin,
+			Reach:          reach("2026-11-13", "2026-11-19", 0),
+			BaselineReach:  reach("2026-11-06", "2026-11-12", 42, 42),
+			Divergence:     dcfg,
+		},
+	}
+}
+
+// TestGolden renders every case as a table and as JSON and compares with
+// the reviewed files under testdata/ (regenerate with -update).
+func TestGolden(t *testing.T) {
+	for name, in := range cases(t) {
+		t.Run(name, func(t *testing.T) {
+			r := Build(in)
+			var table, js bytes.Buffer
+			if err := r.WriteTable(&table); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".txt", table.Bytes())
+			golden(t, name+".json", js.Bytes())
+		})
+	}
+}
+
+// jsonReport is the documented JSON shape, decoded independently of the
+// Go types.
+type jsonReport struct {
+	Empty      bool                `json:"empty"`
+	Message    string              `json:"message"`
+	Events     uint64              `json:"events"`
+	Indicators map[string]*float64 `json:"indicators"`
+	TrustIndex struct {
+		Value      *float64 `json:"value"`
+		Components []struct {
+			Name         string   `json:"name"`
+			Value        *float64 `json:"value"`
+			Score        *float64 `json:"score"`
+			Weight       float64  `json:"weight"`
+			Contribution float64  `json:"contribution"`
+			Excluded     bool     `json:"excluded"`
+		} `json:"components"`
+	} `json:"trust_index"`
+	Comparison struct {
+		Indicators map[string]*float64 `json:"indicators"`
+	} `json:"comparison"`
+	Change struct {
+		Delta *float64 `json:"delta"`
+	} `json:"change"`
+	Divergence struct {
+		Flag bool `json:"flag"`
+	} `json:"divergence"`
+	ConsentMigration struct {
+		Upgrades   uint64 `json:"upgrades"`
+		Downgrades uint64 `json:"downgrades"`
+		Total      uint64 `json:"total"`
+	} `json:"consent_migration"`
+	EngagedReach struct {
+		Contacts uint64   `json:"contacts"`
+		Change   *float64 `json:"change"`
+		Days     []struct {
+			Day      string `json:"day"`
+			Contacts uint64 `json:"contacts"`
+		} `json:"days"`
+	} `json:"engaged_reach"`
+}
+
+func decode(t *testing.T, r Report) jsonReport {
+	t.Helper()
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var j jsonReport
+	if err := json.Unmarshal(b.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// Hand-computed checks of the "trap" case, so that a wrong golden file
+// cannot be accepted unnoticed.
+func TestTrapHandComputed(t *testing.T) {
+	j := decode(t, Build(cases(t)["trap"]))
+	want := map[string]float64{
+		"unsubscribe_rate":                110.0 / 20000,
+		"complaint_rate":                  50.0 / 20000,
+		"opt_down_share":                  20.0 / 130,
+		"preference_center_rate":          12.0 / 20000,
+		"direct_traffic_share":            250.0 / 1200,
+		"sentiment_avg":                   -2.0 / 20,
+		"consent_momentum":                (12.0 + 5 - 25 - 10) / 52,
+		"too_personal_rate":               30.0 / 20000,
+		"explained_personalization_share": 4000.0 / 6000,
+		"consent_coverage":                4000.0 / 6000,
+		"open_rate":                       6600.0 / 20000,
+		"ctr":                             1200.0 / 20000,
+		"click_to_open":                   1200.0 / 6600,
+		"form_fill_rate":                  70.0 / 20000,
+	}
+	if len(j.Indicators) != len(want) {
+		t.Errorf("%d indicators, want %d", len(j.Indicators), len(want))
+	}
+	for name, w := range want {
+		if g := j.Indicators[name]; g == nil || *g != w {
+			t.Errorf("%s = %v, want %v", name, g, w)
+		}
+	}
+	if j.Events != 20000+110+50+20+12+250+950+20+12+25+10+5+30+4000+2000+14000+6600+1500+1200+70 {
+		t.Errorf("events = %d", j.Events)
+	}
+	if j.TrustIndex.Value == nil {
+		t.Fatal("no Trust Index")
+	}
+	var sum, weights float64
+	for _, c := range j.TrustIndex.Components {
+		sum += c.Contribution
+		weights += c.Weight
+		if c.Excluded != (c.Score == nil) {
+			t.Errorf("%s: excluded %v with score %v", c.Name, c.Excluded, c.Score)
+		}
+		if !c.Excluded && math.Abs(c.Contribution-c.Weight**c.Score) > 1e-9 {
+			t.Errorf("%s: contribution %v != weight %v x score %v", c.Name, c.Contribution, c.Weight, *c.Score)
+		}
+	}
+	if math.Abs(sum-*j.TrustIndex.Value) > 1e-9 || math.Abs(weights-1) > 1e-9 {
+		t.Errorf("contributions sum to %v (Index %v), weights to %v", sum, *j.TrustIndex.Value, weights)
+	}
+	// complaint_rate 0.25 % with good 0.1 %, bad 0.3 %: score 100 × (0.0025 − 0.003) / (0.001 − 0.003) = 25.
+	for _, c := range j.TrustIndex.Components {
+		if c.Name == "complaint_rate" && (c.Score == nil || math.Abs(*c.Score-25) > 1e-9) {
+			t.Errorf("complaint_rate score %v, want 25", c.Score)
+		}
+	}
+	if !j.Divergence.Flag {
+		t.Error("clicks +33 % while trust falls: divergence not flagged")
+	}
+	if j.Change.Delta == nil || *j.Change.Delta >= 0 {
+		t.Errorf("Index change %v, want a fall", j.Change.Delta)
+	}
+	if m := j.ConsentMigration; m.Upgrades != 17 || m.Downgrades != 35 || m.Total != 52 {
+		t.Errorf("consent migration %+v, want 17 up, 35 down, 52 total", m)
+	}
+	e := j.EngagedReach
+	cur, prev := 3120.0, 3410.0 // variables: the change is computed in float64, not as a constant
+	if e.Contacts != 3120 || e.Change == nil || *e.Change != cur/prev-1 || len(e.Days) != 7 || e.Days[2].Contacts != 0 {
+		t.Errorf("engaged reach %+v", e)
+	}
+	if g := j.Comparison.Indicators["unsubscribe_rate"]; g == nil || *g != 30.0/20000 {
+		t.Errorf("comparison unsubscribe_rate %v", g)
+	}
+}
+
+func TestEmptyRange(t *testing.T) {
+	r := Build(cases(t)["empty"])
+	j := decode(t, r)
+	if !j.Empty || !strings.HasPrefix(j.Message, "no events between 2026-11-13T00:00:00Z and 2026-11-20T00:00:00Z") {
+		t.Errorf("empty %v, message %q", j.Empty, j.Message)
+	}
+	for name, v := range j.Indicators {
+		if v != nil {
+			t.Errorf("%s = %v in an empty range, want null", name, *v)
+		}
+	}
+	if j.TrustIndex.Value != nil {
+		t.Errorf("Trust Index %v in an empty range", *j.TrustIndex.Value)
+	}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "No events between") || strings.Contains(b.String(), "TRUST INDEX") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+func TestCount(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0", 999: "999", 1000: "1,000", 123456: "123,456", 1234567: "1,234,567"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for f, want := range map[float64]string{-3: "-3", 1500: "1,500", 1.5: "1.50", -0.25: "-0.25"} {
+		if got := number(f); got != want {
+			t.Errorf("number(%v) = %q, want %q", f, got, want)
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package sink
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/consumers/event"
+)
+
+// Names of the indicator views (CONTRACT.md §3, "Indicator views"). They read
+// only the read surface (trust_counts, engaged_contacts, and each other), never
+// the storage tables, so they stay exact whatever the storage layout.
+const (
+	// ViewIndicatorsHourly: hour, campaign_id, channel, segment, source,
+	// total_events, and <indicator>_num, <indicator>_den for every indicator.
+	ViewIndicatorsHourly = "trust_indicators_hourly"
+	// ViewIndicatorsDaily: as ViewIndicatorsHourly with day (Date) instead
+	// of hour.
+	ViewIndicatorsDaily = "trust_indicators_daily"
+	// ViewIndicatorSeries: the hourly view in long format: hour,
+	// campaign_id, channel, segment, source, indicator, numerator,
+	// denominator (Float64).
+	ViewIndicatorSeries = "trust_indicator_series"
+	// ViewIndicatorsWindow: window ('1h', '24h', '7d', '28d', ending now),
+	// indicator, numerator, denominator, value (NULL when denominator = 0).
+	ViewIndicatorsWindow = "trust_indicators_window"
+	// ViewConsentMigrationDaily: day, from_tier, to_tier, events.
+	ViewConsentMigrationDaily = "consent_migration_daily"
+	// ViewEngagedReachDaily: day, campaign_id, channel, segment, source,
+	// contacts (distinct engaged contacts of that exact combination).
+	ViewEngagedReachDaily = "engaged_reach_daily"
+	// ViewEngagedReachTotalDaily: day, contacts (distinct engaged contacts
+	// over all dimensions).
+	ViewEngagedReachTotalDaily = "engaged_reach_total_daily"
+)
+
+// IndicatorWindow is one rolling window of trust_indicators_window.
+type IndicatorWindow struct {
+	Name   string // the value of the window column
+	Length time.Duration
+}
+
+// IndicatorWindows are the rows of trust_indicators_window, shortest first:
+// the last hour, day, week and four weeks, ending when the view is queried.
+func IndicatorWindows() []IndicatorWindow {
+	return []IndicatorWindow{
+		{"1h", time.Hour},
+		{"24h", 24 * time.Hour},
+		{"7d", 7 * 24 * time.Hour},
+		{"28d", 28 * 24 * time.Hour},
+	}
+}
+
+// NumColumn and DenColumn name the numerator and denominator columns of an
+// indicator in trust_indicators_hourly and trust_indicators_daily.
+func NumColumn(name string) string { return name + "_num" }
+
+// DenColumn: see NumColumn.
+func DenColumn(name string) string { return name + "_den" }
+
+// IndicatorViews returns the indicator views, generated from indicator.All():
+// every numerator and denominator is Definition.NumeratorSQL/DenominatorSQL,
+// never a formula written here. Views are returned in creation order (a view
+// is created after the views it reads).
+//
+// Exactness: the wide and long views carry sums (numerator, denominator),
+// never ratios, so any filter and re-aggregation stays exact:
+// sum(x_num) / sum(x_den) over any set of rows is the indicator over the
+// union of those rows. Averaging per-row ratios is not.
+//
+// Distinct counts are not additive: engaged_reach_daily counts the distinct
+// contacts of one (day, campaign, channel, segment, source) combination, so
+// summing its contacts over several combinations or days overcounts every
+// contact who engaged in more than one. Use engaged_reach_total_daily for a
+// day's reach, or uniqExact(contact) over engaged_contacts for any other set.
+//
+// Everything used — sumIf, toStartOfHour, toDate, arrayJoin over tuples,
+// tupleElement, splitByString, if(…, NULL, …), UNION ALL of identical types —
+// runs on ClickHouse 18.16 and current releases.
+func IndicatorViews() []View {
+	defs := indicator.All()
+	var cols []string
+	for _, d := range defs {
+		cols = append(cols,
+			d.NumeratorSQL()+" AS "+NumColumn(d.Name),
+			d.DenominatorSQL()+" AS "+DenColumn(d.Name))
+	}
+	measures := "\t" + strings.Join(cols, ",\n\t")
+
+	wide := func(timeExpr, timeCol string) string {
+		return fmt.Sprintf(`SELECT
+	%s AS %s,
+	campaign_id, channel, segment, source,
+	sum(events) AS total_events,
+%s
+FROM {db}.trust_counts
+GROUP BY %s, campaign_id, channel, segment, source`, timeExpr, timeCol, measures, timeCol)
+	}
+
+	// Long format: one (indicator, numerator, denominator) tuple per
+	// indicator, unrolled with arrayJoin.
+	var tuples []string
+	for _, d := range defs {
+		tuples = append(tuples, fmt.Sprintf("(%s, toFloat64(%s), toFloat64(%s))",
+			quoteString(d.Name), NumColumn(d.Name), DenColumn(d.Name)))
+	}
+	series := fmt.Sprintf(`SELECT
+	hour, campaign_id, channel, segment, source,
+	arrayJoin([
+		%s
+	]) AS s,
+	tupleElement(s, 1) AS indicator,
+	tupleElement(s, 2) AS numerator,
+	tupleElement(s, 3) AS denominator
+FROM {db}.%s`, strings.Join(tuples, ",\n\t\t"), ViewIndicatorsHourly)
+	// The helper column s would be visible to SELECT *; wrap to drop it.
+	series = `SELECT hour, campaign_id, channel, segment, source, indicator, numerator, denominator
+FROM (
+` + series + `
+)`
+
+	return []View{
+		{Name: ViewIndicatorsHourly, Query: wide("toStartOfHour(bucket)", "hour")},
+		{Name: ViewIndicatorsDaily, Query: wide("toDate(bucket)", "day")},
+		{Name: ViewIndicatorSeries, Query: series},
+		{Name: ViewIndicatorsWindow, Query: windowQuery(defs)},
+		{Name: ViewConsentMigrationDaily, Query: fmt.Sprintf(`SELECT
+	toDate(bucket) AS day,
+	toUInt8(splitByString('->', detail)[1]) AS from_tier,
+	toUInt8(splitByString('->', detail)[2]) AS to_tier,
+	sum(events) AS events
+FROM {db}.trust_counts
+WHERE event_type = %s
+GROUP BY day, from_tier, to_tier`, quoteString(event.ConsentChange.String()))},
+		{Name: ViewEngagedReachDaily, Query: `SELECT
+	day, campaign_id, channel, segment, source,
+	uniqExact(contact) AS contacts
+FROM {db}.engaged_contacts
+GROUP BY day, campaign_id, channel, segment, source`},
+		{Name: ViewEngagedReachTotalDaily, Query: `SELECT
+	day,
+	uniqExact(contact) AS contacts
+FROM {db}.engaged_contacts
+GROUP BY day`},
+	}
+}
+
+// windowQuery renders trust_indicators_window. Each trust_counts row of the
+// last 28 days is repeated once per window it falls in (arrayJoin over the
+// windows, then a filter on its length), the rows are summed per window, and
+// the per-window sums are unrolled into one row per indicator. One zero row
+// per window is added (UNION ALL) so that every (window, indicator) pair is
+// always present, with value NULL when there is no data, instead of missing.
+//
+// The column is quoted as `window` because WINDOW is a clause keyword in
+// current ClickHouse releases.
+func windowQuery(defs []indicator.Definition) string {
+	var pairs, names []string
+	longest := time.Duration(0)
+	for _, w := range IndicatorWindows() {
+		pairs = append(pairs, fmt.Sprintf("(%s, toUInt32(%d))", quoteString(w.Name), int64(w.Length/time.Second)))
+		names = append(names, quoteString(w.Name))
+		longest = max(longest, w.Length)
+	}
+	var cols, tuples []string
+	for _, d := range defs {
+		cols = append(cols,
+			d.NumeratorSQL()+" AS "+NumColumn(d.Name),
+			d.DenominatorSQL()+" AS "+DenColumn(d.Name))
+		tuples = append(tuples, fmt.Sprintf("(%s, toFloat64(%s), toFloat64(%s))",
+			quoteString(d.Name), NumColumn(d.Name), DenColumn(d.Name)))
+	}
+	// The pre-filter keeps an hour of slack so that it can never cut a row
+	// the exact per-window filter (a separate now() call) keeps.
+	prefilter := strconv.FormatInt(int64((longest+time.Hour)/time.Second), 10)
+	return strings.NewReplacer(
+		"$W", "`window`",
+		"$TUPLES", strings.Join(tuples, ",\n\t\t\t"),
+		"$COLS", strings.Join(cols, ",\n\t\t\t"),
+		"$PAIRS", strings.Join(pairs, ", "),
+		"$PREFILTER", prefilter,
+		"$NAMES", strings.Join(names, ", "),
+		"$INDICATORS", strings.Join(quoteAll(indicator.Names()), ", "),
+	).Replace(`SELECT $W, indicator, numerator, denominator, value
+FROM (
+	SELECT
+		$W,
+		arrayJoin([
+			$TUPLES
+		]) AS s,
+		tupleElement(s, 1) AS indicator,
+		tupleElement(s, 2) AS numerator,
+		tupleElement(s, 3) AS denominator,
+		if(denominator = 0, NULL, numerator / denominator) AS value
+	FROM (
+		SELECT
+			$W,
+			$COLS
+		FROM (
+			SELECT tupleElement(w, 1) AS $W, event_type, detail, personalization, consent_tier, events, value_sum
+			FROM (
+				SELECT arrayJoin([$PAIRS]) AS w, bucket, event_type, detail, personalization, consent_tier, events, value_sum
+				FROM {db}.trust_counts
+				WHERE bucket >= now() - $PREFILTER
+			)
+			WHERE bucket >= now() - tupleElement(w, 2)
+			UNION ALL
+			SELECT arrayJoin([$NAMES]) AS $W, '' AS event_type, '' AS detail, '' AS personalization,
+				toUInt8(0) AS consent_tier, toUInt64(0) AS events, toFloat64(0) AS value_sum
+		)
+		GROUP BY $W
+	)
+)
+ORDER BY indexOf([$NAMES], $W), indexOf([$INDICATORS], indicator)`)
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quoteString(s)
+	}
+	return out
+}
+
+// quoteString renders a ClickHouse string literal. The views only quote
+// compile-time names (indicator names, windows, event types), but escape
+// anyway so a future name cannot break the SQL.
+func quoteString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
