@@ -13,6 +13,12 @@ import (
 // only when a block is stored), reading from the earliest offset for a new
 // group, and a fetch queue deep enough to keep the processing goroutine
 // busy. dialer carries TLS and SASL; log may be nil.
+//
+// MaxWait is also kafka-go's deadline for the first bytes of a fetch
+// response: a short one (250 ms) times out, and re-fetches the same offset
+// for ever, when a busy or slow broker takes longer to assemble a large
+// response. A second costs nothing while records flow (the broker answers as
+// soon as MinBytes are there) and MaxBytes keeps responses quick to build.
 func NewGroupReader(brokers []string, group string, topics []string, dialer *kafka.Dialer, log *slog.Logger) *kafka.Reader {
 	cfg := kafka.ReaderConfig{
 		Brokers:               brokers,
@@ -20,8 +26,8 @@ func NewGroupReader(brokers []string, group string, topics []string, dialer *kaf
 		GroupTopics:           topics,
 		Dialer:                dialer,
 		MinBytes:              1,
-		MaxBytes:              16 << 20,
-		MaxWait:               250 * time.Millisecond,
+		MaxBytes:              4 << 20,
+		MaxWait:               time.Second,
 		QueueCapacity:         4096,
 		CommitInterval:        0,
 		StartOffset:           kafka.FirstOffset,
