@@ -148,40 +148,49 @@ GROUP BY day`},
 	}
 }
 
-// windowQuery renders trust_indicators_window. Each trust_counts row of the
-// last 28 days is repeated once per window it falls in (arrayJoin over the
-// windows, then a filter on its length), the rows are summed per window, and
-// the per-window sums are unrolled into one row per indicator. One zero row
-// per window is added (UNION ALL) so that every (window, indicator) pair is
-// always present, with value NULL when there is no data, instead of missing.
+// windowQuery renders trust_indicators_window. The windows are nested
+// (1h within 24h within 7d within 28d), so each trust_counts row of the last
+// 28 days is put in one class — the shortest window that holds it — and
+// summed per class; a window is then the sum of its class and the shorter
+// ones. That sums each row once, instead of once per window, and repeats
+// only the (at most four) per-class rows. One zero row per class is added
+// (UNION ALL) so that every (window, indicator) pair is always present, with
+// value NULL when there is no data, instead of missing.
 //
 // The column is quoted as `window` because WINDOW is a clause keyword in
 // current ClickHouse releases.
 func windowQuery(defs []indicator.Definition) string {
-	var pairs, names []string
-	longest := time.Duration(0)
-	for _, w := range IndicatorWindows() {
-		pairs = append(pairs, fmt.Sprintf("(%s, toUInt32(%d))", quoteString(w.Name), int64(w.Length/time.Second)))
+	wins := IndicatorWindows()
+	var classes, windows, names, ids []string
+	for i, w := range wins {
+		id := strconv.Itoa(i + 1)
+		ids = append(ids, "toUInt8("+id+")")
+		if i < len(wins)-1 {
+			classes = append(classes, fmt.Sprintf("bucket >= now() - %d, toUInt8(%s)", int64(w.Length/time.Second), id))
+		} else {
+			classes = append(classes, "toUInt8("+id+")")
+		}
+		windows = append(windows, fmt.Sprintf("(toUInt8(%s), %s)", id, quoteString(w.Name)))
 		names = append(names, quoteString(w.Name))
-		longest = max(longest, w.Length)
 	}
-	var cols, tuples []string
+	longest := wins[len(wins)-1].Length
+	var cols, sums, tuples []string
 	for _, d := range defs {
-		cols = append(cols,
-			d.NumeratorSQL()+" AS "+NumColumn(d.Name),
-			d.DenominatorSQL()+" AS "+DenColumn(d.Name))
-		tuples = append(tuples, fmt.Sprintf("(%s, toFloat64(%s), toFloat64(%s))",
-			quoteString(d.Name), NumColumn(d.Name), DenColumn(d.Name)))
+		num, den := NumColumn(d.Name), DenColumn(d.Name)
+		cols = append(cols, d.NumeratorSQL()+" AS "+num, d.DenominatorSQL()+" AS "+den)
+		sums = append(sums, "sum("+num+") AS w_"+num, "sum("+den+") AS w_"+den)
+		tuples = append(tuples, fmt.Sprintf("(%s, toFloat64(w_%s), toFloat64(w_%s))", quoteString(d.Name), num, den))
 	}
-	// The pre-filter keeps an hour of slack so that it can never cut a row
-	// the exact per-window filter (a separate now() call) keeps.
-	prefilter := strconv.FormatInt(int64((longest+time.Hour)/time.Second), 10)
+	// Longer placeholders first: NewReplacer prefers earlier pairs.
 	return strings.NewReplacer(
+		"$WINDOWS", strings.Join(windows, ", "),
 		"$W", "`window`",
 		"$TUPLES", strings.Join(tuples, ",\n\t\t\t"),
-		"$COLS", strings.Join(cols, ",\n\t\t\t"),
-		"$PAIRS", strings.Join(pairs, ", "),
-		"$PREFILTER", prefilter,
+		"$SUMS", strings.Join(sums, ",\n\t\t\t"),
+		"$COLS", strings.Join(cols, ",\n\t\t\t\t"),
+		"$CLASSES", strings.Join(classes, ", "),
+		"$LONGEST", strconv.FormatInt(int64(longest/time.Second), 10),
+		"$IDS", strings.Join(ids, ", "),
 		"$NAMES", strings.Join(names, ", "),
 		"$INDICATORS", strings.Join(quoteAll(indicator.Names()), ", "),
 	).Replace(`SELECT $W, indicator, numerator, denominator, value
@@ -197,20 +206,27 @@ FROM (
 		if(denominator = 0, NULL, numerator / denominator) AS value
 	FROM (
 		SELECT
-			$W,
-			$COLS
+			tupleElement(w, 2) AS $W,
+			$SUMS
 		FROM (
-			SELECT tupleElement(w, 1) AS $W, event_type, detail, personalization, consent_tier, events, value_sum
+			SELECT arrayJoin([$WINDOWS]) AS w, *
 			FROM (
-				SELECT arrayJoin([$PAIRS]) AS w, bucket, event_type, detail, personalization, consent_tier, events, value_sum
-				FROM {db}.trust_counts
-				WHERE bucket >= now() - $PREFILTER
+				SELECT
+					class,
+					$COLS
+				FROM (
+					SELECT multiIf($CLASSES) AS class,
+						event_type, detail, personalization, consent_tier, events, value_sum
+					FROM {db}.trust_counts
+					WHERE bucket >= now() - $LONGEST
+					UNION ALL
+					SELECT arrayJoin([$IDS]) AS class, '' AS event_type, '' AS detail, '' AS personalization,
+						toUInt8(0) AS consent_tier, toUInt64(0) AS events, toFloat64(0) AS value_sum
+				)
+				GROUP BY class
 			)
-			WHERE bucket >= now() - tupleElement(w, 2)
-			UNION ALL
-			SELECT arrayJoin([$NAMES]) AS $W, '' AS event_type, '' AS detail, '' AS personalization,
-				toUInt8(0) AS consent_tier, toUInt64(0) AS events, toFloat64(0) AS value_sum
 		)
+		WHERE class <= tupleElement(w, 1)
 		GROUP BY $W
 	)
 )
