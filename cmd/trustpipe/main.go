@@ -27,6 +27,7 @@ Commands:
   run       consume Kafka, validate, aggregate, write ClickHouse, serve /metrics
   migrate   create or upgrade the ClickHouse schema
   gen       produce a synthetic, realistic event stream (scenarios) to Kafka
+  demo      the quick start: embedded Kafka, local ClickHouse, history, report, live feed
   report    print the trust indicators, Trust Index and what moved it for a time range
   help      list every TRUSTPIPE_* environment variable with its default
 
@@ -38,6 +39,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"migrate": cmdMigrate,
 	"report":  cmdReport,
 	"gen":     cmdGen,
+	"demo":    cmdDemo,
 }
 
 func main() {

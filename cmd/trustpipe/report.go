@@ -173,6 +173,12 @@ func cmdReport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return writeReport(ctx, c, o, os.Stdout)
+}
+
+// writeReport reads the report's inputs from ClickHouse and writes it in the
+// requested format; `report` and `demo` share it.
+func writeReport(ctx context.Context, c Config, o reportOptions, w io.Writer) error {
 	icfg, err := indicator.ParseIndexComponents(c.IndexComponents, indicator.DefaultIndexConfig())
 	if err != nil {
 		return err
@@ -195,9 +201,9 @@ func cmdReport(ctx context.Context, args []string) error {
 	in.Divergence = dcfg
 	r := report.Build(in)
 	if o.format == "json" {
-		return r.WriteJSON(os.Stdout)
+		return r.WriteJSON(w)
 	}
-	return r.WriteTable(os.Stdout)
+	return r.WriteTable(w)
 }
 
 func readReportInput(ctx context.Context, rr reportReader, o reportOptions) (report.Input, error) {

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/trustpipe/trustpipe/consumers/scenario"
+	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/localserver"
+)
+
+// demoDatabase is where the demo writes when it runs its own embedded
+// broker: that broker's offsets start at 0 on every run, so the demo starts
+// from an empty database rather than mixing runs.
+const demoDatabase = "trustpipe_demo"
+
+// demoPseudonymKey is used when TRUSTPIPE_PSEUDONYM_KEY is unset; it is
+// fine for synthetic data and nothing else.
+const demoPseudonymKey = "trustpipe-demo-key-not-for-production"
+
+type demoOptions struct {
+	once     bool
+	events   int
+	days     int
+	seed     int64
+	liveRate float64
+	scenario string
+}
+
+func parseDemoFlags(args []string) (demoOptions, error) {
+	var o demoOptions
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.BoolVar(&o.once, "once", false, "exit after printing the report instead of streaming live events")
+	fs.IntVar(&o.events, "events", 200000, "events of history to generate")
+	fs.IntVar(&o.days, "days", 28, "days of history")
+	fs.Int64Var(&o.seed, "seed", 1, "random seed of the generated history")
+	fs.Float64Var(&o.liveRate, "live-rate", 20, "live events per second after the history (until Ctrl-C)")
+	fs.StringVar(&o.scenario, "scenario", "trust-spiral", "scenario of the history")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, usagef("%v (see `trustpipe demo --help`)", err)
+	}
+	if fs.NArg() > 0 {
+		return o, usagef("unexpected argument %q (see `trustpipe demo --help`)", fs.Arg(0))
+	}
+	if o.events <= 0 || o.days <= 0 || o.liveRate < 0 {
+		return o, usagef("--events and --days must be positive, --live-rate >= 0")
+	}
+	return o, nil
+}
+
+// cmdDemo is the quick start: embedded broker (unless one is configured),
+// local ClickHouse (unless one is reachable), generated history, the
+// pipeline until caught up, the report, then a live feed until Ctrl-C.
+func cmdDemo(ctx context.Context, args []string) error {
+	o, err := parseDemoFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	if c.PseudonymKey == "" {
+		c.PseudonymKey = demoPseudonymKey
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "demo: "+format+"\n", a...) }
+
+	// Kafka: the configured brokers, or an in-process kfake broker.
+	if _, set := os.LookupEnv("TRUSTPIPE_KAFKA_BROKERS"); !set {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, c.KafkaTopics...), kfake.AllowAutoTopicCreation())
+		if err != nil {
+			return fmt.Errorf("start the embedded Kafka broker: %w", err)
+		}
+		defer cluster.Close()
+		c.KafkaBrokers = cluster.ListenAddrs()
+		c.ClickHouseDatabase = demoDatabase
+		say("started an embedded Kafka-protocol broker on %s (set TRUSTPIPE_KAFKA_BROKERS to use yours)", c.KafkaBrokers[0])
+	}
+
+	// ClickHouse: the configured server, or a private child process.
+	if err := pingClickHouse(ctx, c); err != nil {
+		if !localserver.Installed() {
+			return fmt.Errorf("ClickHouse at %s: %v\n%s", c.ClickHouseAddr, err, localserver.InstallHint)
+		}
+		dir, err := os.MkdirTemp("", "trustpipe-demo-clickhouse-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		say("no ClickHouse at %s; starting a private clickhouse-server (data in %s)", c.ClickHouseAddr, dir)
+		srv, err := localserver.Start(ctx, filepath.Join(dir, "server"), 0, localserver.Options{})
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		c.ClickHouseAddr, c.ClickHouseUsername, c.ClickHousePassword = srv.Addr(), "default", ""
+		say("ClickHouse ready on %s", srv.Addr())
+	}
+	if c.ClickHouseDatabase == demoDatabase {
+		if err := dropDatabase(ctx, c); err != nil {
+			return err
+		}
+	}
+
+	// History: the scenario, written as fast as the broker takes it.
+	now := time.Now().UTC()
+	w := &kafka.Writer{Addr: kafka.TCP(c.KafkaBrokers...), Topic: c.KafkaTopics[0], Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchSize: 2000, BatchBytes: 8 << 20, BatchTimeout: 2 * time.Millisecond, AllowAutoTopicCreation: true}
+	defer w.Close()
+	say("generating %d events of the %q scenario over %d days", o.events, o.scenario, o.days)
+	g, err := scenario.New(scenario.Config{Name: o.scenario, Events: o.events, Days: o.days, Seed: o.seed, End: now})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	progress := scenario.NewProgress(os.Stderr, "demo: produce")
+	written, err := scenario.Produce(ctx, w, g, 0, progress.Update)
+	if err != nil {
+		progress.Finish()
+		return err
+	}
+
+	// The pipeline, until every produced record is in the ledger.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pipeCtx, stopPipe := context.WithCancel(ctx)
+	defer stopPipe()
+	pipeDone := make(chan error, 1)
+	httpAddr := make(chan string, 1)
+	go func() { pipeDone <- runPipeline(pipeCtx, c, log, reg, func(a string) { httpAddr <- a }) }()
+	select {
+	case a := <-httpAddr:
+		say("pipeline running; metrics on http://%s/metrics", a)
+	case err := <-pipeDone:
+		return err
+	}
+	if err := waitCaughtUp(ctx, c, uint64(written), pipeDone); err != nil {
+		return err
+	}
+
+	// The report over the history, compared with the period before the drift.
+	if err := printDemoReport(ctx, c, now, o.days); err != nil {
+		return err
+	}
+	if o.once {
+		stopPipe()
+		return <-pipeDone
+	}
+
+	say("streaming live events at %.0f/s; Ctrl-C to stop", o.liveRate)
+	live := &genOptions{scenario: o.scenario, live: true, rate: o.liveRate, days: o.days, seed: o.seed + 1}
+	_, err = generate(ctx, w, *live, time.Now(), os.Stderr)
+	stopPipe()
+	perr := <-pipeDone
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return perr
+}
+
+func pingClickHouse(ctx context.Context, c Config) error {
+	sc, err := c.sinkConfig()
+	if err != nil {
+		return err
+	}
+	sc.DialTimeout = 2 * time.Second
+	st, err := sink.Open(ctx, sc, sink.LiveTables())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return st.Ping(pctx)
+}
+
+func dropDatabase(ctx context.Context, c Config) error {
+	sc, err := c.sinkConfig()
+	if err != nil {
+		return err
+	}
+	st, err := sink.Open(ctx, sc, sink.LiveTables())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+c.ClickHouseDatabase); err != nil {
+		return fmt.Errorf("reset demo database %s: %w", c.ClickHouseDatabase, err)
+	}
+	return nil
+}
+
+// waitCaughtUp polls the ledger until it accounts for want records.
+func waitCaughtUp(ctx context.Context, c Config, want uint64, pipeDone <-chan error) error {
+	sc, err := c.sinkConfig()
+	if err != nil {
+		return err
+	}
+	st, err := sink.Open(ctx, sc, sink.LiveTables())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	progress := scenario.NewProgress(os.Stderr, "demo: ingest")
+	q := "SELECT sum(consumed) FROM " + c.ClickHouseDatabase + ".ingest_ledger"
+	for {
+		var got uint64
+		if err := st.Conn().QueryRow(ctx, q).Scan(&got); err != nil {
+			slog.Debug("ledger not readable yet", "err", err)
+		}
+		progress.Update(int(got), int(want))
+		if got >= want {
+			return nil
+		}
+		select {
+		case err := <-pipeDone:
+			progress.Finish()
+			if err == nil {
+				err = errors.New("pipeline stopped before catching up")
+			}
+			return err
+		case <-ctx.Done():
+			progress.Finish()
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// printDemoReport prints the report over the last third of the history —
+// where the scenario drifts — compared with the period just before it.
+func printDemoReport(ctx context.Context, c Config, end time.Time, days int) error {
+	window := time.Duration(days) * 24 * time.Hour / 3
+	args := []string{"--from", end.Add(-window).Format(time.RFC3339), "--to", end.Format(time.RFC3339), "--compare-to", "previous"}
+	o, err := parseReportArgs(args, end)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stdout, "\ntrustpipe report %s\n\n", strings.Join(args, " "))
+	return writeReport(ctx, c, o, os.Stdout)
+}
