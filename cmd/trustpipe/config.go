@@ -16,9 +16,11 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/consumers/event"
 	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/readback"
 )
 
 // envPrefix is the prefix of every configuration variable.
@@ -68,6 +70,10 @@ type Config struct {
 
 	IndexComponents string `envconfig:"INDEX_COMPONENTS" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
 
+	ReadbackInterval  time.Duration `envconfig:"READBACK_INTERVAL" default:"30s" desc:"how often the trust gauges (trustpipe_indicator, trustpipe_trust_index, ...) are read back from ClickHouse"`
+	ReadbackBreakdown string        `envconfig:"READBACK_BREAKDOWN" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
+	ReadbackTopN      int           `envconfig:"READBACK_TOP_N" default:"10" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
+
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 }
@@ -103,6 +109,23 @@ func (c Config) pipelineConfig() consumers.Config {
 	p.QueueSize = c.QueueSize
 	p.ShutdownTimeout = c.ShutdownTimeout
 	return p
+}
+
+// readbackConfig configures the trust gauges; the Trust Index uses the same
+// TRUSTPIPE_INDEX_COMPONENTS as `trustpipe report`.
+func (c Config) readbackConfig() (readback.Config, error) {
+	idx, err := indicator.ParseIndexComponents(c.IndexComponents, indicator.DefaultIndexConfig())
+	if err != nil {
+		return readback.Config{}, err
+	}
+	r := readback.DefaultConfig()
+	r.Database = c.ClickHouseDatabase
+	r.Interval = c.ReadbackInterval
+	r.BucketSize = c.BucketSize
+	r.Breakdown = c.ReadbackBreakdown
+	r.TopN = c.ReadbackTopN
+	r.Index = idx
+	return r, nil
 }
 
 func (c Config) sinkConfig() (sink.Config, error) {

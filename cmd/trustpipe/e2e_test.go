@@ -115,8 +115,15 @@ var accountRe = regexp.MustCompile(`"account_id":"([^"]+)"`)
 // produceScenario writes n generated records and records the oracle.
 func produceScenario(t *testing.T, brokers []string, name string, n int, invalidRatio float64, seed int64) produced {
 	t.Helper()
+	return produceScenarioEnding(t, brokers, name, n, invalidRatio, seed, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
+}
+
+// produceScenarioEnding is produceScenario with events over the 14 days
+// before end.
+func produceScenarioEnding(t *testing.T, brokers []string, name string, n int, invalidRatio float64, seed int64, end time.Time) produced {
+	t.Helper()
 	g, err := scenario.New(scenario.Config{Name: name, Events: n, Days: 14, Seed: seed,
-		End: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), InvalidRatio: invalidRatio})
+		End: end, InvalidRatio: invalidRatio})
 	if err != nil {
 		t.Fatal(err)
 	}

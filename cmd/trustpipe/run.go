@@ -20,6 +20,7 @@ import (
 
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/readback"
 )
 
 func newLogger(c Config) (*slog.Logger, error) {
@@ -113,6 +114,10 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
+	readbackCfg, err := c.readbackConfig()
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, c, c.Migrate, log)
 	if err != nil {
 		return err
@@ -152,6 +157,11 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
+	// Trust gauges read back from ClickHouse by event time (sink/readback).
+	trust, err := readback.New(readbackCfg, readback.Deps{Querier: st.Conn(), Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
@@ -166,6 +176,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pipe.Run(gctx) })
+	g.Go(func() error { return trust.Run(gctx) })
 	g.Go(func() error {
 		webConfig := c.HTTPWebConfig
 		err := web.ServeMultiple([]net.Listener{ln}, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)
