@@ -104,8 +104,21 @@ var migrations = []migration{
 // Every view resolves the replacement with FINAL and sums across partitions
 // and blocks, so a plain SELECT … GROUP BY on a view is exact.
 func viewDDL(db string, extra []View) []string {
-	t := LiveTables()
-	views := []View{
+	views := append(baseViews(db, LiveTables()), extra...)
+	var out []string
+	for _, v := range views {
+		out = append(out,
+			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, v.Name),
+			fmt.Sprintf("CREATE VIEW %s.%s AS %s", db, v.Name, strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", db)))
+	}
+	return out
+}
+
+// baseViews are the storage read surface over one set of storage tables:
+// the live set for the contract views, a shadow set when `trustpipe replay
+// swap` compares a backfill with the live tables using the same formulas.
+func baseViews(db string, t Tables) []View {
+	return []View{
 		{Name: "trust_counts", Query: fmt.Sprintf(`SELECT
 	bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier,
 	sum(events) AS events,
@@ -118,14 +131,6 @@ FROM %s.%s FINAL`, db, t.Ledger)},
 		{Name: "engaged_contacts", Query: fmt.Sprintf(`SELECT day, campaign_id, channel, segment, source, contact
 FROM %s.%s FINAL`, db, t.Contacts)},
 	}
-	views = append(views, extra...)
-	var out []string
-	for _, v := range views {
-		out = append(out,
-			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, v.Name),
-			fmt.Sprintf("CREATE VIEW %s.%s AS %s", db, v.Name, strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", db)))
-	}
-	return out
 }
 
 // View is a named read-surface query; other packages contribute views (the

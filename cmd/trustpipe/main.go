@@ -28,6 +28,7 @@ Commands:
   migrate   create or upgrade the ClickHouse schema
   gen       produce a synthetic, realistic event stream (scenarios) to Kafka
   demo      the quick start: embedded Kafka, local ClickHouse, history, report, live feed
+  replay    re-process a time or offset range without touching the live group; backfill and swap shadow tables
   report    print the trust indicators, Trust Index and what moved it for a time range
   help      list every TRUSTPIPE_* environment variable with its default
 
@@ -40,6 +41,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"report":  cmdReport,
 	"gen":     cmdGen,
 	"demo":    cmdDemo,
+	"replay":  cmdReplay,
 }
 
 func main() {
