@@ -41,7 +41,10 @@ func Writer(brokers []string, topic string) *kafka.Writer {
 
 // ReadAll returns every record of every partition of topic, read up to the
 // high watermark at the time of the call, in partition then offset order.
+// It gives up after five minutes.
 func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, err
@@ -65,7 +68,9 @@ func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Messa
 		if last <= first {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
+		// MaxWait is also kafka-go's deadline for a fetch response; a short
+		// one times out for ever against a broker slowed by -race.
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 2 * time.Second})
 		if err := r.SetOffset(first); err != nil {
 			r.Close()
 			return nil, err
