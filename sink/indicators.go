@@ -11,7 +11,7 @@ import (
 )
 
 // Names of the indicator views (CONTRACT.md §3, "Indicator views"). They read
-// only the read surface (trust_counts, engaged_contacts, and each other), never
+// only the read surface (trust_count_rows, engaged_contacts, and each other), never
 // the storage tables, so they stay exact whatever the storage layout.
 const (
 	// ViewIndicatorsHourly: hour, campaign_id, channel, segment, source,
@@ -96,7 +96,7 @@ func IndicatorViews() []View {
 	campaign_id, channel, segment, source,
 	sum(events) AS total_events,
 %s
-FROM {db}.trust_counts
+FROM {db}.trust_count_rows
 GROUP BY %s, campaign_id, channel, segment, source`, timeExpr, timeCol, measures, timeCol)
 	}
 
@@ -132,7 +132,7 @@ FROM (
 	toUInt8(splitByString('->', detail)[1]) AS from_tier,
 	toUInt8(splitByString('->', detail)[2]) AS to_tier,
 	sum(events) AS events
-FROM {db}.trust_counts
+FROM {db}.trust_count_rows
 WHERE event_type = %s
 GROUP BY day, from_tier, to_tier`, quoteString(event.ConsentChange.String()))},
 		{Name: ViewEngagedReachDaily, Query: `SELECT
@@ -149,7 +149,7 @@ GROUP BY day`},
 }
 
 // windowQuery renders trust_indicators_window. The windows are nested
-// (1h within 24h within 7d within 28d), so each trust_counts row of the last
+// (1h within 24h within 7d within 28d), so each trust_count_rows row of the last
 // 28 days is put in one class — the shortest window that holds it — and
 // summed per class; a window is then the sum of its class and the shorter
 // ones. That sums each row once, instead of once per window, and repeats
@@ -217,7 +217,7 @@ FROM (
 				FROM (
 					SELECT multiIf($CLASSES) AS class,
 						event_type, detail, personalization, consent_tier, events, value_sum
-					FROM {db}.trust_counts
+					FROM {db}.trust_count_rows
 					WHERE bucket >= now() - $LONGEST
 					UNION ALL
 					SELECT arrayJoin([$IDS]) AS class, '' AS event_type, '' AS detail, '' AS personalization,

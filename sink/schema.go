@@ -117,8 +117,20 @@ func viewDDL(db string, extra []View) []string {
 // baseViews are the storage read surface over one set of storage tables:
 // the live set for the contract views, a shadow set when `trustpipe replay
 // swap` compares a backfill with the live tables using the same formulas.
+//
+// trust_count_rows is trust_counts before its final GROUP BY: the replaced
+// rows of every block, several per bucket and dimension combination. Any
+// query that aggregates anyway (the indicator views, the report, the
+// read-back) reads it instead of trust_counts, so it groups once, at its own
+// coarser level, rather than first by every dimension: several times faster
+// on ClickHouse 18.16, which does not push filters into views. value_nanos
+// sums exactly; value_sum is there for convenience.
 func baseViews(db string, t Tables) []View {
 	return []View{
+		{Name: "trust_count_rows", Query: fmt.Sprintf(`SELECT
+	bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier,
+	events, value_nanos, value_nanos / 1e9 AS value_sum
+FROM %s.%s FINAL`, db, t.Counts)},
 		{Name: "trust_counts", Query: fmt.Sprintf(`SELECT
 	bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier,
 	sum(events) AS events,

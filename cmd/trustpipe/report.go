@@ -250,19 +250,19 @@ func queryError(what string, err error) error {
 	return fmt.Errorf("read %s: %w", what, err)
 }
 
-// totals sums trust_counts over [p.From, p.To) under the filter, grouped
-// as finely as any indicator selects.
+// totals sums trust_count_rows (trust_counts before its GROUP BY, so the
+// query groups only once) over [p.From, p.To) under the filter, grouped as
+// finely as any indicator selects.
 //
-// value_sum is summed as exact integer nano-units (aggregate.ScoreScale,
-// the unit storage sums in) and divided once: a Float64 sum in ClickHouse
+// Sentiment is summed as exact integer nano-units (value_nanos,
+// aggregate.ScoreScale) and divided once: a Float64 sum in ClickHouse
 // depends on the order of its threads, which would make two runs of the
 // same report differ in the last bits.
 func (rr reportReader) totals(ctx context.Context, p report.Period, f report.Filter) (indicator.Totals, error) {
 	cond, args := where("bucket >= toDateTime(?) AND bucket < toDateTime(?)", []any{p.From.Unix(), p.To.Unix()}, f)
-	q := fmt.Sprintf(`SELECT event_type, detail, personalization, consent_tier, sum(events),
-	sum(toInt64(round(value_sum * %d)))
-FROM %s.trust_counts%s
-GROUP BY event_type, detail, personalization, consent_tier`, int64(aggregate.ScoreScale), rr.db, cond)
+	q := fmt.Sprintf(`SELECT event_type, detail, personalization, consent_tier, sum(events), sum(value_nanos)
+FROM %s.trust_count_rows%s
+GROUP BY event_type, detail, personalization, consent_tier`, rr.db, cond)
 	rows, err := rr.conn.Query(ctx, q, args...)
 	if err != nil {
 		return indicator.Totals{}, queryError("trust_counts", err)

@@ -14,7 +14,7 @@ import (
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 )
 
-// The SQL below reads only the read surface (trust_counts, ingest_ledger),
+// The SQL below reads only the read surface (trust_count_rows, ingest_ledger),
 // binds every time and value as a parameter (times as Unix seconds inside
 // toDateTime, which is absolute whatever the server's time zone), and uses
 // only multiIf, indexOf, toDateTime, toUInt8/32, length, sum and max, so it
@@ -83,8 +83,8 @@ func segmentSQL(db string, segments int) string {
 		seg = b.String()
 	}
 	return `SELECT toUInt32(` + seg + `) AS seg, event_type, detail, personalization, consent_tier,
-	sum(events) AS n, sum(value_sum) AS v, toUInt32(max(bucket)) AS newest
-FROM ` + db + `.trust_counts
+	sum(events) AS n, sum(value_nanos) / 1e9 AS v, toUInt32(max(bucket)) AS newest
+FROM ` + db + `.trust_count_rows
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
 GROUP BY seg, event_type, detail, personalization, consent_tier`
 }
@@ -128,7 +128,7 @@ func (r *ReadBack) querySegments(ctx context.Context, p plan) ([]indicator.Total
 // on them. Arguments: window start, now.
 func topSQL(db, dim string, n int) string {
 	return `SELECT ` + dim + ` AS dv, sum(events) AS n
-FROM ` + db + `.trust_counts
+FROM ` + db + `.trust_count_rows
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
 	AND ` + dim + ` != '' AND ` + dim + ` != '` + OtherValue + `' AND length(` + dim + `) <= ` + strconv.Itoa(MaxDimensionValueBytes) + `
 GROUP BY dv
@@ -142,8 +142,8 @@ LIMIT ` + strconv.Itoa(n)
 // top values (an array), window start, baseline start, now.
 func breakdownSQL(db, dim string) string {
 	return `SELECT toUInt32(indexOf(?, ` + dim + `)) AS k, toUInt8(bucket >= toDateTime(?)) AS cur,
-	event_type, detail, personalization, consent_tier, sum(events) AS n, sum(value_sum) AS v
-FROM ` + db + `.trust_counts
+	event_type, detail, personalization, consent_tier, sum(events) AS n, sum(value_nanos) / 1e9 AS v
+FROM ` + db + `.trust_count_rows
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
 GROUP BY k, cur, event_type, detail, personalization, consent_tier`
 }
