@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -85,6 +86,17 @@ func loadConfig() (Config, error) {
 		return c, fmt.Errorf("configuration: %w (see `trustpipe help`)", err)
 	}
 	return c, nil
+}
+
+// loadEnv reads the environment and builds the logger it configures: the
+// start of every command that talks to Kafka or ClickHouse.
+func loadEnv() (Config, *slog.Logger, error) {
+	c, err := loadConfig()
+	if err != nil {
+		return c, nil, err
+	}
+	log, err := newLogger(c)
+	return c, log, err
 }
 
 // printHelp lists every variable with its default.

@@ -48,14 +48,8 @@ func parseDemoFlags(args []string) (demoOptions, error) {
 	fs.Int64Var(&o.seed, "seed", 1, "random seed of the generated history")
 	fs.Float64Var(&o.liveRate, "live-rate", 20, "live events per second after the history (until Ctrl-C)")
 	fs.StringVar(&o.scenario, "scenario", "trust-spiral", "scenario of the history")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, usagef("%v (see `trustpipe demo --help`)", err)
-	}
-	if fs.NArg() > 0 {
-		return o, usagef("unexpected argument %q (see `trustpipe demo --help`)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
 	}
 	if o.events <= 0 || o.days <= 0 || o.liveRate < 0 {
 		return o, usagef("--events and --days must be positive, --live-rate >= 0")
@@ -68,17 +62,10 @@ func parseDemoFlags(args []string) (demoOptions, error) {
 // pipeline until caught up, the report, then a live feed until Ctrl-C.
 func cmdDemo(ctx context.Context, args []string) error {
 	o, err := parseDemoFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	c, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c)
+	c, log, err := loadEnv()
 	if err != nil {
 		return err
 	}
@@ -179,13 +166,20 @@ func cmdDemo(ctx context.Context, args []string) error {
 	return perr
 }
 
-func pingClickHouse(ctx context.Context, c Config) error {
+// connect opens the configured ClickHouse without migrating (openStore
+// also pings and migrates; the demo first needs to know whether anything
+// answers at all).
+func connect(ctx context.Context, c Config, dialTimeout time.Duration) (*sink.Store, error) {
 	sc, err := c.sinkConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sc.DialTimeout = 2 * time.Second
-	st, err := sink.Open(ctx, sc, sink.LiveTables())
+	sc.DialTimeout = dialTimeout
+	return sink.Open(ctx, sc, sink.LiveTables())
+}
+
+func pingClickHouse(ctx context.Context, c Config) error {
+	st, err := connect(ctx, c, 2*time.Second)
 	if err != nil {
 		return err
 	}
@@ -196,11 +190,7 @@ func pingClickHouse(ctx context.Context, c Config) error {
 }
 
 func dropDatabase(ctx context.Context, c Config) error {
-	sc, err := c.sinkConfig()
-	if err != nil {
-		return err
-	}
-	st, err := sink.Open(ctx, sc, sink.LiveTables())
+	st, err := connect(ctx, c, 0)
 	if err != nil {
 		return err
 	}
@@ -213,11 +203,7 @@ func dropDatabase(ctx context.Context, c Config) error {
 
 // waitCaughtUp polls the ledger until it accounts for want records.
 func waitCaughtUp(ctx context.Context, c Config, want uint64, pipeDone <-chan error) error {
-	sc, err := c.sinkConfig()
-	if err != nil {
-		return err
-	}
-	st, err := sink.Open(ctx, sc, sink.LiveTables())
+	st, err := connect(ctx, c, 0)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,14 +47,8 @@ func parseGenFlags(args []string, out io.Writer) (genOptions, error) {
 		fmt.Fprintln(out, "\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, usagef("%v (see `trustpipe gen --help`)", err)
-	}
-	if fs.NArg() > 0 {
-		return o, usagef("unexpected argument %q (see `trustpipe gen --help`)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
 	}
 	if _, ok := scenario.Describe(o.scenario); !ok {
 		return o, usagef("--scenario %q: choose one of %s", o.scenario, strings.Join(scenario.Names(), ", "))
@@ -71,9 +64,6 @@ func parseGenFlags(args []string, out io.Writer) (genOptions, error) {
 
 func cmdGen(ctx context.Context, args []string) error {
 	o, err := parseGenFlags(args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}

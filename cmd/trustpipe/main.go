@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,6 +19,22 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// parseFlags parses a command's flags. Every problem becomes a usage error
+// (exit code 2) pointing at the command's --help; --help itself returns
+// flag.ErrHelp, which ends the command with exit code 0.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v (see `trustpipe %s --help`)", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (see `trustpipe %s --help`)", fs.Arg(0), fs.Name())
+	}
+	return nil
+}
 
 const usage = `trustpipe — trust metrics from marketing engagement events
 
@@ -70,6 +87,9 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := cmd(ctx, args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // the flag set printed the usage
+		}
 		fmt.Fprintln(os.Stderr, "trustpipe "+args[0]+":", err)
 		var ue usageError
 		if errors.As(err, &ue) {

@@ -65,14 +65,8 @@ func parseReplayFlags(args []string, out io.Writer) (replayOptions, error) {
 		fmt.Fprint(out, replayUsage, "\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, usagef("%v (see `trustpipe replay --help`)", err)
-	}
-	if fs.NArg() > 0 {
-		return o, usagef("unexpected argument %q (see `trustpipe replay --help`)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
 	}
 	if o.target != "" && !targetRe.MatchString(o.target) {
 		return o, usagef("--target %q: use a letter, then letters, digits or underscores (at most 40)", o.target)
@@ -127,9 +121,6 @@ func cmdReplay(ctx context.Context, args []string) error {
 		return cmdReplaySwap(ctx, args[1:])
 	}
 	o, err := parseReplayFlags(args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
@@ -275,14 +266,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, usagef("%v (see `trustpipe replay swap --help`)", err)
-	}
-	if fs.NArg() > 0 {
-		return o, usagef("unexpected argument %q (see `trustpipe replay swap --help`)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
 	}
 	if !targetRe.MatchString(o.target) {
 		return o, usagef("--target NAME is required: a letter, then letters, digits or underscores (at most 40)")
@@ -295,9 +280,6 @@ Flags:
 
 func cmdReplaySwap(ctx context.Context, args []string) error {
 	o, err := parseSwapFlags(args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}

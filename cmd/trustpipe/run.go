@@ -72,11 +72,7 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		return usagef("migrate takes no arguments (configuration comes from TRUSTPIPE_* variables)")
 	}
-	c, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c)
+	c, log, err := loadEnv()
 	if err != nil {
 		return err
 	}
@@ -94,11 +90,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		return usagef("run takes no arguments (configuration comes from TRUSTPIPE_* variables)")
 	}
-	c, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c)
+	c, log, err := loadEnv()
 	if err != nil {
 		return err
 	}
