@@ -87,6 +87,38 @@ func benchEndToEnd(b *testing.B, recs []scenario.Record) {
 		}
 	})
 
+	b.Run("clickhouse-kafka-engine", func(b *testing.B) {
+		st, cfg := sinktest.Open(b, nil)
+		ctx := context.Background()
+		for i := 0; i < b.N; i++ {
+			for _, q := range kafkaEngineDDL(cfg.Database, brokers[0], fmt.Sprintf("ch-%d-%d", i, time.Now().UnixNano())) {
+				if err := st.Conn().Exec(ctx, q); err != nil {
+					b.Fatalf("%s: %v", q, err)
+				}
+			}
+			start := time.Now()
+			q := "SELECT sum(events) FROM " + cfg.Database + ".engine_counts"
+			deadline := start.Add(10 * time.Minute)
+			for {
+				var got uint64
+				if err := st.Conn().QueryRow(ctx, q).Scan(&got); err != nil {
+					b.Fatal(err)
+				}
+				if got >= uint64(n) {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("the Kafka engine counted %d of %d records in 10 minutes", got, n)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+			for _, t := range []string{"engine_mv", "engine_queue", "engine_counts"} {
+				_ = st.Conn().Exec(ctx, "DROP TABLE IF EXISTS "+cfg.Database+"."+t)
+			}
+		}
+	})
+
 	b.Run("trustpipe", func(b *testing.B) {
 		st, cfg := sinktest.Open(b, nil)
 		for i := 0; i < b.N; i++ {
@@ -132,4 +164,30 @@ func (discard) WriteMessages(context.Context, ...kafka.Message) error { return n
 // benchReader is configured like the live pipeline's reader.
 func benchReader(brokers []string, group string) *kafka.Reader {
 	return NewGroupReader(brokers, group, []string{"bench"}, nil, nil)
+}
+
+// kafkaEngineDDL is the comparison the design's throughput target names:
+// ClickHouse's own Kafka table engine feeding a materialized view that does
+// comparable aggregation — counts per minute bucket and dimensions into a
+// SummingMergeTree. It is at-least-once (no exactness after a crash) and
+// does no validation beyond what JSONEachRow parsing rejects.
+func kafkaEngineDDL(db, broker, group string) []string {
+	return []string{
+		`CREATE TABLE ` + db + `.engine_counts (
+	bucket DateTime, event_type String, detail String, campaign_id String, channel String, segment String,
+	source String, personalization String, consent_tier UInt8, events UInt64
+) ENGINE = SummingMergeTree(events) PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier)`,
+		`CREATE TABLE ` + db + `.engine_queue (
+	event_id String, type String, occurred_at String, campaign_id String, channel String,
+	segment String, source String, personalization String, consent_tier UInt8, reason String
+) ENGINE = Kafka SETTINGS kafka_broker_list = '` + broker + `', kafka_topic_list = 'bench',
+	kafka_group_name = '` + group + `', kafka_format = 'JSONEachRow', kafka_num_consumers = 1`,
+		`CREATE MATERIALIZED VIEW ` + db + `.engine_mv TO ` + db + `.engine_counts AS
+SELECT toStartOfMinute(parseDateTimeBestEffort(occurred_at)) AS bucket, type AS event_type,
+	if(reason != '', 'explained', '') AS detail, campaign_id, if(channel = '', 'other', channel) AS channel,
+	segment, source, personalization, consent_tier, count() AS events
+FROM ` + db + `.engine_queue
+GROUP BY bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier`,
+	}
 }

@@ -53,6 +53,10 @@ var configTemplate = template.Must(template.New("config").Parse(`<?xml version="
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mlock_executable>false</mlock_executable>
+  <!-- librdkafka settings of the Kafka table engine, which the end-to-end
+       benchmark compares against: a new consumer group starts at the
+       earliest offset, like trustpipe's. -->
+  <kafka><auto_offset_reset>smallest</auto_offset_reset></kafka>
 </yandex>
 `))
 
