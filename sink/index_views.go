@@ -115,7 +115,7 @@ FROM (
 	}
 
 	var windowNames []string
-	for _, w := range IndicatorWindows() {
+	for _, w := range indicator.Windows() {
 		windowNames = append(windowNames, quoteString(w.Name))
 	}
 	window := wide("`window`", ViewIndicatorsWindow, winSums) +

@@ -346,7 +346,7 @@ func TestIndexViewsMatchComputeIndex(t *testing.T) {
 			}
 			if tc.windows {
 				oracle := map[string]*indicator.Totals{}
-				for _, w := range sink.IndicatorWindows() {
+				for _, w := range indicator.Windows() {
 					tot := readTotalsBy(t, conn, db, "'"+w.Name+"'", fmt.Sprintf("bucket >= now() - %d", int64(w.Length.Seconds())))
 					if tot[w.Name] == nil {
 						tot[w.Name] = &indicator.Totals{}
@@ -404,7 +404,7 @@ func checkExplainView(t *testing.T, conn driver.Conn, db string, cfg indicator.I
 				win, comp, title, fmtPtr(value), fmtPtr(score), weight, contribution, included, fmtPtr(index), cr, fmtPtr(want.Value))
 		}
 	}
-	if want := len(sink.IndicatorWindows()) * len(componentNames(cfg)); n != want {
+	if want := len(indicator.Windows()) * len(componentNames(cfg)); n != want {
 		t.Errorf("explain view has %d rows, want %d", n, want)
 	}
 }

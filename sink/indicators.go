@@ -37,23 +37,6 @@ const (
 	ViewEngagedReachTotalDaily = "engaged_reach_total_daily"
 )
 
-// IndicatorWindow is one rolling window of trust_indicators_window.
-type IndicatorWindow struct {
-	Name   string // the value of the window column
-	Length time.Duration
-}
-
-// IndicatorWindows are the rows of trust_indicators_window, shortest first:
-// the last hour, day, week and four weeks, ending when the view is queried.
-func IndicatorWindows() []IndicatorWindow {
-	return []IndicatorWindow{
-		{"1h", time.Hour},
-		{"24h", 24 * time.Hour},
-		{"7d", 7 * 24 * time.Hour},
-		{"28d", 28 * 24 * time.Hour},
-	}
-}
-
 // NumColumn and DenColumn name the numerator and denominator columns of an
 // indicator in trust_indicators_hourly and trust_indicators_daily.
 func NumColumn(name string) string { return name + "_num" }
@@ -160,7 +143,7 @@ GROUP BY day`},
 // The column is quoted as `window` because WINDOW is a clause keyword in
 // current ClickHouse releases.
 func windowQuery(defs []indicator.Definition) string {
-	wins := IndicatorWindows()
+	wins := indicator.Windows()
 	var classes, windows, names, ids []string
 	for i, w := range wins {
 		id := strconv.Itoa(i + 1)

@@ -423,7 +423,7 @@ func TestIndicatorsWindowView(t *testing.T) {
 		}
 		return out
 	}
-	windows := sink.IndicatorWindows()
+	windows := indicator.Windows()
 	// Empty database: every pair present, every value NULL.
 	empty := read()
 	for _, w := range windows {

@@ -38,7 +38,7 @@ type plan struct {
 	windows []windowPlan
 }
 
-func newPlan(now time.Time, windows []Window) plan {
+func newPlan(now time.Time, windows []indicator.Window) plan {
 	n := now.Unix()
 	p := plan{bounds: []int64{n}}
 	for _, w := range windows {

@@ -10,7 +10,7 @@
 // whatever instance, crash or replay wrote it, so every trustpipe instance
 // exports the same values (the recording rules de-duplicate with max).
 //
-// Windows and baselines. For each window w in Windows() (1h, 24h, 7d, 28d)
+// Windows and baselines. For each window w in indicator.Windows() (1h, 24h, 7d, 28d)
 // and the read-back's clock now (truncated to whole seconds):
 //
 //	window    rows with bucket in [now − w, now)
@@ -75,22 +75,6 @@ import (
 // Querier runs a read query; clickhouse-go's driver.Conn implements it.
 type Querier interface {
 	Query(ctx context.Context, query string, args ...any) (driver.Rows, error)
-}
-
-// Window is a rolling window ending at the read-back's clock.
-type Window struct {
-	Name   string // the value of the window label
-	Length time.Duration
-}
-
-// Windows returns the exported windows, shortest first.
-func Windows() []Window {
-	return []Window{
-		{"1h", time.Hour},
-		{"24h", 24 * time.Hour},
-		{"7d", 7 * 24 * time.Hour},
-		{"28d", 28 * 24 * time.Hour},
-	}
 }
 
 // BaselinePeriod is the length of every window's baseline: the period
@@ -298,7 +282,7 @@ func (r *ReadBack) Refresh(parent context.Context) error {
 
 // read queries and evaluates everything for one refresh at now.
 func (r *ReadBack) read(ctx context.Context, now time.Time) ([]prometheus.Metric, error) {
-	plan := newPlan(now, Windows())
+	plan := newPlan(now, indicator.Windows())
 	segs, newest, err := r.querySegments(ctx, plan)
 	if err != nil {
 		return nil, err
@@ -418,7 +402,7 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 // For the defaults (W = 4, I = 14, H = 12) that is 4·1·45 + 14 + 4 + 15 =
 // 213 without a breakdown and 4·12·45 + 33 = 2193 with TopN = 10.
 func SeriesBound(cfg Config) int {
-	w, i := len(Windows()), len(indicator.All())
+	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1
 	if cfg.Breakdown != "" {
 		g += cfg.TopN + 1

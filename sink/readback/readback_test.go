@@ -474,7 +474,7 @@ func countSeries(t *testing.T, h *harness) int {
 // reserved "other") give exactly as many series as a handful of campaigns.
 func TestSeriesBound(t *testing.T) {
 	const topN = 10
-	i, w := len(indicator.All()), len(Windows())
+	i, w := len(indicator.All()), len(indicator.Windows())
 	if i != 14 || w != 4 {
 		t.Fatalf("indicators %d, windows %d: update the documented bound", i, w)
 	}
