@@ -163,7 +163,7 @@ func (discard) WriteMessages(context.Context, ...kafka.Message) error { return n
 
 // benchReader is configured like the live pipeline's reader.
 func benchReader(brokers []string, group string) *kafka.Reader {
-	return NewGroupReader(brokers, group, []string{"bench"}, nil, nil)
+	return NewGroupReader(brokers, group, []string{"bench"}, nil, DefaultConfig().QueueSize, nil)
 }
 
 // kafkaEngineDDL is the comparison the design's throughput target names:

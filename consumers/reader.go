@@ -11,15 +11,15 @@ import (
 // NewGroupReader returns the consumer-group reader the pipeline is built
 // for: explicit synchronous commits only (never auto-commit: offsets move
 // only when a block is stored), reading from the earliest offset for a new
-// group, and a fetch queue deep enough to keep the processing goroutine
-// busy. dialer carries TLS and SASL; log may be nil.
+// group, and a fetch queue of queueSize records (Config.QueueSize) to keep
+// the processing goroutine busy. dialer carries TLS and SASL; log may be nil.
 //
 // MaxWait is also kafka-go's deadline for the first bytes of a fetch
 // response: a short one (250 ms) times out, and re-fetches the same offset
 // for ever, when a busy or slow broker takes longer to assemble a large
 // response. A second costs nothing while records flow (the broker answers as
 // soon as MinBytes are there) and MaxBytes keeps responses quick to build.
-func NewGroupReader(brokers []string, group string, topics []string, dialer *kafka.Dialer, log *slog.Logger) *kafka.Reader {
+func NewGroupReader(brokers []string, group string, topics []string, dialer *kafka.Dialer, queueSize int, log *slog.Logger) *kafka.Reader {
 	cfg := kafka.ReaderConfig{
 		Brokers:               brokers,
 		GroupID:               group,
@@ -28,7 +28,7 @@ func NewGroupReader(brokers []string, group string, topics []string, dialer *kaf
 		MinBytes:              1,
 		MaxBytes:              4 << 20,
 		MaxWait:               time.Second,
-		QueueCapacity:         4096,
+		QueueCapacity:         queueSize,
 		CommitInterval:        0,
 		StartOffset:           kafka.FirstOffset,
 		ReadLagInterval:       -1,

@@ -123,7 +123,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, log)
+	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
 		Addr:                   kafka.TCP(c.KafkaBrokers...),
