@@ -2,6 +2,7 @@ package indicator
 
 import (
 	"encoding/json"
+	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,7 +74,7 @@ func TestGoldenCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("cases", name+".golden.json"), append(out, '\n'))
+			golden.Check(t, filepath.Join("cases", name+".golden.json"), append(out, '\n'))
 		})
 	}
 }

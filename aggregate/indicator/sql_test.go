@@ -1,40 +1,14 @@
 package indicator
 
 import (
-	"flag"
+	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/trustpipe/trustpipe/consumers/event"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from golden file (run go test -update after checking the change):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func TestSQLGolden(t *testing.T) {
 	var b strings.Builder
@@ -43,7 +17,7 @@ func TestSQLGolden(t *testing.T) {
 		b.WriteString("numerator:   " + d.NumeratorSQL() + "\n")
 		b.WriteString("denominator: " + d.DenominatorSQL() + "\n\n")
 	}
-	golden(t, "sql.golden", []byte(b.String()))
+	golden.Check(t, "sql.golden", []byte(b.String()))
 }
 
 // Hand-written expectations for a few renderings: the golden file could be

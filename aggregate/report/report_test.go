@@ -3,39 +3,14 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
+	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test -update after checking the change):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func row(typ, detail, pers string, tier uint8, events uint64) indicator.Row {
 	return indicator.Row{EventType: typ, Detail: detail, Personalization: pers, ConsentTier: tier, Events: events}
@@ -175,8 +150,8 @@ func TestGolden(t *testing.T) {
 			if err := r.WriteJSON(&js); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".txt", table.Bytes())
-			golden(t, name+".json", js.Bytes())
+			golden.Check(t, name+".txt", table.Bytes())
+			golden.Check(t, name+".json", js.Bytes())
 		})
 	}
 }
