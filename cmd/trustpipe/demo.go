@@ -65,6 +65,10 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, set := os.LookupEnv("TRUSTPIPE_LOG_LEVEL"); !set {
+		// The demo narrates itself; the pipeline's info logs would drown it.
+		os.Setenv("TRUSTPIPE_LOG_LEVEL", "warn")
+	}
 	c, log, err := loadEnv()
 	if err != nil {
 		return err
@@ -162,6 +166,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 	perr := <-pipeDone
 	if err != nil && ctx.Err() == nil {
 		return err
+	}
+	if perr == nil {
+		say("stopped; everything counted is stored")
 	}
 	return perr
 }
