@@ -1,12 +1,16 @@
 package consumers
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,12 +23,13 @@ import (
 )
 
 // e2eRecords is the stream size of the end-to-end benchmark
-// (TRUSTPIPE_BENCH_RECORDS overrides it).
+// (TRUSTPIPE_BENCH_RECORDS overrides it). It is large enough that the last
+// flush's latency (up to TRUSTPIPE_FLUSH_INTERVAL) does not dominate.
 func e2eRecords() int {
 	if v, err := strconv.Atoi(os.Getenv("TRUSTPIPE_BENCH_RECORDS")); err == nil && v > 0 {
 		return v
 	}
-	return 500000
+	return 2000000
 }
 
 // BenchmarkEndToEnd measures records in Kafka → exact rows visible in
@@ -58,7 +63,7 @@ func liveRecords(b *testing.B, n int) []scenario.Record {
 
 func benchEndToEnd(b *testing.B, recs []scenario.Record) {
 	n := e2eRecords()
-	brokers := kafkatest.Start(b, 2, "bench")
+	brokers := startBrokerProcess(b)
 	w := kafkatest.Writer(brokers, "bench")
 	batch := make([]kafka.Message, 0, 5000)
 	for i := range n {
@@ -190,4 +195,58 @@ SELECT toStartOfMinute(parseDateTimeBestEffort(occurred_at)) AS bucket, type AS 
 FROM ` + db + `.engine_queue
 GROUP BY bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier`,
 	}
+}
+
+// brokerEnv makes the test binary act as a stand-alone broker process (see
+// TestMain): the end-to-end benchmark reads from a broker in another
+// process, as in production, so the broker's in-memory log does not sit in
+// the measured process's heap and garbage collector.
+const brokerEnv = "TRUSTPIPE_BENCH_BROKER_PROCESS"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(brokerEnv) == "1" {
+		serveBroker()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveBroker runs kfake with the benchmark topic, prints its address and
+// serves until its standard input closes (the parent exited).
+func serveBroker() {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "bench"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	fmt.Println(c.ListenAddrs()[0])
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+func startBrokerProcess(b *testing.B) []string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), brokerEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("broker process: %v", err)
+	}
+	return []string{strings.TrimSpace(addr)}
 }
