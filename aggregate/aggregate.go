@@ -44,11 +44,15 @@ func (c Config) Validate() error {
 	if c.BucketSize < time.Second || (24*time.Hour)%c.BucketSize != 0 {
 		return fmt.Errorf("bucket size %s: must be at least 1s and divide 24h evenly (e.g. 1m, 5m, 1h)", c.BucketSize)
 	}
-	if c.BlockSize < 1 {
-		return fmt.Errorf("block size %d: must be at least 1", c.BlockSize)
+	if c.BlockSize < 1 || c.BlockSize > MaxBlockSize {
+		return fmt.Errorf("block size %d: must be between 1 and %d", c.BlockSize, MaxBlockSize)
 	}
 	return nil
 }
+
+// MaxBlockSize bounds BlockSize so that row versions (offset × BlockSize)
+// fit in int64 for offsets up to 9e12.
+const MaxBlockSize = 1_000_000
 
 // Key is one base bucket and dimension combination: the grouping of the
 // trust_counts read surface.
@@ -82,8 +86,10 @@ type BlockRef struct {
 	Block     int64
 }
 
-// CountRow is a cumulative count for a Key within a block. Version is the
-// highest offset the block had covered when the row was produced.
+// CountRow is a cumulative count for a Key within a block. Version grows with
+// the highest offset the block had covered when the row was produced and,
+// at equal offsets, with how early in the block the read began, so the
+// highest version is always the most complete count.
 type CountRow struct {
 	Key
 	BlockRef
@@ -110,8 +116,10 @@ type LedgerRow struct {
 	Consumed                uint64
 	Accepted, Rejected      uint64
 	// Complete is true once an offset past the block has been seen: the row
-	// is final and the partition may be committed up to LastOffset+1.
+	// is final and the partition may be committed up to the block's end.
 	Complete bool
+	// Version orders the ledger rows of one block (see CountRow.Version).
+	Version int64
 }
 
 // Snapshot is everything that changed since the previous snapshot.
@@ -122,7 +130,8 @@ type Snapshot struct {
 	Contacts []ContactRow
 	Ledger   []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
-	// completed: committing offset+1 is safe once this snapshot is stored.
+	// completed (its nominal end, (block+1)*BlockSize-1): committing offset+1,
+	// a block start, is safe once this snapshot is stored.
 	Commits []Position
 }
 

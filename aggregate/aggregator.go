@@ -254,28 +254,44 @@ func (a *Aggregator) Snapshot() *Snapshot {
 	s := &Snapshot{Counts: make([]CountRow, 0, a.pending)}
 	for _, p := range a.partitions {
 		for _, b := range p.done {
-			b.snapshot(s, true)
+			b.snapshot(s, true, a.cfg.BlockSize)
 		}
 		if n := len(p.done); n > 0 {
-			s.Commits = append(s.Commits, Position{Topic: p.id.topic, Partition: p.id.partition, Offset: p.done[n-1].last})
+			// Commit the block's nominal end, not the last offset seen: every
+			// committed offset is then a block start, so a stale or repeated
+			// commit (kafka-go issue 1308) can only make a block be re-read
+			// whole, never from its middle.
+			end := (p.done[n-1].ref.Block+1)*a.cfg.BlockSize - 1
+			s.Commits = append(s.Commits, Position{Topic: p.id.topic, Partition: p.id.partition, Offset: end})
 			for _, b := range p.done {
 				a.release(b)
 			}
 			p.done = p.done[:0]
 		}
 		if p.cur != nil {
-			p.cur.snapshot(s, false)
+			p.cur.snapshot(s, false, a.cfg.BlockSize)
 		}
 	}
 	a.pending = 0
 	return s
 }
 
-func (b *blockState) snapshot(s *Snapshot, complete bool) {
+// version orders the rows of one block written by different reads of it:
+// the read that reached the higher offset wins; at the same last offset, the
+// read that started earlier in the block wins — a complete read over a
+// partial one that began mid-block (after retention deleted the block's
+// start, or after a consumer group lost its offsets), which would otherwise
+// tie and could replace complete counts with partial ones.
+func (b *blockState) version(blockSize int64) int64 {
+	return b.last*blockSize + (blockSize - 1 - (b.first - b.ref.Block*blockSize))
+}
+
+func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
+	version := b.version(blockSize)
 	for _, i := range b.dirty {
 		e := &b.entries[i]
 		e.dirty = false
-		s.Counts = append(s.Counts, CountRow{Key: e.key, BlockRef: b.ref, Counts: e.c, Version: b.last})
+		s.Counts = append(s.Counts, CountRow{Key: e.key, BlockRef: b.ref, Counts: e.c, Version: version})
 	}
 	b.dirty = b.dirty[:0]
 	s.Contacts = append(s.Contacts, b.newContacts...)
@@ -289,9 +305,20 @@ func (b *blockState) snapshot(s *Snapshot, complete bool) {
 			Accepted:    b.accepted,
 			Rejected:    b.rejected,
 			Complete:    complete,
+			Version:     ledgerVersion(version, complete),
 		})
 		b.ledgerDirty = false
 	}
+}
+
+// ledgerVersion orders ledger rows like count rows, and at the same read
+// position the final ("complete") row over an interim one.
+func ledgerVersion(version int64, complete bool) int64 {
+	v := version * 2
+	if complete {
+		v++
+	}
+	return v
 }
 
 // floorDiv divides rounding towards negative infinity, so buckets before

@@ -68,11 +68,13 @@ func TestBucketsAndDimensions(t *testing.T) {
 			time.Unix(r.Bucket, 0).UTC().Format("15:04"), r.EventType, r.CampaignID, r.Events, r.ValueNanos, r.Version))
 	}
 	sort.Strings(got)
+	// Version = last offset × block size + (block size − 1 − where the read
+	// began in the block) = 5×100 + 99.
 	want := []string{
-		"10:00 click a events=2 nanos=0 v=5",
-		"10:00 click b events=1 nanos=0 v=5",
-		"10:00 sentiment a events=2 nanos=-250000000 v=5",
-		"10:01 click a events=1 nanos=0 v=5",
+		"10:00 click a events=2 nanos=0 v=599",
+		"10:00 click b events=1 nanos=0 v=599",
+		"10:00 sentiment a events=2 nanos=-250000000 v=599",
+		"10:01 click a events=1 nanos=0 v=599",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -106,9 +108,10 @@ func TestCommitsOnlyCompletedBlocks(t *testing.T) {
 		}
 	}
 	want := map[int64]LedgerRow{
-		0: {BlockRef: BlockRef{"t", 1, 0}, FirstOffset: 0, LastOffset: 9, Consumed: 10, Accepted: 9, Rejected: 1, Complete: true},
-		1: {BlockRef: BlockRef{"t", 1, 1}, FirstOffset: 10, LastOffset: 19, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true}, // offsets 10 and 17 rejected,
-		2: {BlockRef: BlockRef{"t", 1, 2}, FirstOffset: 20, LastOffset: 24, Consumed: 5, Accepted: 4, Rejected: 1},
+		// Ledger versions: (last×10 + 9 − (first − block start))×2, +1 when complete.
+		0: {BlockRef: BlockRef{"t", 1, 0}, FirstOffset: 0, LastOffset: 9, Consumed: 10, Accepted: 9, Rejected: 1, Complete: true, Version: 199},
+		1: {BlockRef: BlockRef{"t", 1, 1}, FirstOffset: 10, LastOffset: 19, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true, Version: 399}, // offsets 10 and 17 rejected,
+		2: {BlockRef: BlockRef{"t", 1, 2}, FirstOffset: 20, LastOffset: 24, Consumed: 5, Accepted: 4, Rejected: 1, Version: 498},
 	}
 	for b, w := range want {
 		if byBlock[b] != w {
@@ -138,6 +141,10 @@ func TestRereadIsIdempotent(t *testing.T) {
 		{"re-delivery inside block is skipped", []int64{0, 1, 2, 1, 2, 3, -1, 4, 5, 6, 7, -1}, 8},
 		{"stale flush after newer", []int64{4, 5, 6, 7, -1, 0, 1, 2, 3, 4, 5, 6, 7, -1}, 8},
 		{"re-read of earlier block after partial flush", []int64{0, 1, 2, 3, 4, -1, 5, 6, -1, 0, 1, 2, 3, 4, 5, 6, 7, -1}, 8},
+		// A read that starts mid-block (retention deleted offsets 0–1, or the
+		// group lost its offsets) reaches the same last offset as the
+		// complete read before it: the complete rows must win the tie.
+		{"partial re-read from mid-block after a complete read", []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, -1, 2, 3, 4, 5, 6, 7, 8, -1}, 9},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +161,20 @@ func TestRereadIsIdempotent(t *testing.T) {
 				t.Fatalf("stored total = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCommitsAreBlockStarts: a block that completes without its last
+// offsets (gaps, or a partition moved away and back) still commits its
+// nominal end, so every committed offset is a block start.
+func TestCommitsAreBlockStarts(t *testing.T) {
+	a := newAgg(t, 10)
+	a.Accept("t", 0, 3, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 4, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 31, ev(event.Click, "a", t0)) // jump to block 3
+	snap := a.Snapshot()
+	if len(snap.Commits) != 1 || snap.Commits[0].Offset != 9 {
+		t.Fatalf("commits = %v, want offset 9 (block 0's end)", snap.Commits)
 	}
 }
 

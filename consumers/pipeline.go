@@ -63,6 +63,10 @@ type Config struct {
 	FlushInterval time.Duration
 	// MaxPendingRows triggers an early flush, bounding memory and insert size.
 	MaxPendingRows int
+	// MaxPendingDeadLetterBytes triggers an early flush when the rejected
+	// records held for the dead-letter topic grow this large (keys and
+	// values), so a flood of oversized junk cannot exhaust memory.
+	MaxPendingDeadLetterBytes int
 	// QueueSize is the number of records the Fetcher buffers ahead of
 	// processing (kafka-go's queue capacity; see NewGroupReader).
 	QueueSize int
@@ -80,10 +84,13 @@ func DefaultConfig() Config {
 		DeadLetterTopic: "trust-events-dlq",
 		FlushInterval:   time.Second,
 		MaxPendingRows:  100000,
-		QueueSize:       8192,
-		ShutdownTimeout: 30 * time.Second,
-		RetryBackoff:    100 * time.Millisecond,
-		MaxRetryBackoff: 30 * time.Second,
+		// Three batches can be alive at once (being stored, queued, being
+		// filled), so dead letters hold at most about 3 × 32 MiB.
+		MaxPendingDeadLetterBytes: 32 << 20,
+		QueueSize:                 8192,
+		ShutdownTimeout:           30 * time.Second,
+		RetryBackoff:              100 * time.Millisecond,
+		MaxRetryBackoff:           30 * time.Second,
 	}
 }
 
@@ -119,8 +126,8 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.FlushInterval <= 0 || cfg.MaxPendingRows <= 0 || cfg.QueueSize <= 0 {
-		return nil, fmt.Errorf("pipeline: flush interval, max pending rows and queue size must be positive")
+	if cfg.FlushInterval <= 0 || cfg.MaxPendingRows <= 0 || cfg.QueueSize <= 0 || cfg.MaxPendingDeadLetterBytes <= 0 {
+		return nil, fmt.Errorf("pipeline: flush interval, max pending rows, dead-letter bytes and queue size must be positive")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -150,13 +157,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	batches := make(chan *batch, 1)
 	storeDone := make(chan struct{})
 
-	// Storing continues past cancellation for at most ShutdownTimeout so the
-	// final snapshot lands; nothing is committed that was not stored.
+	g, gctx := errgroup.WithContext(ctx)
+	// Storing continues past cancellation — of ctx, or of the group when
+	// fetching failed — for at most ShutdownTimeout, so the final snapshot
+	// lands; nothing is committed that was not stored.
 	storeCtx, cancelStore := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelStore()
 	go func() {
 		select {
-		case <-ctx.Done():
+		case <-gctx.Done():
 		case <-storeDone:
 			return
 		}
@@ -169,7 +178,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
-	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.process(gctx, batches, storeDone) })
 	g.Go(func() error {
 		defer close(storeDone)
@@ -194,27 +202,27 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone <-chan struct{}) error {
 	defer close(batches)
 	t := newTally()
-	var deadLetters []kafka.Message
+	var dead pendingDeadLetters
 	var ev event.Event
 	var rereads uint64
 	emit := func() error {
 		snap := p.agg.Snapshot()
-		if snap.Empty() && len(deadLetters) == 0 {
+		if snap.Empty() && len(dead.msgs) == 0 {
 			return nil
 		}
 		t.rereads, rereads = p.agg.Rereads()-rereads, p.agg.Rereads()
-		b := &batch{snap: snap, deadLetters: deadLetters, tally: t.handOff()}
-		deadLetters = nil
+		b := &batch{snap: snap, deadLetters: dead.take(), tally: t.handOff()}
 		select {
 		case batches <- b:
 			return nil
 		case <-storeDone:
-			return errors.New("store stopped")
+			return errStoreStopped
 		}
 	}
 	for {
 		flushCtx, cancel := context.WithTimeout(ctx, p.cfg.FlushInterval)
-		err := p.fetchUntil(flushCtx, t, &ev, &deadLetters, emit)
+		err := p.fetchUntil(flushCtx, t, &ev, &dead, emit)
+		flushDue := flushCtx.Err() != nil // read before cancel, which sets it
 		cancel()
 		switch {
 		case ctx.Err() != nil || errors.Is(err, io.EOF):
@@ -224,7 +232,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 			return nil
 		case errors.Is(err, errStoreStopped):
 			return nil
-		case err != nil && flushCtx.Err() == nil:
+		case !flushDue:
 			return fmt.Errorf("fetch from kafka: %w (check TRUSTPIPE_KAFKA_BROKERS and that the topics exist)", err)
 		}
 		if err := emit(); err != nil {
@@ -235,18 +243,35 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 
 var errStoreStopped = errors.New("store stopped")
 
+// pendingDeadLetters are the rejected records of the batch being filled.
+type pendingDeadLetters struct {
+	msgs  []kafka.Message
+	bytes int
+}
+
+func (d *pendingDeadLetters) add(m *kafka.Message) {
+	d.msgs = append(d.msgs, *m)
+	d.bytes += len(m.Key) + len(m.Value)
+}
+
+func (d *pendingDeadLetters) take() []kafka.Message {
+	msgs := d.msgs
+	d.msgs, d.bytes = nil, 0
+	return msgs
+}
+
 // fetchUntil processes records until ctx ends or fetching fails, emitting
-// early whenever the pending rows reach their bound.
-func (p *Pipeline) fetchUntil(ctx context.Context, t *tally, ev *event.Event, deadLetters *[]kafka.Message, emit func() error) error {
+// early whenever the pending rows or dead letters reach their bounds.
+func (p *Pipeline) fetchUntil(ctx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error) error {
 	for {
 		m, err := p.deps.Fetcher.FetchMessage(ctx)
 		if err != nil {
 			return err
 		}
 		if dl, ok := p.handle(&m, ev, t); ok && dl != nil {
-			*deadLetters = append(*deadLetters, *dl)
+			dead.add(dl)
 		}
-		if p.agg.Pending() >= p.cfg.MaxPendingRows || len(*deadLetters) >= p.cfg.MaxPendingRows {
+		if p.agg.Pending() >= p.cfg.MaxPendingRows || len(dead.msgs) >= p.cfg.MaxPendingRows || dead.bytes >= p.cfg.MaxPendingDeadLetterBytes {
 			if emit() != nil {
 				return errStoreStopped
 			}
@@ -366,14 +391,16 @@ func (p *Pipeline) retry(ctx context.Context, what string, op func() error) erro
 		}
 		p.healthy.Store(false)
 		p.deps.Metrics.sinkErrors.Inc()
+		if ctx.Err() != nil {
+			// %v, not %w: this must not look like a plain cancellation,
+			// or Run would report a clean shutdown.
+			return fmt.Errorf("%s: gave up at shutdown after %d attempts; nothing past the last stored block was committed, so it will be re-read on restart: %v", what, attempt, err)
+		}
 		if !sink.Retryable(err) {
 			if advice := sink.Advice(err); advice != "" {
 				return fmt.Errorf("%s: %w (%s)", what, err, advice)
 			}
 			return fmt.Errorf("%s: %w", what, err)
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: gave up at shutdown after %d attempts; nothing past the last stored block was committed, so it will be re-read on restart: %w", what, attempt, err)
 		}
 		p.deps.Logger.Warn("store failed, retrying", "what", what, "attempt", attempt, "backoff", backoff, "err", err)
 		p.deps.Metrics.sinkRetries.Inc()

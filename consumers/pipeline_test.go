@@ -222,3 +222,67 @@ type permanentStore struct{}
 func (permanentStore) Write(context.Context, *aggregate.Snapshot) error {
 	return fmt.Errorf("insert: %w", &clickhouse.Exception{Code: 16, Message: "There is no column version in table"})
 }
+
+// TestShutdownWithStoreDownIsAnError: when the final flush cannot be stored
+// within the shutdown timeout, Run must say so (a non-zero exit), not report
+// a clean shutdown; nothing is committed.
+func TestShutdownWithStoreDownIsAnError(t *testing.T) {
+	k := &fakeKafka{records: records(30, 0)}
+	p := newTestPipeline(t, k, &flakyStore{failures: 1 << 30}, &dlqRecorder{}, prometheus.NewRegistry())
+	p.cfg.ShutdownTimeout = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for k.fetched() < 30 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "gave up at shutdown") {
+			t.Fatalf("Run = %v, want the give-up error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the shutdown timeout")
+	}
+	if len(k.commits) != 0 {
+		t.Fatalf("committed %v although nothing was stored", k.commits)
+	}
+}
+
+// failingFetcher fails once its records are served, like a broken broker
+// connection.
+type failingFetcher struct{ *fakeKafka }
+
+func (f failingFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	if f.fetched() >= len(f.records) {
+		return kafka.Message{}, errors.New("broker unreachable")
+	}
+	return f.fakeKafka.FetchMessage(ctx)
+}
+
+// TestFetchErrorWhileStoreIsDown: a Kafka failure while ClickHouse is down
+// must end Run with the Kafka error after the shutdown timeout, not hang in
+// the store's retries.
+func TestFetchErrorWhileStoreIsDown(t *testing.T) {
+	k := &fakeKafka{records: records(5, 0)}
+	cfg := DefaultConfig()
+	cfg.FlushInterval = 10 * time.Millisecond
+	cfg.RetryBackoff, cfg.MaxRetryBackoff = time.Millisecond, 5*time.Millisecond
+	cfg.ShutdownTimeout = 50 * time.Millisecond
+	p, err := New(cfg, Deps{Fetcher: failingFetcher{k}, Committer: k, Store: &flakyStore{failures: 1 << 30}, DeadLetters: &dlqRecorder{},
+		Pseudonyms: testPseudonyms{}, Metrics: NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "broker unreachable") {
+			t.Fatalf("Run = %v, want the fetch error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run hung after a fetch error while the store was down")
+	}
+}

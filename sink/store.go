@@ -167,16 +167,6 @@ func (s *Store) writeContacts(ctx context.Context, rows []aggregate.ContactRow) 
 	})
 }
 
-// LedgerVersion orders ledger rows of one block: later offsets win, and at
-// the same offset the final ("complete") row wins over an interim one.
-func LedgerVersion(r aggregate.LedgerRow) int64 {
-	v := r.LastOffset * 2
-	if r.Complete {
-		v++
-	}
-	return v
-}
-
 func (s *Store) writeLedger(ctx context.Context, rows []aggregate.LedgerRow) error {
 	return s.insert(ctx, s.tables.Ledger, ledgerColumns, len(rows), func(b driver.Batch) error {
 		n := len(rows)
@@ -192,7 +182,7 @@ func (s *Store) writeLedger(ctx context.Context, rows []aggregate.LedgerRow) err
 			if r.Complete {
 				complete[i] = 1
 			}
-			version[i] = LedgerVersion(r)
+			version[i] = r.Version
 		}
 		return appendColumns(b, topic, partition, block, first, last, consumed, accepted, rejected, complete, version)
 	})

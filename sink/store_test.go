@@ -54,11 +54,13 @@ func TestLedgerFinalRowWins(t *testing.T) {
 	st, cfg := sinktest.Open(t, nil)
 	ctx := context.Background()
 	ref := aggregate.BlockRef{Topic: "t", Partition: 2, Block: 3}
+	// Versions as the aggregator assigns them (block size 10): later last
+	// offsets win, and the final row over an interim one at the same offset.
 	rows := []aggregate.LedgerRow{
-		{BlockRef: ref, FirstOffset: 30, LastOffset: 35, Consumed: 6, Accepted: 5, Rejected: 1},
-		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2},
-		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true},
-		{BlockRef: ref, FirstOffset: 30, LastOffset: 33, Consumed: 4, Accepted: 4}, // stale re-read
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 35, Consumed: 6, Accepted: 5, Rejected: 1, Version: 718},
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2, Version: 798},
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true, Version: 799},
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 33, Consumed: 4, Accepted: 4, Version: 678}, // stale re-read
 	}
 	for _, r := range rows {
 		if err := st.Write(ctx, &aggregate.Snapshot{Ledger: []aggregate.LedgerRow{r}}); err != nil {
