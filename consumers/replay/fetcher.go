@@ -157,8 +157,21 @@ func (f *fetcher) readRange(ctx context.Context, cfg readerConfig, b lister, r *
 				return ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
-				if r.Offset() > rg.To {
-					break // the rest of the range holds no records (markers)
+				// Nothing arrived for a while: ask the broker whether any
+				// record at or after next still exists. If the log now ends
+				// before next (records truncated away), the range is done;
+				// if its start passed next, retention deleted them.
+				info, berr := b.bounds(ctx, rg.Topic, []int{rg.Partition})
+				if berr == nil {
+					pi := info[rg.Partition]
+					if pi.logStart > next {
+						return deleted(rg, next, fmt.Errorf("log start offset is now %d", pi.logStart))
+					}
+					if pi.hw <= next {
+						log.Warn("replay: the partition now ends before the range did; nothing more to read",
+							"partition", fmt.Sprintf("%s/%d", rg.Topic, rg.Partition), "offset", next, "high_watermark", pi.hw)
+						break
+					}
 				}
 				log.Warn("replay: still waiting for a record", "partition", fmt.Sprintf("%s/%d", rg.Topic, rg.Partition), "offset", next, "range", rg.String())
 				continue
