@@ -241,60 +241,29 @@ func TestKillNineMidStreamIsExact(t *testing.T) {
 	}
 
 	env := testEnv(brokers, chAddr, db, "TRUSTPIPE_BLOCK_SIZE=3000", "TRUSTPIPE_FLUSH_INTERVAL=200ms")
-	migrate := exec.Command(binary, "migrate")
-	migrate.Env = env
-	if out, err := migrate.CombinedOutput(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, out)
-	}
-	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	t.Cleanup(func() { _ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	conn := st.Conn()
+	conn := migratedDatabase(t, env, chAddr, db)
 	// Keep every inserted row, so the negative control below sees storage
 	// as it would be without replacement.
 	if err := conn.Exec(context.Background(), "SYSTEM STOP MERGES "+db+".trust_counts_blocks"); err != nil {
 		t.Fatal(err)
 	}
-	ledgerConsumed := func() uint64 {
-		return queryUint(t, conn, "SELECT sum(consumed) FROM "+db+".ingest_ledger")
-	}
+	consumed := func() uint64 { return ledgerConsumed(t, conn, db) }
 
 	first, out1 := startTrustpipe(t, env, "run")
-	waitFor(t, "the kill point", 3*time.Minute, out1, func() bool { return ledgerConsumed() >= killAt })
+	waitFor(t, "the kill point", 3*time.Minute, out1, func() bool { return consumed() >= killAt })
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
-	t.Logf("killed with %d records in the ledger", ledgerConsumed())
+	t.Logf("killed with %d records in the ledger", consumed())
 
 	second, out2 := startTrustpipe(t, env, "run")
-	waitFor(t, "all records in the ledger", 3*time.Minute, out2, func() bool { return ledgerConsumed() == n })
-	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.Wait(); err != nil {
-		t.Fatalf("graceful shutdown: %v\n%s", err, out2.String())
-	}
+	waitFor(t, "all records in the ledger", 3*time.Minute, out2, func() bool { return consumed() == n })
+	stopGracefully(t, second, out2)
 
-	// 1. Counts per type and day equal the generator's own totals.
-	got := countsByTypeDay(t, conn, db+".trust_counts")
-	if d := diffCounts(p.perTypeDay, got); len(d) > 0 {
-		t.Fatalf("trust_counts differs from the produced events in %d places, e.g. %v", len(d), d[:min(5, len(d))])
-	}
-
-	// 2. The ledger accounts for every offset; consumed = accepted + rejected.
-	if bad := queryUint(t, conn, "SELECT count() FROM "+db+".ingest_ledger WHERE consumed != accepted + rejected"); bad != 0 {
-		t.Fatalf("%d ledger rows with consumed != accepted + rejected", bad)
-	}
-	if c := ledgerConsumed(); c != n {
-		t.Fatalf("ledger consumed = %d, want %d", c, n)
-	}
-	if r := queryUint(t, conn, "SELECT sum(rejected) FROM "+db+".ingest_ledger"); r != uint64(len(p.invalidValues)) {
-		t.Fatalf("ledger rejected = %d, want %d", r, len(p.invalidValues))
-	}
+	// 1. Counts per type and day equal the generator's own totals, and
+	// 2. the ledger accounts for every offset.
+	assertExact(t, conn, db, p)
 
 	// 3. Every invalid record is in the dead-letter topic with its reason.
 	input, err := kafkatest.ReadAll(context.Background(), brokers, "trust-events")
@@ -338,6 +307,63 @@ func TestKillNineMidStreamIsExact(t *testing.T) {
 	naive := countsByTypeDay(t, conn, db+".trust_counts_blocks")
 	if d := diffCounts(p.perTypeDay, naive); len(d) == 0 {
 		t.Fatal("negative control: counts without replacement match the oracle; the oracle cannot detect double counting")
+	}
+}
+
+// migratedDatabase runs `trustpipe migrate` as a user would and returns a
+// connection to the new database, dropped when the test ends.
+func migratedDatabase(t *testing.T, env []string, chAddr, db string) driver.Conn {
+	t.Helper()
+	migrate := exec.Command(binary, "migrate")
+	migrate.Env = env
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		_ = st.Close()
+	})
+	return st.Conn()
+}
+
+// ledgerConsumed is the number of records the ledger accounts for.
+func ledgerConsumed(t *testing.T, conn driver.Conn, db string) uint64 {
+	return queryUint(t, conn, "SELECT sum(consumed) FROM "+db+".ingest_ledger")
+}
+
+// stopGracefully sends SIGTERM and requires a clean exit.
+func stopGracefully(t *testing.T, cmd *exec.Cmd, out *lockedBuffer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("graceful shutdown: %v\n%s", err, out.String())
+	}
+}
+
+// assertExact compares the database with the produced stream: counts per
+// type and day equal the generator's own totals, the ledger accounts for
+// every record, consumed = accepted + rejected on every row, and the
+// rejections are exactly the invalid records.
+func assertExact(t *testing.T, conn driver.Conn, db string, p produced) {
+	t.Helper()
+	got := countsByTypeDay(t, conn, db+".trust_counts")
+	if d := diffCounts(p.perTypeDay, got); len(d) > 0 {
+		t.Fatalf("trust_counts differs from the produced events in %d places, e.g. %v", len(d), d[:min(5, len(d))])
+	}
+	if bad := queryUint(t, conn, "SELECT count() FROM "+db+".ingest_ledger WHERE consumed != accepted + rejected"); bad != 0 {
+		t.Fatalf("%d ledger rows with consumed != accepted + rejected", bad)
+	}
+	if c := ledgerConsumed(t, conn, db); c != uint64(p.total) {
+		t.Fatalf("ledger consumed = %d, want %d", c, p.total)
+	}
+	if r := queryUint(t, conn, "SELECT sum(rejected) FROM "+db+".ingest_ledger"); r != uint64(len(p.invalidValues)) {
+		t.Fatalf("ledger rejected = %d, want %d", r, len(p.invalidValues))
 	}
 }
 
