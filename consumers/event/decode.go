@@ -917,18 +917,27 @@ func (d *Decoder) stringField(v val, field string, max int) string {
 	return string(b)
 }
 
+// stringBytes returns the unescaped bytes of a string value; ok is false
+// for null (the field is absent) and for any other JSON type, which it
+// reports as wrong_type.
+func (d *Decoder) stringBytes(v val, field string) (b []byte, ok bool) {
+	switch v.kind {
+	case kNull:
+		return nil, false
+	case kString:
+		return d.bytesOf(v), true
+	}
+	d.wrongType(field, "string", v)
+	return nil, false
+}
+
 // enumField returns the canonical list entry equal to the string v, "" for
 // null or the empty string (the field is then absent).
 func (d *Decoder) enumField(v val, field string, list []string) string {
-	switch v.kind {
-	case kNull:
-		return ""
-	case kString:
-	default:
-		d.wrongType(field, "string", v)
+	b, ok := d.stringBytes(v, field)
+	if !ok {
 		return ""
 	}
-	b := d.bytesOf(v)
 	if len(b) == 0 {
 		return ""
 	}
@@ -943,15 +952,10 @@ func (d *Decoder) enumField(v val, field string, list []string) string {
 }
 
 func (d *Decoder) typeField(v val) {
-	switch v.kind {
-	case kNull:
-		return
-	case kString:
-	default:
-		d.wrongType("type", "string", v)
+	b, ok := d.stringBytes(v, "type")
+	if !ok {
 		return
 	}
-	b := d.bytesOf(v)
 	if len(b) == 0 {
 		return // missing, reported after the scan
 	}
@@ -964,15 +968,10 @@ func (d *Decoder) typeField(v val) {
 }
 
 func (d *Decoder) timeField(v val) {
-	switch v.kind {
-	case kNull:
-		return
-	case kString:
-	default:
-		d.wrongType("occurred_at", "string", v)
+	b, ok := d.stringBytes(v, "occurred_at")
+	if !ok {
 		return
 	}
-	b := d.bytesOf(v)
 	if len(b) == 0 {
 		return // missing, reported after the scan
 	}
