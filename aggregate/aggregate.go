@@ -20,7 +20,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // Config sizes the aggregation.

@@ -1,19 +1,13 @@
 package aggregate
 
 import (
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
-
-// Pseudonymizer maps a raw contact id to its stored pseudonym.
-type Pseudonymizer interface {
-	Pseudonym(id string) string
-}
 
 // Aggregator accumulates per-block counts. See the package documentation.
 type Aggregator struct {
 	cfg        Config
 	bucketSecs int64
-	pseudonyms Pseudonymizer
 
 	partitions map[partitionID]*partitionState
 	// lastPart caches the most recent partition: consecutive records mostly
@@ -62,16 +56,18 @@ type entry struct {
 	dirty bool
 }
 
-// New returns an Aggregator. pseudonyms turns contact ids into the
-// pseudonyms stored for engaged reach.
-func New(cfg Config, pseudonyms Pseudonymizer) (*Aggregator, error) {
+// New returns an Aggregator.
+//
+// Events given to Accept must already carry pseudonymized contact ids: the
+// aggregator stores ContactID as it is (engaged reach), and raw ids never
+// enter this package (the pipeline pseudonymizes at ingest).
+func New(cfg Config) (*Aggregator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Aggregator{
 		cfg:        cfg,
 		bucketSecs: int64(cfg.BucketSize.Seconds()),
-		pseudonyms: pseudonyms,
 		partitions: make(map[partitionID]*partitionState),
 	}, nil
 }
@@ -150,7 +146,7 @@ func (a *Aggregator) addContact(b *blockState, ev *event.Event) {
 		Channel:    ev.Channel,
 		Segment:    ev.Segment,
 		Source:     ev.Source,
-		Contact:    a.pseudonyms.Pseudonym(ev.ContactID),
+		Contact:    ev.ContactID, // already a pseudonym (see New)
 	}
 	if _, seen := b.contacts[row]; seen {
 		return

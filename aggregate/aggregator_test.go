@@ -7,12 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
-
-type fakePseudonyms struct{}
-
-func (fakePseudonyms) Pseudonym(id string) string { return "p(" + id + ")" }
 
 var t0 = time.Date(2026, 11, 1, 10, 0, 30, 0, time.UTC)
 
@@ -42,7 +38,7 @@ func (s store) total() (n uint64) {
 
 func newAgg(t *testing.T, block int64) *Aggregator {
 	t.Helper()
-	a, err := New(Config{BucketSize: time.Minute, BlockSize: block}, fakePseudonyms{})
+	a, err := New(Config{BucketSize: time.Minute, BlockSize: block})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +183,8 @@ func TestEngagedContactsDeduplicatedPerBlock(t *testing.T) {
 	a.Accept("t", 0, 2, machine)
 	a.Accept("t", 0, 3, ev(event.Delivered, "a", t0))
 	snap := a.Snapshot()
-	if len(snap.Contacts) != 1 || snap.Contacts[0].Contact != "p(c1)" {
-		t.Fatalf("contacts = %+v, want one pseudonymized engaged contact", snap.Contacts)
+	if len(snap.Contacts) != 1 || snap.Contacts[0].Contact != "c1" {
+		t.Fatalf("contacts = %+v, want one engaged contact, stored as given", snap.Contacts)
 	}
 	if snap.Contacts[0].Day != time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Unix() {
 		t.Fatalf("contact day = %d", snap.Contacts[0].Day)

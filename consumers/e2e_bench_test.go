@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"io"
 	"log/slog"
 	"os"
@@ -14,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
-	"github.com/trustpipe/trustpipe/consumers/scenario"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )
 

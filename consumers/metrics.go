@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // Metrics are the pipeline's Prometheus metrics. Label values come only from

@@ -27,7 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/trustpipe/trustpipe/aggregate"
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/sink"
 )
 
@@ -94,13 +94,20 @@ func DefaultConfig() Config {
 	}
 }
 
+// Pseudonyms maps a raw contact id to its stored pseudonym. The pipeline
+// applies it to every accepted event before counting, so raw ids never
+// reach aggregate or storage.
+type Pseudonyms interface {
+	Pseudonym(id string) string
+}
+
 // Deps are the Pipeline's collaborators.
 type Deps struct {
 	Fetcher     Fetcher
 	Committer   Committer
 	Store       Store
 	DeadLetters Publisher
-	Pseudonyms  aggregate.Pseudonymizer
+	Pseudonyms  Pseudonyms
 	Metrics     *Metrics
 	Logger      *slog.Logger
 	// Now is the wall clock, used only for flush timestamps in metrics.
@@ -122,7 +129,7 @@ type Pipeline struct {
 
 // New validates cfg and returns a Pipeline.
 func New(cfg Config, deps Deps) (*Pipeline, error) {
-	agg, err := aggregate.New(cfg.Aggregate, deps.Pseudonyms)
+	agg, err := aggregate.New(cfg.Aggregate)
 	if err != nil {
 		return nil, err
 	}
@@ -290,6 +297,7 @@ func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafk
 		t.rejected[rej.Reason]++
 		dl = p.deadLetter(m, rej)
 	} else {
+		ev.ContactID = p.deps.Pseudonyms.Pseudonym(ev.ContactID)
 		if !p.agg.Accept(m.Topic, int32(m.Partition), m.Offset, ev) {
 			return nil, false
 		}

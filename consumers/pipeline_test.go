@@ -17,7 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trustpipe/trustpipe/aggregate"
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // fakeKafka serves a fixed list of records, then blocks until cancelled.
@@ -168,6 +168,22 @@ func TestStoreOutageRetriesAndCommitsOnlyStored(t *testing.T) {
 	}
 	if len(dlq.msgs) != 14 {
 		t.Fatalf("%d dead letters, want 14", len(dlq.msgs))
+	}
+	// Pseudonymization happens at ingest: every stored contact went through
+	// Deps.Pseudonyms (testPseudonyms prefixes "x"), none is a raw id.
+	st.mu.Lock()
+	contacts := 0
+	for _, snap := range st.stored {
+		for _, c := range snap.Contacts {
+			contacts++
+			if !strings.HasPrefix(c.Contact, "x") {
+				t.Errorf("stored contact %q was not pseudonymized", c.Contact)
+			}
+		}
+	}
+	st.mu.Unlock()
+	if contacts == 0 {
+		t.Fatal("no engaged contact stored: the pseudonymization check saw nothing")
 	}
 	if r := dlq.msgs[0].Headers; string(r[3].Value) != string(event.ReasonUnknownType) {
 		t.Fatalf("dead letter headers %v", r)

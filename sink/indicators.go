@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
-	"github.com/trustpipe/trustpipe/consumers/event"
 )
 
 // Names of the indicator views (CONTRACT.md §3, "Indicator views"). They read

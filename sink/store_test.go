@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate"
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )

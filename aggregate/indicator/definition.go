@@ -3,7 +3,7 @@ package indicator
 import (
 	"strconv"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // Direction says which way an indicator should move.

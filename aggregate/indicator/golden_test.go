@@ -2,11 +2,12 @@ package indicator
 
 import (
 	"encoding/json"
-	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 )
 
 // goldenCase is testdata/cases/NAME.input.json.

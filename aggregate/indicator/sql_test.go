@@ -1,13 +1,14 @@
 package indicator
 
 import (
-	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
+
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 func TestSQLGolden(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // fixtureRows is a healthy window whose indicator values are worked out by

@@ -22,8 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
-	"github.com/trustpipe/trustpipe/consumers/event"
 )
 
 // Period is the half-open UTC time range [From, To).

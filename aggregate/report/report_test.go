@@ -3,11 +3,12 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 )

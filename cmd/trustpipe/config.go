@@ -17,9 +17,9 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/consumers"
-	"github.com/trustpipe/trustpipe/consumers/event"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/readback"
 )

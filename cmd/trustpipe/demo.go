@@ -16,7 +16,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/trustpipe/trustpipe/consumers/scenario"
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
+	"github.com/trustpipe/trustpipe/consumers/produce"
+	"github.com/trustpipe/trustpipe/consumers/progress"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/localserver"
 )
@@ -125,8 +127,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	progress := scenario.NewProgress(os.Stderr, "demo: produce")
-	written, err := scenario.Produce(ctx, w, g, 0, progress.Update)
+	progress := progress.New(os.Stderr, "demo: produce")
+	written, err := produce.Produce(ctx, w, g, 0, progress.Update)
 	if err != nil {
 		progress.Finish()
 		return err
@@ -215,7 +217,7 @@ func waitCaughtUp(ctx context.Context, c Config, want uint64, pipeDone <-chan er
 		return err
 	}
 	defer st.Close()
-	progress := scenario.NewProgress(os.Stderr, "demo: ingest")
+	progress := progress.New(os.Stderr, "demo: ingest")
 	q := "SELECT sum(consumed) FROM " + c.ClickHouseDatabase + ".ingest_ledger"
 	for {
 		var got uint64

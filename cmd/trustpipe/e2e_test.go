@@ -17,10 +17,10 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trustpipe/trustpipe/aggregate/event"
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers"
-	"github.com/trustpipe/trustpipe/consumers/event"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
-	"github.com/trustpipe/trustpipe/consumers/scenario"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )

@@ -11,7 +11,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trustpipe/trustpipe/consumers/scenario"
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
+	"github.com/trustpipe/trustpipe/consumers/produce"
+	"github.com/trustpipe/trustpipe/consumers/progress"
 )
 
 // genOptions are the per-run arguments of `trustpipe gen`.
@@ -94,7 +96,7 @@ func cmdGen(ctx context.Context, args []string) error {
 
 // generate writes the scenario to w with progress on out; with --live the
 // events are stamped with the wall clock as they are written.
-func generate(ctx context.Context, w scenario.Writer, o genOptions, now time.Time, out io.Writer) (int, error) {
+func generate(ctx context.Context, w produce.Writer, o genOptions, now time.Time, out io.Writer) (int, error) {
 	events := o.events
 	if o.live {
 		events = 0 // all records come from NextAt
@@ -103,10 +105,10 @@ func generate(ctx context.Context, w scenario.Writer, o genOptions, now time.Tim
 	if err != nil {
 		return 0, usagef("%v", err)
 	}
-	paced := scenario.Paced(w, o.rate)
+	paced := produce.Paced(w, o.rate)
 	if !o.live {
-		p := scenario.NewProgress(out, "gen")
-		n, err := scenario.Produce(ctx, paced, g, batchFor(o.rate), p.Update)
+		p := progress.New(out, "gen")
+		n, err := produce.Produce(ctx, paced, g, batchFor(o.rate), p.Update)
 		if err != nil {
 			p.Finish()
 		}
@@ -119,14 +121,14 @@ func generate(ctx context.Context, w scenario.Writer, o genOptions, now time.Tim
 // smooth.
 func batchFor(rate float64) int {
 	if rate <= 0 {
-		return scenario.DefaultBatch
+		return produce.DefaultBatch
 	}
-	return max(1, min(scenario.DefaultBatch, int(rate/10)))
+	return max(1, min(produce.DefaultBatch, int(rate/10)))
 }
 
 // produceLive writes records stamped with the current time until limit
 // records (0 = no limit) or ctx ends.
-func produceLive(ctx context.Context, w scenario.Writer, g *scenario.Generator, limit, batch int) (int, error) {
+func produceLive(ctx context.Context, w produce.Writer, g *scenario.Generator, limit, batch int) (int, error) {
 	written := 0
 	for limit == 0 || written < limit {
 		n := batch

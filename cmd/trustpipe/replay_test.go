@@ -15,8 +15,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
-	"github.com/trustpipe/trustpipe/consumers/scenario"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )

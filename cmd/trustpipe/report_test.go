@@ -16,10 +16,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/report"
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
-	"github.com/trustpipe/trustpipe/consumers/scenario"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )

@@ -38,7 +38,7 @@ import (
 
 	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/consumers"
-	"github.com/trustpipe/trustpipe/consumers/scenario"
+	"github.com/trustpipe/trustpipe/consumers/progress"
 )
 
 // Config configures replays.
@@ -68,7 +68,7 @@ type Target interface {
 // Deps are a Replayer's collaborators.
 type Deps struct {
 	Target     Target
-	Pseudonyms aggregate.Pseudonymizer
+	Pseudonyms consumers.Pseudonyms
 	Logger     *slog.Logger
 	// Progress receives a progress bar (rate, ETA); nil for none.
 	Progress io.Writer
@@ -199,7 +199,7 @@ func (r *Replayer) progress(f *fetcher, total int64) func(complete bool) {
 	if r.deps.Progress == nil {
 		return func(bool) {}
 	}
-	bar := scenario.NewProgress(r.deps.Progress, "replay")
+	bar := progress.New(r.deps.Progress, "replay")
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)

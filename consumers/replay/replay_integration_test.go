@@ -15,9 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
-	"github.com/trustpipe/trustpipe/consumers/scenario"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )

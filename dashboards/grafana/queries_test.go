@@ -15,7 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
-	"github.com/trustpipe/trustpipe/consumers/scenario"
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/dashboards/grafana"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"

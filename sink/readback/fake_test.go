@@ -15,8 +15,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
-	"github.com/trustpipe/trustpipe/consumers/event"
 )
 
 // fakeRow is one row of the trust_counts view.

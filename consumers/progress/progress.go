@@ -1,4 +1,6 @@
-package scenario
+// Package progress draws the progress of long-running commands (gen, replay,
+// the demo): a redrawn bar on a terminal, plain periodic lines otherwise.
+package progress
 
 import (
 	"fmt"
@@ -39,7 +41,7 @@ type Progress struct {
 }
 
 // NewProgress returns a Progress writing to w.
-func NewProgress(w io.Writer, label string) *Progress {
+func New(w io.Writer, label string) *Progress {
 	p := &Progress{Label: label, Now: time.Now, Interval: 5 * time.Second, w: w}
 	if IsTerminal(w) {
 		p.Terminal = true

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // testEnd is deliberately not aligned to midnight, so the first and last

@@ -1,11 +1,8 @@
 package scenario
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // benchNext measures generation (event choice, timestamps, encoding) per
@@ -36,22 +33,6 @@ func BenchmarkGenerate(b *testing.B) {
 
 func BenchmarkGenerateInvalid(b *testing.B) {
 	benchNext(b, Config{Name: "trust-spiral", Days: 28, Seed: 1, End: testEnd, InvalidRatio: 0.01})
-}
-
-type discard struct{}
-
-func (discard) WriteMessages(context.Context, ...kafka.Message) error { return nil }
-
-// BenchmarkProduce adds Produce's batching and copying to generation.
-func BenchmarkProduce(b *testing.B) {
-	g := mustNew(b, Config{Name: "trust-spiral", Events: b.N, Days: 28, Seed: 1, End: testEnd})
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	if _, err := Produce(context.Background(), discard{}, g, 1000, nil); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
 // BenchmarkNew measures setting up the default population and a year-long

@@ -1,4 +1,4 @@
-package scenario
+package produce
 
 import (
 	"bytes"
@@ -12,7 +12,21 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 )
+
+// testEnd is a fixed scenario end, so that records are reproducible.
+var testEnd = time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
+
+func mustNew(t testing.TB, cfg scenario.Config) *scenario.Generator {
+	t.Helper()
+	g, err := scenario.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
 
 // memWriter records what it is given, like a synchronous broker.
 type memWriter struct {
@@ -36,16 +50,16 @@ func (w *memWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) er
 }
 
 // expected returns the records of a fresh generator for cfg, cloned.
-func expected(t testing.TB, cfg Config) []Record {
+func expected(t testing.TB, cfg scenario.Config) []scenario.Record {
 	g := mustNew(t, cfg)
-	var out []Record
+	var out []scenario.Record
 	for r, ok := g.Next(); ok; r, ok = g.Next() {
 		out = append(out, r.Clone())
 	}
 	return out
 }
 
-func sameRecord(m kafka.Message, r Record) error {
+func sameRecord(m kafka.Message, r scenario.Record) error {
 	if !bytes.Equal(m.Key, r.Key) || (m.Key == nil) != (r.Key == nil) {
 		return fmt.Errorf("key %q, want %q", m.Key, r.Key)
 	}
@@ -61,7 +75,7 @@ func sameRecord(m kafka.Message, r Record) error {
 func TestProduce(t *testing.T) {
 	for _, n := range []int{0, 1, 999, 1000, 1001, 7777} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			cfg := Config{Name: "creepy-personalization", Events: n, Days: 5, Seed: 11, End: testEnd, InvalidRatio: 0.02}
+			cfg := scenario.Config{Name: "creepy-personalization", Events: n, Days: 5, Seed: 11, End: testEnd, InvalidRatio: 0.02}
 			w := &memWriter{}
 			var calls [][2]int
 			got, err := Produce(context.Background(), w, mustNew(t, cfg), 1000, func(done, total int) {
@@ -92,7 +106,7 @@ func TestProduce(t *testing.T) {
 }
 
 func TestProduceErrors(t *testing.T) {
-	cfg := Config{Name: "healthy", Events: 5000, Days: 2, End: testEnd}
+	cfg := scenario.Config{Name: "healthy", Events: 5000, Days: 2, End: testEnd}
 	w := &memWriter{failAt: 3}
 	n, err := Produce(context.Background(), w, mustNew(t, cfg), 1000, nil)
 	if n != 2000 || err == nil || !strings.Contains(err.Error(), "writing records 2001-3000 of 5000: broker unavailable") {
@@ -117,7 +131,7 @@ func TestPaced(t *testing.T) {
 	}
 	w := &memWriter{}
 	start := time.Now()
-	n, err := Produce(context.Background(), Paced(w, 4000), mustNew(t, Config{Name: "healthy", Events: 1000, End: testEnd}), 100, nil)
+	n, err := Produce(context.Background(), Paced(w, 4000), mustNew(t, scenario.Config{Name: "healthy", Events: 1000, End: testEnd}), 100, nil)
 	if err != nil || n != 1000 {
 		t.Fatal(n, err)
 	}
@@ -148,7 +162,7 @@ func TestProduceKafka(t *testing.T) {
 	defer cluster.Close()
 	addrs := cluster.ListenAddrs()
 
-	cfg := Config{Name: "trust-spiral", Events: 20000, Days: 14, Seed: 2026, End: testEnd, InvalidRatio: 0.01}
+	cfg := scenario.Config{Name: "trust-spiral", Events: 20000, Days: 14, Seed: 2026, End: testEnd, InvalidRatio: 0.01}
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(addrs...),
 		Topic:        topic,
@@ -226,7 +240,7 @@ func TestProduceKafka(t *testing.T) {
 
 	// Match records by value (event ids make values unique; invalid records
 	// carry their base event's id too) and compare key and timestamp.
-	want := map[string]Record{}
+	want := map[string]scenario.Record{}
 	for _, r := range expected(t, cfg) {
 		want[string(r.Value)] = r
 	}
@@ -243,4 +257,27 @@ func TestProduceKafka(t *testing.T) {
 		}
 		delete(want, string(m.Value))
 	}
+}
+
+type discard struct{}
+
+func (discard) WriteMessages(context.Context, ...kafka.Message) error { return nil }
+
+// BenchmarkProduce adds Produce's batching and copying to generation.
+func BenchmarkProduce(b *testing.B) {
+	g := mustNew(b, scenario.Config{Name: "trust-spiral", Events: b.N, Days: 28, Seed: 1, End: testEnd})
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	if _, err := Produce(context.Background(), discard{}, g, 1000, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+func trunc(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "..."
+	}
+	return string(b)
 }

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // Independent random streams (second PCG word) so that changing one aspect
@@ -134,6 +134,10 @@ func (g *Generator) Total() int { return g.total }
 
 // Done is the number of records yielded so far by Next and NextAt.
 func (g *Generator) Done() int { return g.emitted + g.live }
+
+// Remaining is the number of records Next will still yield before the
+// history is complete (live records aside).
+func (g *Generator) Remaining() int { return g.total - g.emitted }
 
 // Config returns the configuration with defaults applied.
 func (g *Generator) Config() Config { return g.cfg }

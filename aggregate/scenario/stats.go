@@ -3,7 +3,7 @@ package scenario
 import (
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // Stats describes what a Generator has yielded so far. Tests use it as an

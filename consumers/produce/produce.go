@@ -1,4 +1,7 @@
-package scenario
+// Package produce writes a scenario generator's records to Kafka, optionally
+// paced, for `trustpipe gen`, the demo and the tests. It is a leaf: it knows
+// the generator and a one-method writer, nothing of the pipeline.
+package produce
 
 import (
 	"context"
@@ -6,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
 )
 
 // Writer is the part of *kafka.Writer that Produce needs; tests and
@@ -35,11 +40,11 @@ const DefaultBatch = 1000
 // written by earlier batches; the failed batch may be partially written (a
 // retry would then duplicate records: regenerate the topic rather than
 // resume).
-func Produce(ctx context.Context, w Writer, g *Generator, batch int, progress func(done, total int)) (int, error) {
+func Produce(ctx context.Context, w Writer, g *scenario.Generator, batch int, progress func(done, total int)) (int, error) {
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	total := g.Total() - g.emitted
+	total := g.Remaining()
 	written := 0
 	if progress != nil {
 		progress(0, total)
@@ -47,7 +52,7 @@ func Produce(ctx context.Context, w Writer, g *Generator, batch int, progress fu
 	arenaSize := 0
 	for written < total {
 		if err := ctx.Err(); err != nil {
-			return written, fmt.Errorf("scenario: produce stopped after %d of %d records: %w", written, total, err)
+			return written, fmt.Errorf("produce: stopped after %d of %d records: %w", written, total, err)
 		}
 		n := min(batch, total-written)
 		msgs := make([]kafka.Message, 0, n)
@@ -73,7 +78,7 @@ func Produce(ctx context.Context, w Writer, g *Generator, batch int, progress fu
 		// backing array, whose bytes append never changes: they stay valid.
 		arenaSize = max(arenaSize, len(arena))
 		if err := w.WriteMessages(ctx, msgs...); err != nil {
-			return written, fmt.Errorf("scenario: writing records %d-%d of %d: %w", written+1, written+len(msgs), total, err)
+			return written, fmt.Errorf("produce: writing records %d-%d of %d: %w", written+1, written+len(msgs), total, err)
 		}
 		written += len(msgs)
 		if progress != nil {

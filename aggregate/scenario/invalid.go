@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // An invalidKind turns the current (valid) event into a record with exactly

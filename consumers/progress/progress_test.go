@@ -1,4 +1,4 @@
-package scenario
+package progress
 
 import (
 	"bytes"
@@ -19,11 +19,11 @@ func (c *fakeClock) now() time.Time { c.t = c.t.Add(c.step); return c.t }
 
 func TestProgressPlain(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf, "gen")
+	p := New(&buf, "gen")
 	if p.Terminal {
 		t.Fatal("a buffer is not a terminal")
 	}
-	clk := &fakeClock{t: testEnd, step: 500 * time.Millisecond}
+	clk := &fakeClock{t: progressStart, step: 500 * time.Millisecond}
 	p.Now = clk.now
 	p.Interval = time.Second
 	for done := 0; done <= 100000; done += 10000 {
@@ -47,10 +47,10 @@ func TestProgressPlain(t *testing.T) {
 
 func TestProgressTerminal(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf, "gen")
+	p := New(&buf, "gen")
 	p.Terminal = true
 	p.Interval = 0
-	clk := &fakeClock{t: testEnd, step: time.Second}
+	clk := &fakeClock{t: progressStart, step: time.Second}
 	p.Now = clk.now
 	p.Update(0, 1000)
 	p.Update(500, 1000)
@@ -66,8 +66,8 @@ func TestProgressTerminal(t *testing.T) {
 
 	// Completing normally ends the line too, and blanks a longer previous bar.
 	buf.Reset()
-	p = NewProgress(&buf, "gen")
-	p.Terminal, p.Interval, p.Now = true, 0, (&fakeClock{t: testEnd, step: time.Second}).now
+	p = New(&buf, "gen")
+	p.Terminal, p.Interval, p.Now = true, 0, (&fakeClock{t: progressStart, step: time.Second}).now
 	p.Update(123456, 1000000)
 	p.Update(1000000, 1000000)
 	p.Finish()
@@ -78,7 +78,7 @@ func TestProgressTerminal(t *testing.T) {
 
 func TestProgressZeroTotal(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf, "gen")
+	p := New(&buf, "gen")
 	p.Update(0, 0)
 	if got := buf.String(); got != "gen: 0/0 events (100%), 0 ev/s, eta 0s\n" {
 		t.Fatalf("got %q", got)
@@ -104,3 +104,6 @@ func TestIsTerminal(t *testing.T) {
 		t.Fatal("pipe reported as a terminal")
 	}
 }
+
+// progressStart is an arbitrary fixed start for the fake clock.
+var progressStart = time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)

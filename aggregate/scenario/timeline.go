@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // nTypes sizes arrays indexed by event.Type (index 0, TypeInvalid, unused).

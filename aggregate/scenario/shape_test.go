@@ -3,7 +3,7 @@ package scenario
 import (
 	"testing"
 
-	"github.com/trustpipe/trustpipe/consumers/event"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
 // The shape tests compute the trust indicators of DESIGN.md from the decoded
