@@ -31,8 +31,10 @@ import (
 //     (wrong_type, unknown_type, invalid_enum, invalid_timestamp,
 //     future_timestamp, too_old, string_too_long, out_of_range);
 //  5. after the scan, the checks that need the whole object: required fields
-//     (event_id, type, occurred_at, contact_id) and then the type-specific
-//     properties (which may legitimately precede "type" in the document).
+//     (event_id, type, occurred_at, contact_id), then whether each v1.1
+//     field is on an event it belongs to (wrong_type otherwise), then
+//     sent_at against occurred_at, then the type-specific properties (which
+//     may legitimately precede "type" in the document).
 //
 // Semantic problems are only recorded during the scan, never acted upon, so a
 // syntax error late in a record wins over a wrong-typed field early in it.
@@ -40,8 +42,9 @@ import (
 // Absent, null and "". For a required field or property all three mean
 // missing (missing_field), whatever the field's type. For an optional field
 // null means absent, and so does "" for optional strings and enumerations
-// (channel "" gets DefaultChannel, like no channel); "" for an optional
-// non-string field (consent_tier, machine) is wrong_type.
+// (channel "" gets DefaultChannel, like no channel) and timestamps
+// (sent_at); "" for an optional non-string field (consent_tier, machine,
+// the send counts) is wrong_type.
 //
 // Properties are interpreted per type: only the keys the event's type
 // defines are checked (a send with "properties":{"score":"x"} is valid),
@@ -82,6 +85,8 @@ type Decoder struct {
 	arena []byte                // unescaped keys that contained escapes; keys alias it
 	sets  []map[string]struct{} // per depth: key sets of objects with many keys
 	buf   []byte                // unescaped string values, before they are copied or matched
+	tags  []string              // append-only pool of Event.Inputs slices (see inputsField)
+	text  []byte                // append-only pool of model tags of Event.Inputs
 }
 
 // NewDecoder returns a Decoder enforcing l. Zero (or negative) fields of l

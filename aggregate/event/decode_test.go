@@ -2,6 +2,7 @@ package event
 
 import (
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -567,24 +568,33 @@ func TestRejectionDetailTruncated(t *testing.T) {
 	}
 }
 
-func TestSmallInt(t *testing.T) {
+func TestExactUint(t *testing.T) {
 	tests := []struct {
 		lit         string
-		n           int
+		max         uint64
+		n           uint64
 		ok, integer bool
 	}{
-		{"0", 0, true, true}, {"-0", 0, true, true}, {"0.000", 0, true, true}, {"0e-5", 0, true, true},
-		{"3", 3, true, true}, {"3.0", 3, true, true}, {"0.3e1", 3, true, true}, {"30e-1", 3, true, true},
-		{"300e-2", 3, true, true}, {"0.03E+2", 3, true, true}, {"9", 9, true, true},
-		{"10", 0, false, true}, {"1e1", 0, false, true}, {"-1", 0, false, true}, {"12e-1", 0, false, false},
-		{"1.5", 0, false, false}, {"1e-1", 0, false, false}, {"1e-400", 0, false, false}, {"-0.5", 0, false, false},
-		{"2.0000000000000000001", 0, false, false}, {"1e999999999999999999999", 0, false, true},
-		{"1e-999999999999999999999", 0, false, false}, {"100e-2", 1, true, true},
+		{"0", 3, 0, true, true}, {"-0", 3, 0, true, true}, {"0.000", 3, 0, true, true}, {"0e-5", 3, 0, true, true},
+		{"3", 3, 3, true, true}, {"3.0", 3, 3, true, true}, {"0.3e1", 3, 3, true, true}, {"30e-1", 3, 3, true, true},
+		{"300e-2", 3, 3, true, true}, {"0.03E+2", 3, 3, true, true}, {"9", 9, 9, true, true}, {"4", 3, 0, false, true},
+		{"10", 3, 0, false, true}, {"1e1", 3, 0, false, true}, {"-1", 3, 0, false, true}, {"12e-1", 3, 0, false, false},
+		{"1.5", 3, 0, false, false}, {"1e-1", 3, 0, false, false}, {"1e-400", 3, 0, false, false}, {"-0.5", 3, 0, false, false},
+		{"2.0000000000000000001", 3, 0, false, false}, {"1e999999999999999999999", 3, 0, false, true},
+		{"1e-999999999999999999999", 3, 0, false, false}, {"100e-2", 3, 1, true, true},
+		// uint32 counts
+		{"4294967295", math.MaxUint32, math.MaxUint32, true, true}, {"4294967296", math.MaxUint32, 0, false, true},
+		{"4.294967295e9", math.MaxUint32, math.MaxUint32, true, true}, {"42949672950e-1", math.MaxUint32, math.MaxUint32, true, true},
+		{"4294967295.5", math.MaxUint32, 0, false, false}, {"12e3", math.MaxUint32, 12000, true, true},
+		{"1e9", math.MaxUint32, 1e9, true, true}, {"1e10", math.MaxUint32, 0, false, true}, {"-7", math.MaxUint32, 0, false, true},
+		// uint64 edge
+		{"18446744073709551615", math.MaxUint64, math.MaxUint64, true, true}, {"18446744073709551616", math.MaxUint64, 0, false, true},
+		{"1e19", math.MaxUint64, 1e19, true, true}, {"1e20", math.MaxUint64, 0, false, true}, {"99999999999999999999", math.MaxUint64, 0, false, true},
 	}
 	for _, tt := range tests {
-		n, ok, integer := smallInt([]byte(tt.lit))
+		n, ok, integer := exactUint([]byte(tt.lit), tt.max)
 		if n != tt.n || ok != tt.ok || integer != tt.integer {
-			t.Errorf("smallInt(%s) = %d, %v, %v; want %d, %v, %v", tt.lit, n, ok, integer, tt.n, tt.ok, tt.integer)
+			t.Errorf("exactUint(%s, %d) = %d, %v, %v; want %d, %v, %v", tt.lit, tt.max, n, ok, integer, tt.n, tt.ok, tt.integer)
 		}
 	}
 }

@@ -14,9 +14,11 @@ import (
 // For every event accepted by Decode, decoding the output again yields an
 // equal Event. To keep that true it writes only what Decode reads back:
 // optional strings only when non-empty, consent_tier only when non-zero
-// (0 is the contract's "unknown"), and properties derived from Type and the
-// fields that carry them (Detail, Score, FromTier, ToTier); a send's Detail
-// is not written because Decode derives it from reason.
+// (0 is the contract's "unknown"), sent_at only when non-zero, and
+// properties derived from Type and the fields that carry them (Detail,
+// Score, FromTier, ToTier, the send counts, Inputs, ReasonVisible), each only
+// when non-zero; a send's Detail is not written because Decode derives it
+// from reason.
 //
 // The output is always valid UTF-8 JSON: invalid UTF-8 in a string is
 // replaced by U+FFFD and a non-finite score is written as null (which Decode
@@ -41,8 +43,18 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 	}
 	dst = appendOptional(dst, `,"personalization":`, ev.Personalization)
 	dst = appendOptional(dst, `,"reason":`, ev.Reason)
+	dst = appendOptional(dst, `,"message_id":`, ev.MessageID)
+	if !ev.SentAt.IsZero() {
+		dst = append(dst, `,"sent_at":"`...)
+		dst = ev.SentAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	dst = appendOptional(dst, `,"mailbox_provider":`, ev.MailboxProvider)
+	dst = appendOptional(dst, `,"sending_domain":`, ev.SendingDomain)
 
 	switch ev.Type {
+	case Send:
+		dst = appendSendProperties(dst, ev)
 	case Bounce:
 		if ev.Detail != "" {
 			dst = append(dst, `,"properties":{"kind":`...)
@@ -52,6 +64,10 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 	case Open:
 		if ev.Detail == DetailMachine {
 			dst = append(dst, `,"properties":{"machine":true}`...)
+		}
+	case Click:
+		if ev.Detail == DetailBot {
+			dst = append(dst, `,"properties":{"bot":true}`...)
 		}
 	case ConsentChange:
 		dst = append(dst, `,"properties":{"from_tier":`...)
@@ -78,6 +94,45 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 		dst = append(dst, `,"properties":{"kind":`...)
 		dst = appendString(dst, ev.Detail)
 		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// appendSendProperties appends a send's v1.1 properties, if it has any.
+func appendSendProperties(dst []byte, ev *Event) []byte {
+	sep := byte('{')
+	key := func(k string) {
+		dst = append(dst, sep)
+		dst = append(dst, k...)
+		sep = ','
+	}
+	if ev.UnresolvedTokens|ev.FallbackTokens|ev.BrokenLinks == 0 && len(ev.Inputs) == 0 && !ev.ReasonVisible {
+		return dst
+	}
+	dst = append(dst, `,"properties":`...)
+	for _, c := range [...]struct {
+		key string
+		n   uint32
+	}{{`"unresolved_tokens":`, ev.UnresolvedTokens}, {`"fallback_tokens":`, ev.FallbackTokens}, {`"broken_links":`, ev.BrokenLinks}} {
+		if c.n != 0 {
+			key(c.key)
+			dst = strconv.AppendUint(dst, uint64(c.n), 10)
+		}
+	}
+	if len(ev.Inputs) > 0 {
+		key(`"inputs":`)
+		for i, in := range ev.Inputs {
+			if i > 0 {
+				dst = append(dst, ',')
+			} else {
+				dst = append(dst, '[')
+			}
+			dst = appendString(dst, in)
+		}
+		dst = append(dst, ']')
+	}
+	if ev.ReasonVisible {
+		key(`"reason_visible":true`)
 	}
 	return append(dst, '}')
 }

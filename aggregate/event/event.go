@@ -1,4 +1,4 @@
-// Package event is the v1 trust-event contract (CONTRACT.md §1): the decoded
+// Package event is the v1.1 trust-event contract (CONTRACT.md §1): the decoded
 // Event, its enumerations, and the fixed set of rejection reasons.
 //
 // It has no dependency on Kafka or ClickHouse so that every stage, the
@@ -67,6 +67,18 @@ func ParseType(s string) (Type, bool) {
 	return TypeInvalid, false
 }
 
+// IsFollowUp reports whether events of type t follow a message (a send):
+// delivered, bounce, open, click, unsubscribe, opt_down,
+// preference_center_visit, complaint and feedback. Only these may carry
+// sent_at; they and send may carry message_id.
+func (t Type) IsFollowUp() bool {
+	switch t {
+	case Delivered, Bounce, Open, Click, Unsubscribe, OptDown, PreferenceCenterVisit, Complaint, Feedback:
+		return true
+	}
+	return false
+}
+
 // Enumerations of the contract. Each list is the complete set of accepted
 // values; anything else is rejected with ReasonInvalidEnum.
 var (
@@ -75,7 +87,16 @@ var (
 	TrafficSources  = []string{"direct", "organic", "paid", "email", "social", "referral"}
 	FeedbackKinds   = []string{"not_relevant", "too_frequent", "too_personal", "helpful"}
 	BounceKinds     = []string{"hard", "soft"}
+	// MailboxProviders are the v1.1 mailbox_provider values.
+	MailboxProviders = []string{"gmail", "yahoo", "microsoft", "apple", "other"}
+	// InputTags are the fixed v1.1 tags of a send's properties.inputs;
+	// besides them a tag may be ModelInputPrefix followed by a model id.
+	InputTags = []string{"crm", "web_behaviour", "third_party_intent", "enrichment"}
 )
+
+// ModelInputPrefix starts an inputs tag naming a model: "model:<id>", the id
+// non-empty and the whole tag at most MaxInputTagLen bytes.
+const ModelInputPrefix = "model:"
 
 // DefaultChannel is the channel of an event that names none.
 const DefaultChannel = "other"
@@ -89,13 +110,24 @@ const (
 	MaxSegmentLen  = 128
 	MaxSourceLen   = 64
 	MaxReasonLen   = 256
+	// v1.1
+	MaxMessageIDLen     = 128
+	MaxSendingDomainLen = 253 // the longest DNS name
+	MaxInputTagLen      = 64  // one properties.inputs tag, "model:<id>" included
 )
+
+// MaxInputs is the most tags a send's properties.inputs may hold.
+const MaxInputs = 8
 
 // MaxConsentTier is the highest consent tier (3 = predictive modelling).
 const MaxConsentTier = 3
 
 // DetailMachine is the Detail of an open flagged as a machine open.
 const DetailMachine = "machine"
+
+// DetailBot is the Detail of a click flagged as a bot or security-scanner
+// click (properties.bot); such clicks are counted apart, like machine opens.
+const DetailBot = "bot"
 
 // DetailExplained is the Detail of a send that carries a documented
 // personalization reason; it feeds the explained-personalization indicator.
@@ -123,12 +155,39 @@ type Event struct {
 	// Detail is the type's sub-kind, as stored in trust_counts.detail:
 	// traffic_source of a web_session, kind of a feedback or bounce,
 	// "<from>-><to>" of a consent_change, DetailMachine for machine opens,
-	// DetailExplained for sends with a non-empty reason, "" otherwise.
+	// DetailBot for bot clicks, DetailExplained for sends with a non-empty
+	// reason, "" otherwise.
 	Detail string
 	// Score is the sentiment score in [-1, 1]; 0 for other types.
 	Score float64
 	// FromTier and ToTier are set on consent_change only.
 	FromTier, ToTier uint8
+
+	// v1.1 fields, all optional; zero when absent. The decoder rejects them
+	// on events they do not belong to, so a non-zero value is always on the
+	// right type.
+
+	// MessageID is the message a send created, or the message a follow-up
+	// (Type.IsFollowUp) follows.
+	MessageID string
+	// SentAt is when the message a follow-up follows was sent (UTC). It is
+	// never after OccurredAt by more than Limits.MaxSkew and, like
+	// OccurredAt, within DateTime's range.
+	SentAt time.Time
+	// MailboxProvider (one of MailboxProviders) and SendingDomain (lower
+	// case) are set on email events (Channel "email") only.
+	MailboxProvider string
+	SendingDomain   string
+	// Send properties from the producer's render check and lineage.
+	UnresolvedTokens, FallbackTokens, BrokenLinks uint32
+	// Inputs are the distinct data-source tags of a send's personalization
+	// (InputTags or "model:<id>"), in record order; nil when absent. The
+	// slice and its strings belong to the Event (they never alias Decode's
+	// input nor change on later calls).
+	Inputs []string
+	// ReasonVisible reports that the send's reason is shown to the buyer
+	// (only with a non-empty Reason).
+	ReasonVisible bool
 }
 
 // Reason is a rejection reason code: short, fixed, documented, safe to use as
@@ -146,7 +205,7 @@ const (
 	ReasonMissingField     Reason = "missing_field"     // a required field is absent, null or empty
 	ReasonUnknownType      Reason = "unknown_type"      // type not in the contract
 	ReasonInvalidEnum      Reason = "invalid_enum"      // enum value outside its list
-	ReasonWrongType        Reason = "wrong_type"        // a field has the wrong JSON type
+	ReasonWrongType        Reason = "wrong_type"        // a field has the wrong JSON type, or is a v1.1 field on an event it does not belong to
 	ReasonInvalidTimestamp Reason = "invalid_timestamp" // occurred_at is not RFC 3339 with a zone
 	ReasonFutureTimestamp  Reason = "future_timestamp"  // occurred_at beyond the allowed skew
 	ReasonTooOld           Reason = "too_old"           // occurred_at older than the maximum age

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"math"
 	"strconv"
 	"time"
 	"unsafe"
@@ -25,6 +26,11 @@ const (
 	fPersonalization
 	fReason
 	fProperties
+	// v1.1
+	fMessageID
+	fSentAt
+	fMailboxProvider
+	fSendingDomain
 )
 
 func topFieldIndex(k string) int {
@@ -55,6 +61,14 @@ func topFieldIndex(k string) int {
 		return fReason
 	case "properties":
 		return fProperties
+	case "message_id":
+		return fMessageID
+	case "sent_at":
+		return fSentAt
+	case "mailbox_provider":
+		return fMailboxProvider
+	case "sending_domain":
+		return fSendingDomain
 	}
 	return -1
 }
@@ -68,10 +82,18 @@ const (
 	pToTier
 	pTrafficSource
 	pScore
+	// v1.1
+	pBot
+	pUnresolvedTokens
+	pFallbackTokens
+	pBrokenLinks
+	pInputs
+	pReasonVisible
 	numProps
 )
 
-var propNames = [numProps]string{"properties.kind", "properties.machine", "properties.from_tier", "properties.to_tier", "properties.traffic_source", "properties.score"}
+var propNames = [numProps]string{"properties.kind", "properties.machine", "properties.from_tier", "properties.to_tier", "properties.traffic_source", "properties.score",
+	"properties.bot", "properties.unresolved_tokens", "properties.fallback_tokens", "properties.broken_links", "properties.inputs", "properties.reason_visible"}
 
 func propIndex(k string) int {
 	switch k {
@@ -87,6 +109,18 @@ func propIndex(k string) int {
 		return pTrafficSource
 	case "score":
 		return pScore
+	case "bot":
+		return pBot
+	case "unresolved_tokens":
+		return pUnresolvedTokens
+	case "fallback_tokens":
+		return pFallbackTokens
+	case "broken_links":
+		return pBrokenLinks
+	case "inputs":
+		return pInputs
+	case "reason_visible":
+		return pReasonVisible
 	}
 	return -1
 }
@@ -115,7 +149,9 @@ func (d *Decoder) topField(idx, depth int) {
 	case fType:
 		d.typeField(v)
 	case fOccurredAt:
-		d.timeField(v)
+		if t, ok := d.timeField(v, "occurred_at"); ok {
+			ev.OccurredAt, d.hasTime = t, true
+		}
 	case fContactID:
 		ev.ContactID = d.stringField(v, "contact_id", MaxContactLen)
 	case fAccountID:
@@ -136,6 +172,14 @@ func (d *Decoder) topField(idx, depth int) {
 		ev.Personalization = d.enumField(v, "personalization", Personalization)
 	case fReason:
 		ev.Reason = d.stringField(v, "reason", MaxReasonLen)
+	case fMessageID:
+		ev.MessageID = d.stringField(v, "message_id", MaxMessageIDLen)
+	case fSentAt:
+		ev.SentAt, _ = d.timeField(v, "sent_at")
+	case fMailboxProvider:
+		ev.MailboxProvider = d.enumField(v, "mailbox_provider", MailboxProviders)
+	case fSendingDomain:
+		ev.SendingDomain = lowerASCII(d.stringField(v, "sending_domain", MaxSendingDomainLen))
 	}
 }
 
@@ -221,62 +265,77 @@ func (d *Decoder) typeField(v val) {
 	d.ev.Type = t
 }
 
-func (d *Decoder) timeField(v val) {
-	b, ok := d.stringBytes(v, "occurred_at")
-	if !ok {
-		return
-	}
-	if len(b) == 0 {
-		return // missing, reported after the scan
+// timeField returns the timestamp in v, checked against the reference time;
+// ok is false when the field is absent (null or "") or invalid.
+func (d *Decoder) timeField(v val, field string) (t time.Time, ok bool) {
+	b, ok := d.stringBytes(v, field)
+	if !ok || len(b) == 0 {
+		return time.Time{}, false // absent; a required one is reported after the scan
 	}
 	sec, nsec, ok := parseUnix(b)
 	if !ok {
-		d.semantic(ReasonInvalidTimestamp, "occurred_at "+quoteBytes(b)+" is not RFC 3339 with a zone")
-		return
+		d.semantic(ReasonInvalidTimestamp, field+" "+quoteBytes(b)+" is not RFC 3339 with a zone")
+		return time.Time{}, false
 	}
-	t := time.Unix(sec, int64(nsec)).UTC()
-	d.hasTime = true
-	d.ev.OccurredAt = t
+	t = time.Unix(sec, int64(nsec)).UTC()
 	if t.After(d.ref.Add(d.lim.MaxSkew)) {
-		d.semantic(ReasonFutureTimestamp, "occurred_at "+t.Format(time.RFC3339Nano)+" is more than "+d.lim.MaxSkew.String()+" after "+d.ref.UTC().Format(time.RFC3339Nano))
+		d.semantic(ReasonFutureTimestamp, field+" "+t.Format(time.RFC3339Nano)+" is more than "+d.lim.MaxSkew.String()+" after "+d.ref.UTC().Format(time.RFC3339Nano))
 	} else if t.Before(d.ref.Add(-d.lim.MaxAge)) {
-		d.semantic(ReasonTooOld, "occurred_at "+t.Format(time.RFC3339Nano)+" is more than "+d.lim.MaxAge.String()+" before "+d.ref.UTC().Format(time.RFC3339Nano))
+		d.semantic(ReasonTooOld, field+" "+t.Format(time.RFC3339Nano)+" is more than "+d.lim.MaxAge.String()+" before "+d.ref.UTC().Format(time.RFC3339Nano))
 	}
+	return t, true
 }
 
 // tierField returns the consent tier in the number v, which must be an
-// integer in 0..MaxConsentTier. The check is exact on the decimal literal
-// (no float rounding), so 2, 2.0, 0.2e1 and -0 are integers and 1.5,
-// 2.0000000000000000001 and 1e-400 are not.
+// integer in 0..MaxConsentTier.
 func (d *Decoder) tierField(v val, field string) uint8 {
+	if v.kind == kNumber && v.end-v.start == 1 { // fast path: one digit
+		c := d.data[v.start] - '0'
+		if c <= MaxConsentTier {
+			return c
+		}
+		d.semantic(ReasonOutOfRange, field+" "+string(c+'0')+" not in 0-3")
+		return 0
+	}
+	return uint8(d.uintField(v, field, MaxConsentTier, "integer 0-3", "0-3"))
+}
+
+// countField returns the count in the number v, an integer in 0..2^32-1.
+func (d *Decoder) countField(v val, field string) uint32 {
+	switch v.kind {
+	case kAbsent, kNull:
+		return 0
+	}
+	return uint32(d.uintField(v, field, math.MaxUint32, "integer >= 0", "0-4294967295"))
+}
+
+// uintField returns the integer in the number v, which must lie in 0..max;
+// want and span describe the type and range in rejection details. The check
+// is exact on the decimal literal (no float rounding), so 2, 2.0, 0.2e1 and
+// -0 are integers and 1.5, 2.0000000000000000001 and 1e-400 are not
+// (wrong_type), while -1 and 1e30 are integers out of range.
+func (d *Decoder) uintField(v val, field string, max uint64, want, span string) uint64 {
 	if v.kind != kNumber {
-		d.wrongType(field, "integer 0-3", v)
+		d.wrongType(field, want, v)
 		return 0
 	}
 	lit := d.data[v.start:v.end]
-	if len(lit) == 1 { // fast path: one digit
-		if c := lit[0] - '0'; c <= MaxConsentTier {
-			return c
-		}
-		d.semantic(ReasonOutOfRange, field+" "+string(lit)+" not in 0-3")
-		return 0
-	}
-	n, ok, integer := smallInt(lit)
+	n, ok, integer := exactUint(lit, max)
 	if !integer {
-		d.semantic(ReasonWrongType, field+": want integer 0-3, got "+quoteBytes(lit))
+		d.semantic(ReasonWrongType, field+": want "+want+", got "+quoteBytes(lit))
 		return 0
 	}
-	if !ok || n > MaxConsentTier {
-		d.semantic(ReasonOutOfRange, field+" "+quoteBytes(lit)+" not in 0-3")
+	if !ok {
+		d.semantic(ReasonOutOfRange, field+" "+quoteBytes(lit)+" not in "+span)
 		return 0
 	}
-	return uint8(n)
+	return n
 }
 
-// smallInt interprets a valid JSON number literal exactly. integer reports
-// whether its value is an integer; ok whether that integer is a single
-// non-negative digit n (anything else is out of the tier range).
-func smallInt(lit []byte) (n int, ok, integer bool) {
+// exactUint interprets a valid JSON number literal exactly. integer reports
+// whether its value is an integer; ok whether that integer n lies in
+// 0..max.
+func exactUint(lit []byte, max uint64) (n uint64, ok, integer bool) {
 	neg := lit[0] == '-'
 	if neg {
 		lit = lit[1:]
@@ -310,18 +369,17 @@ func smallInt(lit []byte) (n int, ok, integer bool) {
 			break
 		}
 	}
-	// Positions of the first and last non-zero digits in the digit
-	// sequence intPart+frac; the digit at position k weighs
-	// 10^(len(intPart)-1-k+exp).
+	// digit returns the digit at position k of the sequence intPart+frac,
+	// which weighs 10^(len(intPart)-1-k+exp).
+	digit := func(k int) uint64 {
+		if k < len(intPart) {
+			return uint64(intPart[k] - '0')
+		}
+		return uint64(frac[k-len(intPart)] - '0')
+	}
 	firstNZ, lastNZ := -1, -1
 	for k := 0; k < len(intPart)+len(frac); k++ {
-		var c byte
-		if k < len(intPart) {
-			c = intPart[k]
-		} else {
-			c = frac[k-len(intPart)]
-		}
-		if c != '0' {
+		if digit(k) != 0 {
 			if firstNZ < 0 {
 				firstNZ = k
 			}
@@ -335,18 +393,22 @@ func smallInt(lit []byte) (n int, ok, integer bool) {
 	if weight < 0 {
 		return 0, false, false
 	}
-	// An integer; a single non-negative digit only if it has one
-	// significant digit of weight 10^0.
-	if firstNZ != lastNZ || weight != 0 || neg {
+	// A non-zero integer: its significant digits followed by weight zeros.
+	// More than 20 digits exceed any uint64.
+	if neg || lastNZ-firstNZ+1+weight > 20 {
 		return 0, false, true
 	}
-	var c byte
-	if lastNZ < len(intPart) {
-		c = intPart[lastNZ]
-	} else {
-		c = frac[lastNZ-len(intPart)]
+	for k := firstNZ; k <= lastNZ+weight; k++ {
+		var c uint64
+		if k <= lastNZ {
+			c = digit(k)
+		}
+		if n > max/10 || (n == max/10 && c > max%10) {
+			return 0, false, true
+		}
+		n = n*10 + c
 	}
-	return int(c - '0'), true, true
+	return n, true, true
 }
 
 // scoreField returns the sentiment score in the number v.
@@ -360,8 +422,12 @@ func (d *Decoder) scoreField(v val) float64 {
 	return f
 }
 
-// finish runs the checks that need the whole object: required fields and the
-// type-specific properties.
+// finish runs the checks that need the whole object, in this order:
+// required fields, the placement of v1.1 fields (placed), sent_at against
+// occurred_at, then the type-specific properties. Properties a type does not
+// define are ignored, v1.1 ones included (properties.bot on an open), as in
+// v1: a key's meaning depends on the type (kind of a bounce or a feedback).
+
 func (d *Decoder) finish() {
 	ev := d.ev
 	switch {
@@ -381,23 +447,38 @@ func (d *Decoder) finish() {
 	if ev.Channel == "" {
 		ev.Channel = DefaultChannel
 	}
+	if !d.placed() {
+		return
+	}
+	if !ev.SentAt.IsZero() && ev.SentAt.After(ev.OccurredAt.Add(d.lim.MaxSkew)) {
+		// A follow-up cannot precede its send (beyond clock skew); the
+		// attribution delay occurred_at - sent_at is never negative.
+		d.semantic(ReasonFutureTimestamp, "sent_at "+ev.SentAt.Format(time.RFC3339Nano)+" is more than "+d.lim.MaxSkew.String()+" after occurred_at "+ev.OccurredAt.Format(time.RFC3339Nano))
+		return
+	}
 	p := &d.props
 	switch ev.Type {
 	case Send:
 		if ev.Reason != "" {
 			ev.Detail = DetailExplained
 		}
+		ev.UnresolvedTokens = d.countField(p[pUnresolvedTokens], propNames[pUnresolvedTokens])
+		ev.FallbackTokens = d.countField(p[pFallbackTokens], propNames[pFallbackTokens])
+		ev.BrokenLinks = d.countField(p[pBrokenLinks], propNames[pBrokenLinks])
+		ev.Inputs = d.inputsField(p[pInputs])
+		ev.ReasonVisible = d.boolProp(pReasonVisible)
+		if ev.ReasonVisible && ev.Reason == "" {
+			d.semantic(ReasonMissingField, "reason (required when properties.reason_visible is true)")
+		}
 	case Bounce:
 		ev.Detail = d.enumField(nullIfAbsent(p[pKind]), propNames[pKind], BounceKinds)
 	case Open:
-		switch v := p[pMachine]; v.kind {
-		case kAbsent, kNull:
-		case kBool:
-			if v.truth {
-				ev.Detail = DetailMachine
-			}
-		default:
-			d.wrongType(propNames[pMachine], "bool", v)
+		if d.boolProp(pMachine) {
+			ev.Detail = DetailMachine
+		}
+	case Click:
+		if d.boolProp(pBot) {
+			ev.Detail = DetailBot
 		}
 	case ConsentChange:
 		if !d.required(pFromTier) || !d.required(pToTier) {
@@ -424,6 +505,169 @@ func (d *Decoder) finish() {
 			ev.Detail = d.enumField(p[pKind], propNames[pKind], FeedbackKinds)
 		}
 	}
+}
+
+// placed checks that each v1.1 top-level field present belongs to the event:
+// message_id on a send or a follow-up (Type.IsFollowUp), sent_at on a
+// follow-up, mailbox_provider and sending_domain on an email event. A field
+// on the wrong event is wrong_type: CONTRACT.md rejects it "like any other",
+// and a new reason code would change what dashboards and alerts group by.
+func (d *Decoder) placed() bool {
+	ev := d.ev
+	var field, want string
+	switch {
+	case ev.MessageID != "" && ev.Type != Send && !ev.Type.IsFollowUp():
+		field, want = "message_id", "a send or a follow-up"
+	case !ev.SentAt.IsZero() && !ev.Type.IsFollowUp():
+		field, want = "sent_at", "a follow-up"
+	case ev.MailboxProvider != "" && ev.Channel != "email":
+		field, want = "mailbox_provider", "an email event"
+	case ev.SendingDomain != "" && ev.Channel != "email":
+		field, want = "sending_domain", "an email event"
+	default:
+		return true
+	}
+	d.semantic(ReasonWrongType, field+": only on "+want+", not on "+ev.Type.String()+" (channel "+ev.Channel+")")
+	return false
+}
+
+// boolProp returns the optional bool property p: false when absent or null.
+func (d *Decoder) boolProp(p int) bool {
+	switch v := d.props[p]; v.kind {
+	case kAbsent, kNull:
+	case kBool:
+		return v.truth
+	default:
+		d.wrongType(propNames[p], "bool", v)
+	}
+	return false
+}
+
+// inputsField returns the tags of a send's properties.inputs: an array of
+// at most MaxInputs distinct tags, each one of InputTags or
+// ModelInputPrefix+id; nil when absent, null or empty. The scan validated
+// the array's syntax; its elements are read here because the type, which
+// decides whether inputs means anything, may come after it.
+//
+// The result never aliases the record: fixed tags are the canonical
+// constants, model tags are copied into d.text, and the slice is carved from
+// d.tags. Both are chunks that are only appended to, so events decoded
+// earlier stay intact and no record is kept alive by a later event.
+func (d *Decoder) inputsField(v val) []string {
+	const field = "properties.inputs"
+	switch v.kind {
+	case kAbsent, kNull:
+		return nil
+	case kArray:
+	default:
+		d.wrongType(field, "array of strings", v)
+		return nil
+	}
+	var tags [MaxInputs]string
+	n := 0
+	d.pos = v.start + 1 // after '['
+	for {
+		d.skipWS()
+		c := d.data[d.pos]
+		if c == ']' {
+			break
+		}
+		if c == ',' {
+			d.pos++
+			continue
+		}
+		if c != '"' {
+			d.semantic(ReasonWrongType, field+": want array of strings, got an element of type "+kindAt(c).String())
+			return nil
+		}
+		if n == MaxInputs {
+			d.semantic(ReasonOutOfRange, field+": more than "+strconv.Itoa(MaxInputs)+" tags")
+			return nil
+		}
+		start, end, esc := d.scanString()
+		tag, ok := d.inputTag(val{kind: kString, esc: esc, start: start, end: end})
+		if !ok {
+			return nil
+		}
+		for _, t := range tags[:n] {
+			if t == tag {
+				d.semantic(ReasonInvalidEnum, field+" repeats "+quote(tag))
+				return nil
+			}
+		}
+		tags[n] = tag
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	out := carve(&d.tags, n, tagChunk)
+	copy(out, tags[:n])
+	return out
+}
+
+// inputTag returns the tag in the string v: the canonical constant of a
+// fixed tag, or a copy in d.text of a model tag.
+func (d *Decoder) inputTag(v val) (string, bool) {
+	const field = "properties.inputs"
+	b := d.bytesOf(v)
+	s := tmpString(b)
+	for _, t := range InputTags {
+		if t == s {
+			return t, true
+		}
+	}
+	if len(b) <= len(ModelInputPrefix) || s[:len(ModelInputPrefix)] != ModelInputPrefix {
+		d.semantic(ReasonInvalidEnum, field+" "+quoteBytes(b)+" not in "+joinList(InputTags)+"|"+ModelInputPrefix+"<id>")
+		return "", false
+	}
+	if len(b) > MaxInputTagLen {
+		d.semantic(ReasonStringTooLong, field+" tag is "+strconv.Itoa(len(b))+" bytes, limit "+strconv.Itoa(MaxInputTagLen))
+		return "", false
+	}
+	t := carve(&d.text, len(b), textChunk)
+	copy(t, b)
+	return unsafe.String(&t[0], len(t)), true
+}
+
+// Chunk sizes of the decoder's append-only pools for inputs: a chunk of tag
+// slots serves at least 32 sends with 8 tags, a text chunk at least 64 model
+// tags, so decoding stays at well under one allocation per record.
+const (
+	tagChunk  = 256
+	textChunk = 4096
+)
+
+// carve returns n fresh elements from the append-only pool *pool, starting a
+// new chunk of size chunk when the current one is exhausted. The result's
+// capacity is n, so appending to it never touches later carvings.
+func carve[T any](pool *[]T, n, chunk int) []T {
+	if cap(*pool)-len(*pool) < n {
+		*pool = make([]T, 0, max(chunk, n))
+	}
+	s := len(*pool)
+	*pool = (*pool)[:s+n]
+	return (*pool)[s : s+n : s+n]
+}
+
+// lowerASCII returns s with ASCII letters in lower case, s itself when it
+// has none (domains are case-insensitive; DKIM d= is ASCII, international
+// names appear as A-labels).
+func lowerASCII(s string) string {
+	i := 0
+	for i < len(s) && (s[i] < 'A' || s[i] > 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // required reports whether the property is present; absent, null and the

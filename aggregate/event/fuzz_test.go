@@ -27,6 +27,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add(typical)
+	f.Add(typicalV11)
 	reasons := Reasons()
 	d := NewDecoder(DefaultLimits())
 	f.Fuzz(func(t *testing.T, data []byte) {

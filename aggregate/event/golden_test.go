@@ -36,6 +36,16 @@ type goldenEvent struct {
 	Score           float64 `json:"score"`
 	FromTier        uint8   `json:"from_tier"`
 	ToTier          uint8   `json:"to_tier"`
+	// v1.1, omitted when zero so the results of v1 inputs stay as they were.
+	MessageID        string   `json:"message_id,omitempty"`
+	SentAt           string   `json:"sent_at,omitempty"`
+	MailboxProvider  string   `json:"mailbox_provider,omitempty"`
+	SendingDomain    string   `json:"sending_domain,omitempty"`
+	UnresolvedTokens uint32   `json:"unresolved_tokens,omitempty"`
+	FallbackTokens   uint32   `json:"fallback_tokens,omitempty"`
+	BrokenLinks      uint32   `json:"broken_links,omitempty"`
+	Inputs           []string `json:"inputs,omitempty"`
+	ReasonVisible    bool     `json:"reason_visible,omitempty"`
 }
 
 type goldenReject struct {
@@ -67,7 +77,11 @@ func TestGolden(t *testing.T) {
 		} else {
 			r.Event = &goldenEvent{ev.ID, ev.Type.String(), ev.OccurredAt.Format(time.RFC3339Nano), ev.ContactID, ev.AccountID,
 				ev.CampaignID, ev.Channel, ev.Segment, ev.Source, ev.ConsentTier, ev.Personalization, ev.Reason, ev.Detail,
-				ev.Score, ev.FromTier, ev.ToTier}
+				ev.Score, ev.FromTier, ev.ToTier, ev.MessageID, "", ev.MailboxProvider, ev.SendingDomain,
+				ev.UnresolvedTokens, ev.FallbackTokens, ev.BrokenLinks, ev.Inputs, ev.ReasonVisible}
+			if !ev.SentAt.IsZero() {
+				r.Event.SentAt = ev.SentAt.Format(time.RFC3339Nano)
+			}
 		}
 		if strings.HasPrefix(r.File, "valid_") != (r.Event != nil) {
 			t.Errorf("%s: file name says valid_/reject_ but got %+v", r.File, r.Rejection)

@@ -30,13 +30,30 @@ var kindNames = [...]string{"absent", "null", "bool", "number", "string", "objec
 
 func (k kind) String() string { return kindNames[k] }
 
+// kindAt returns the kind of the well-formed value that starts with c.
+func kindAt(c byte) kind {
+	switch c {
+	case '"':
+		return kString
+	case '{':
+		return kObject
+	case '[':
+		return kArray
+	case 't', 'f':
+		return kBool
+	case 'n':
+		return kNull
+	}
+	return kNumber
+}
+
 // val locates a scanned value in d.data.
 type val struct {
 	kind  kind
 	esc   bool // string: contains escapes
 	truth bool // bool: true
-	start int  // string: first content byte; number: first byte
-	end   int  // string: closing quote; number: one past the last byte
+	start int  // string: first content byte; number, array: first byte
+	end   int  // string: closing quote; number, array: one past the last byte
 }
 
 // Object parsing modes: the top-level object and the properties object know
@@ -100,8 +117,9 @@ func (d *Decoder) value(depth int) val {
 		d.object(depth, modeSkip)
 		return val{kind: kObject}
 	case '[':
+		start := d.pos
 		d.array(depth)
-		return val{kind: kArray}
+		return val{kind: kArray, start: start, end: d.pos}
 	case 't':
 		d.literal("true")
 		return val{kind: kBool, truth: true}
