@@ -29,7 +29,8 @@ import (
 //     document is well-formed but its top-level value is not an object;
 //  4. the first semantic problem met during the scan, in document order
 //     (wrong_type, unknown_type, invalid_enum, invalid_timestamp,
-//     future_timestamp, too_old, string_too_long, out_of_range);
+//     timestamp_out_of_range, future_timestamp, too_old, string_too_long,
+//     out_of_range);
 //  5. after the scan, the checks that need the whole object: required fields
 //     (event_id, type, occurred_at, contact_id), then whether each v1.1
 //     field is on an event it belongs to (wrong_type otherwise), then
@@ -119,8 +120,11 @@ func (d *Decoder) Limits() Limits { return d.lim }
 //
 // ref is the reference time of the future/too-old checks. The pipeline
 // passes the Kafka record timestamp so that re-reading a record (replay,
-// redelivery after a crash) always gives the same verdict; a zero ref means
-// time.Now().
+// redelivery after a crash) always gives the same verdict. A zero ref (a
+// record without a timestamp: kafka-go gives the zero time for none, -1 and
+// 0) skips those checks and leaves only the fixed MinTime..MaxTime bounds;
+// the wall clock is never consulted, since a fallback to it would judge the
+// same bytes differently on a later re-read.
 //
 // Zero-copy: string fields without JSON escapes alias data (enumeration
 // values and Detail never do, they are canonical constants), so the caller
@@ -136,9 +140,6 @@ func (d *Decoder) Decode(data []byte, ref time.Time, ev *Event) *Rejection {
 	// byte >= 0x80 as an opaque part of a string.
 	if !utf8.Valid(data) {
 		return &Rejection{Reason: ReasonInvalidUTF8, Detail: "invalid UTF-8 at offset " + strconv.Itoa(firstInvalidUTF8(data))}
-	}
-	if ref.IsZero() {
-		ref = time.Now()
 	}
 	d.data, d.pos, d.ev, d.ref = data, 0, ev, ref
 	d.hasTime = false

@@ -196,21 +196,22 @@ type Reason string
 
 // The complete set of rejection reasons.
 const (
-	ReasonTooLarge         Reason = "too_large"         // record over the size limit
-	ReasonInvalidUTF8      Reason = "invalid_utf8"      // bytes are not valid UTF-8
-	ReasonInvalidJSON      Reason = "invalid_json"      // not well-formed JSON (including NaN/Infinity literals, trailing data)
-	ReasonNotObject        Reason = "not_object"        // top-level value is not an object
-	ReasonTooDeep          Reason = "too_deep"          // nesting deeper than the depth limit
-	ReasonDuplicateKey     Reason = "duplicate_key"     // an object repeats a key
-	ReasonMissingField     Reason = "missing_field"     // a required field is absent, null or empty
-	ReasonUnknownType      Reason = "unknown_type"      // type not in the contract
-	ReasonInvalidEnum      Reason = "invalid_enum"      // enum value outside its list
-	ReasonWrongType        Reason = "wrong_type"        // a field has the wrong JSON type, or is a v1.1 field on an event it does not belong to
-	ReasonInvalidTimestamp Reason = "invalid_timestamp" // occurred_at is not RFC 3339 with a zone
-	ReasonFutureTimestamp  Reason = "future_timestamp"  // occurred_at beyond the allowed skew
-	ReasonTooOld           Reason = "too_old"           // occurred_at older than the maximum age
-	ReasonStringTooLong    Reason = "string_too_long"   // a string over its length limit
-	ReasonOutOfRange       Reason = "out_of_range"      // a number NaN, infinite, or outside its range
+	ReasonTooLarge            Reason = "too_large"              // record over the size limit
+	ReasonInvalidUTF8         Reason = "invalid_utf8"           // bytes are not valid UTF-8
+	ReasonInvalidJSON         Reason = "invalid_json"           // not well-formed JSON (including NaN/Infinity literals, trailing data)
+	ReasonNotObject           Reason = "not_object"             // top-level value is not an object
+	ReasonTooDeep             Reason = "too_deep"               // nesting deeper than the depth limit
+	ReasonDuplicateKey        Reason = "duplicate_key"          // an object repeats a key
+	ReasonMissingField        Reason = "missing_field"          // a required field is absent, null or empty
+	ReasonUnknownType         Reason = "unknown_type"           // type not in the contract
+	ReasonInvalidEnum         Reason = "invalid_enum"           // enum value outside its list
+	ReasonWrongType           Reason = "wrong_type"             // a field has the wrong JSON type, or is a v1.1 field on an event it does not belong to
+	ReasonInvalidTimestamp    Reason = "invalid_timestamp"      // occurred_at is not RFC 3339 with a zone
+	ReasonFutureTimestamp     Reason = "future_timestamp"       // occurred_at beyond the allowed skew
+	ReasonTooOld              Reason = "too_old"                // occurred_at older than the maximum age
+	ReasonTimestampOutOfRange Reason = "timestamp_out_of_range" // occurred_at or sent_at outside MinTime..MaxTime
+	ReasonStringTooLong       Reason = "string_too_long"        // a string over its length limit
+	ReasonOutOfRange          Reason = "out_of_range"           // a number NaN, infinite, or outside its range
 )
 
 // Reasons lists every rejection reason; metrics pre-create one series each.
@@ -219,9 +220,27 @@ func Reasons() []Reason {
 		ReasonTooLarge, ReasonInvalidUTF8, ReasonInvalidJSON, ReasonNotObject,
 		ReasonTooDeep, ReasonDuplicateKey, ReasonMissingField, ReasonUnknownType,
 		ReasonInvalidEnum, ReasonWrongType, ReasonInvalidTimestamp,
-		ReasonFutureTimestamp, ReasonTooOld, ReasonStringTooLong, ReasonOutOfRange,
+		ReasonFutureTimestamp, ReasonTooOld, ReasonTimestampOutOfRange, ReasonStringTooLong,
+		ReasonOutOfRange,
 	}
 }
+
+// MinTime and MaxTime bound occurred_at and sent_at whatever the reference
+// time: outside them ClickHouse would store the event under a wrapped date.
+// A DateTime is a UInt32 of seconds (1970-01-01T00:00:00Z to
+// 2106-02-07T06:28:15Z), but ClickHouse 18.16's date functions (toDate,
+// toYYYYMM of the monthly partitions, toStartOfDay) already wrap to 1970 on
+// 2106-02-07, so MaxTime is the last instant of 2106-02-06.
+var (
+	MinTime = time.Unix(minUnix, 0).UTC()
+	MaxTime = time.Unix(maxUnix, 999999999).UTC()
+)
+
+const (
+	minUnix   = 0
+	maxUnix   = 4294943999 // 2106-02-06T23:59:59Z
+	timeRange = "1970-01-01T00:00:00Z..2106-02-06T23:59:59.999999999Z"
+)
 
 // Rejection explains why a record was rejected: a Reason code plus a
 // human-readable detail naming the offending field or value.
@@ -242,8 +261,8 @@ func (r *Rejection) Error() string {
 type Limits struct {
 	MaxBytes int           // records larger than this are rejected (too_large)
 	MaxDepth int           // objects/arrays nested deeper than this are rejected (too_deep); the top-level object is depth 1
-	MaxSkew  time.Duration // occurred_at may be at most this far after the reference time
-	MaxAge   time.Duration // occurred_at may be at most this far before the reference time
+	MaxSkew  time.Duration // occurred_at and sent_at may be at most this far after the reference time (and sent_at after occurred_at)
+	MaxAge   time.Duration // occurred_at and sent_at may be at most this far before the reference time
 }
 
 // DefaultLimits are the contract's defaults.

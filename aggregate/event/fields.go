@@ -265,8 +265,9 @@ func (d *Decoder) typeField(v val) {
 	d.ev.Type = t
 }
 
-// timeField returns the timestamp in v, checked against the reference time;
-// ok is false when the field is absent (null or "") or invalid.
+// timeField returns the timestamp in v, checked against MinTime..MaxTime and
+// then, when there is one, against the reference time; ok is false when the
+// field is absent (null or "") or invalid.
 func (d *Decoder) timeField(v val, field string) (t time.Time, ok bool) {
 	b, ok := d.stringBytes(v, field)
 	if !ok || len(b) == 0 {
@@ -278,7 +279,11 @@ func (d *Decoder) timeField(v val, field string) (t time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	t = time.Unix(sec, int64(nsec)).UTC()
-	if t.After(d.ref.Add(d.lim.MaxSkew)) {
+	if sec < minUnix || sec > maxUnix {
+		d.semantic(ReasonTimestampOutOfRange, field+" "+t.Format(time.RFC3339Nano)+" outside "+timeRange)
+	} else if d.ref.IsZero() {
+		// No record timestamp: only the fixed bounds apply.
+	} else if t.After(d.ref.Add(d.lim.MaxSkew)) {
 		d.semantic(ReasonFutureTimestamp, field+" "+t.Format(time.RFC3339Nano)+" is more than "+d.lim.MaxSkew.String()+" after "+d.ref.UTC().Format(time.RFC3339Nano))
 	} else if t.Before(d.ref.Add(-d.lim.MaxAge)) {
 		d.semantic(ReasonTooOld, field+" "+t.Format(time.RFC3339Nano)+" is more than "+d.lim.MaxAge.String()+" before "+d.ref.UTC().Format(time.RFC3339Nano))
