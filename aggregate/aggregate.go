@@ -16,6 +16,7 @@
 package aggregate
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -39,13 +40,20 @@ func DefaultConfig() Config {
 	return Config{BucketSize: time.Minute, BlockSize: 10000}
 }
 
-// Validate reports a configuration the aggregator cannot work with.
+// The errors Validate wraps; callers map them to their own setting names.
+var (
+	ErrBucketSize = errors.New("the bucket size must be at least 1s and divide 24h evenly (e.g. 1m, 5m, 1h)")
+	ErrBlockSize  = fmt.Errorf("the block size must be a whole number of offsets from 1 to %d", MaxBlockSize)
+)
+
+// Validate reports a configuration the aggregator cannot work with: the
+// error wraps ErrBucketSize or ErrBlockSize and names the offending value.
 func (c Config) Validate() error {
 	if c.BucketSize < time.Second || (24*time.Hour)%c.BucketSize != 0 {
-		return fmt.Errorf("bucket size %s: must be at least 1s and divide 24h evenly (e.g. 1m, 5m, 1h)", c.BucketSize)
+		return fmt.Errorf("%w: got %s", ErrBucketSize, c.BucketSize)
 	}
 	if c.BlockSize < 1 || c.BlockSize > MaxBlockSize {
-		return fmt.Errorf("block size %d: must be between 1 and %d", c.BlockSize, MaxBlockSize)
+		return fmt.Errorf("%w: got %d", ErrBlockSize, c.BlockSize)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -192,9 +193,19 @@ func TestEngagedContactsDeduplicatedPerBlock(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{{BucketSize: 7 * time.Minute, BlockSize: 1}, {BucketSize: time.Minute}, {BucketSize: 0, BlockSize: 5}} {
-		if c.Validate() == nil {
-			t.Errorf("%+v accepted", c)
+	for _, c := range []struct {
+		cfg   Config
+		want  error
+		value string
+	}{
+		{Config{BucketSize: 7 * time.Minute, BlockSize: 1}, ErrBucketSize, "7m0s"},
+		{Config{BucketSize: 0, BlockSize: 5}, ErrBucketSize, "0s"},
+		{Config{BucketSize: time.Minute}, ErrBlockSize, "got 0"},
+		{Config{BucketSize: time.Minute, BlockSize: MaxBlockSize + 1}, ErrBlockSize, "got 1000001"},
+	} {
+		err := c.cfg.Validate()
+		if !errors.Is(err, c.want) || !strings.Contains(fmt.Sprint(err), c.value) {
+			t.Errorf("%+v: err = %v, want %v naming %q", c.cfg, err, c.want, c.value)
 		}
 	}
 	if err := DefaultConfig().Validate(); err != nil {

@@ -127,14 +127,58 @@ type Pipeline struct {
 	healthy atomic.Bool // last store attempt succeeded
 }
 
+// The errors Config.Validate wraps (besides aggregate's and event's), so a
+// caller can name its own setting.
+var (
+	ErrDeadLetterTopic = errors.New("the dead-letter topic must be a valid Kafka topic name")
+	ErrFlushInterval   = errors.New("the flush interval must be positive")
+	ErrMaxPendingRows  = errors.New("the pending-row limit must be positive")
+	ErrDeadLetterBytes = errors.New("the pending dead-letter byte limit must be positive")
+	ErrQueueSize       = errors.New("the fetch queue size must be positive")
+	ErrShutdownTimeout = errors.New("the shutdown timeout must be positive")
+	ErrRetryBackoff    = errors.New("the retry backoffs must be positive, the first not above the maximum")
+)
+
+// Validate reports the first setting the pipeline cannot work with; the
+// error wraps a sentinel (this package's, aggregate's or event's) and names
+// the offending value.
+func (c Config) Validate() error {
+	if err := c.Aggregate.Validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if err := validTopic(c.DeadLetterTopic); err != nil {
+		return fmt.Errorf("%w: %w", ErrDeadLetterTopic, err)
+	}
+	for _, p := range []struct {
+		bad bool
+		err error
+		val any
+	}{
+		{c.FlushInterval <= 0, ErrFlushInterval, c.FlushInterval},
+		{c.MaxPendingRows <= 0, ErrMaxPendingRows, c.MaxPendingRows},
+		{c.MaxPendingDeadLetterBytes <= 0, ErrDeadLetterBytes, c.MaxPendingDeadLetterBytes},
+		{c.QueueSize <= 0, ErrQueueSize, c.QueueSize},
+		{c.ShutdownTimeout <= 0, ErrShutdownTimeout, c.ShutdownTimeout},
+		{c.RetryBackoff <= 0 || c.MaxRetryBackoff < c.RetryBackoff, ErrRetryBackoff, fmt.Sprintf("%s and %s", c.RetryBackoff, c.MaxRetryBackoff)},
+	} {
+		if p.bad {
+			return fmt.Errorf("%w: got %v", p.err, p.val)
+		}
+	}
+	return nil
+}
+
 // New validates cfg and returns a Pipeline.
 func New(cfg Config, deps Deps) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	agg, err := aggregate.New(cfg.Aggregate)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.FlushInterval <= 0 || cfg.MaxPendingRows <= 0 || cfg.QueueSize <= 0 || cfg.MaxPendingDeadLetterBytes <= 0 {
-		return nil, fmt.Errorf("pipeline: flush interval, max pending rows, dead-letter bytes and queue size must be positive")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -240,7 +284,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 		case errors.Is(err, errStoreStopped):
 			return nil
 		case !flushDue:
-			return fmt.Errorf("fetch from kafka: %w (check TRUSTPIPE_KAFKA_BROKERS and that the topics exist)", err)
+			return fmt.Errorf("%w: %w", ErrFetch, err)
 		}
 		if err := emit(); err != nil {
 			return nil

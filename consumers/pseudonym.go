@@ -4,7 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"fmt"
 	"hash"
 	"strings"
 )
@@ -33,10 +33,14 @@ type Pseudonymizer struct {
 // memoSize bounds the memo (about 100 bytes an entry: ~6 MiB at most).
 const memoSize = 1 << 16
 
+// ErrPseudonymKey is wrapped by NewPseudonymizer's error for a missing or
+// short key; the message says how to make one, never what the key was.
+var ErrPseudonymKey = fmt.Errorf("the pseudonym key must be a secret of at least %d bytes (e.g. the output of `openssl rand -hex 32`)", MinPseudonymKeyLen)
+
 // NewPseudonymizer returns a Pseudonymizer keyed by key.
 func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 	if len(key) < MinPseudonymKeyLen {
-		return nil, errors.New("TRUSTPIPE_PSEUDONYM_KEY must be a secret of at least 16 bytes (e.g. the output of `openssl rand -hex 32`)")
+		return nil, fmt.Errorf("%w: got %d bytes", ErrPseudonymKey, len(key))
 	}
 	return &Pseudonymizer{mac: hmac.New(sha256.New, key), sum: make([]byte, 0, sha256.Size), out: make([]byte, 32),
 		memo: make(map[string]string)}, nil

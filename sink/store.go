@@ -13,7 +13,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -32,6 +34,36 @@ type Config struct {
 	DialTimeout time.Duration
 }
 
+// DefaultConfig is a local server's: 127.0.0.1:9000, database trustpipe,
+// user default without password, plain TCP, 5 s to connect.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:9000", Database: "trustpipe", Username: "default", DialTimeout: 5 * time.Second}
+}
+
+// The errors Config.Validate and Ping wrap, so a caller can name its own
+// settings and give the right advice.
+var (
+	ErrAddr     = errors.New("the ClickHouse address must be host:port (native protocol, usually port 9000)")
+	ErrDatabase = errors.New("the ClickHouse database name must be letters, digits and underscores, not starting with a digit")
+	// ErrAuthentication: the server answered and refused the user or
+	// password; the address is right.
+	ErrAuthentication = errors.New("ClickHouse refused the user name or password")
+	// ErrUnreachable: no answer at the address (or not the native protocol).
+	ErrUnreachable = errors.New("ClickHouse did not answer")
+)
+
+// Validate checks the configuration without connecting; the error wraps
+// ErrAddr or ErrDatabase and names the value.
+func (c Config) Validate() error {
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil || host == "" || port == "" {
+		return fmt.Errorf("%w: got %q", ErrAddr, c.Addr)
+	}
+	if !identRe.MatchString(c.Database) {
+		return fmt.Errorf("%w: got %q", ErrDatabase, c.Database)
+	}
+	return nil
+}
+
 // Store writes snapshots to one set of storage tables.
 type Store struct {
 	conn   driver.Conn
@@ -45,7 +77,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // (Migrate creates it); every statement names the database explicitly.
 func Open(ctx context.Context, cfg Config, tables Tables) (*Store, error) {
 	if !identRe.MatchString(cfg.Database) {
-		return nil, fmt.Errorf("clickhouse database %q: use letters, digits and underscores only", cfg.Database)
+		return nil, fmt.Errorf("%w: got %q", ErrDatabase, cfg.Database)
 	}
 	for _, name := range []string{tables.Counts, tables.Contacts, tables.Ledger} {
 		if !identRe.MatchString(name) {
@@ -81,10 +113,15 @@ func (s *Store) Database() string { return s.db }
 // Tables are the storage tables this store writes.
 func (s *Store) Tables() Tables { return s.tables }
 
-// Ping checks that ClickHouse answers.
+// Ping checks that ClickHouse answers and accepts the credentials. The
+// error wraps ErrAuthentication when the server refused them and
+// ErrUnreachable otherwise, because the two call for different fixes.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.conn.Ping(ctx); err != nil {
-		return fmt.Errorf("clickhouse ping: %w", err)
+		if authError(err) {
+			return fmt.Errorf("clickhouse ping: %w: %w", ErrAuthentication, err)
+		}
+		return fmt.Errorf("clickhouse ping: %w: %w", ErrUnreachable, err)
 	}
 	return nil
 }
@@ -206,10 +243,19 @@ var permanentCodes = map[int32]string{
 	81:  "the database is missing: run `trustpipe migrate`",
 	62:  "syntax error (a bug: please report it)",
 	53:  "type mismatch: run `trustpipe migrate` or check the ClickHouse version",
-	192: "unknown user: check TRUSTPIPE_CLICKHOUSE_USERNAME",
-	193: "wrong password: check TRUSTPIPE_CLICKHOUSE_PASSWORD",
-	516: "authentication failed: check TRUSTPIPE_CLICKHOUSE_USERNAME/_PASSWORD",
+	192: "unknown user: check the ClickHouse user name",
+	193: "wrong password: check the ClickHouse password",
+	516: "authentication failed: check the ClickHouse user name and password",
 	497: "access denied: grant the user INSERT/SELECT/CREATE on the database",
+}
+
+// authCodes are the codes of a refused user or password (192 and 193 on
+// older servers, 516 AUTHENTICATION_FAILED on current ones).
+var authCodes = []int32{192, 193, 516}
+
+func authError(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && slices.Contains(authCodes, ex.Code)
 }
 
 // Retryable decides, in one place, whether a store error is transient

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,6 +62,13 @@ func (s *Store) tableSet(ctx context.Context, names []string) (map[string]bool, 
 	return have, rows.Err()
 }
 
+// The errors CheckCompatible wraps: the tables were written with another
+// block size, or a finer bucket, than the caller's.
+var (
+	ErrBlockSizeMismatch  = errors.New("the tables were written with another block size; replay with the live pipeline's block size")
+	ErrBucketSizeMismatch = errors.New("the tables were written with a finer bucket; replay with the live pipeline's bucket size, or backfill a new definition into a shadow")
+)
+
 // CheckCompatible reports rows in this store's tables that were written with
 // another block size or a finer time bucket than the given ones. A replay
 // with different settings would store rows under other keys next to the old
@@ -89,9 +97,8 @@ WHERE intDiv(first_offset, %d) != block OR intDiv(last_offset, %d) != block LIMI
 		return fmt.Errorf("check block size against %s.%s: %w", s.db, s.tables.Ledger, err)
 	}
 	if found {
-		return fmt.Errorf("%s.%s holds block %d of %s/%d covering offsets %d-%d, which is not a block of %d offsets: "+
-			"the tables were written with another TRUSTPIPE_BLOCK_SIZE; replay with the live pipeline's block size",
-			s.db, s.tables.Ledger, block, topic, partition, first, last, blockSize)
+		return fmt.Errorf("%w: %s.%s holds block %d of %s/%d covering offsets %d-%d, which is not a block of %d offsets",
+			ErrBlockSizeMismatch, s.db, s.tables.Ledger, block, topic, partition, first, last, blockSize)
 	}
 	secs := int64(bucket / time.Second)
 	if secs <= 1 {
@@ -111,9 +118,8 @@ WHERE intDiv(first_offset, %d) != block OR intDiv(last_offset, %d) != block LIMI
 		return fmt.Errorf("check bucket size against %s.%s: %w", s.db, s.tables.Counts, err)
 	}
 	if found {
-		return fmt.Errorf("%s.%s holds a bucket starting at %s, which is not a multiple of TRUSTPIPE_BUCKET_SIZE=%s: "+
-			"the tables were written with a finer bucket; replay with the live pipeline's bucket size, or backfill a new definition with --target",
-			s.db, s.tables.Counts, b.UTC().Format(time.RFC3339), bucket)
+		return fmt.Errorf("%w: %s.%s holds a bucket starting at %s, which is not a multiple of the bucket size %s",
+			ErrBucketSizeMismatch, s.db, s.tables.Counts, b.UTC().Format(time.RFC3339), bucket)
 	}
 	return nil
 }

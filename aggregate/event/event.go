@@ -7,7 +7,11 @@
 // goroutine).
 package event
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Type is an event type. The zero value is invalid.
 type Type uint8
@@ -268,4 +272,28 @@ type Limits struct {
 // DefaultLimits are the contract's defaults.
 func DefaultLimits() Limits {
 	return Limits{MaxBytes: 64 << 10, MaxDepth: 16, MaxSkew: 5 * time.Minute, MaxAge: 400 * 24 * time.Hour}
+}
+
+// The errors Limits.Validate wraps; callers map them to their setting names.
+var (
+	ErrMaxBytes = errors.New("the largest accepted record must be at least 1 byte")
+	ErrMaxDepth = errors.New("the deepest accepted nesting must be at least 1 (the top-level object)")
+	ErrMaxSkew  = errors.New("the allowed skew into the future must not be negative")
+	ErrMaxAge   = errors.New("the maximum age must be positive")
+)
+
+// Validate reports limits that would reject every record or make no sense:
+// the error wraps one of the ErrMax… sentinels and names the value.
+func (l Limits) Validate() error {
+	switch {
+	case l.MaxBytes < 1:
+		return fmt.Errorf("%w: got %d", ErrMaxBytes, l.MaxBytes)
+	case l.MaxDepth < 1:
+		return fmt.Errorf("%w: got %d", ErrMaxDepth, l.MaxDepth)
+	case l.MaxSkew < 0:
+		return fmt.Errorf("%w: got %s", ErrMaxSkew, l.MaxSkew)
+	case l.MaxAge <= 0:
+		return fmt.Errorf("%w: got %s", ErrMaxAge, l.MaxAge)
+	}
+	return nil
 }

@@ -218,12 +218,12 @@ func score(v, good, bad float64) float64 {
 	return min(max(s, 0), 100)
 }
 
-// EnvIndexComponents is the environment variable whose value
-// ParseIndexComponents reads.
-const EnvIndexComponents = "TRUSTPIPE_INDEX_COMPONENTS"
+// ErrIndexComponents is wrapped by every error of ParseIndexComponents, so
+// a caller can name the setting the string came from.
+var ErrIndexComponents = errors.New("invalid Trust Index components")
 
 // ParseIndexComponents applies an override string to base and returns the
-// result, validated. The syntax (the value of TRUSTPIPE_INDEX_COMPONENTS) is
+// result, validated. The syntax is
 //
 //	name:key=value[,key=value...][;name:...]
 //
@@ -249,16 +249,16 @@ func ParseIndexComponents(s string, base IndexConfig) (IndexConfig, error) {
 		name, settings, ok := strings.Cut(part, ":")
 		name = strings.TrimSpace(name)
 		if !ok {
-			return IndexConfig{}, fmt.Errorf("%s: %q: expected name:key=value[,key=value]", EnvIndexComponents, part)
+			return IndexConfig{}, fmt.Errorf("%w: %q: expected name:key=value[,key=value]", ErrIndexComponents, part)
 		}
 		if name == "" {
-			return IndexConfig{}, fmt.Errorf("%s: %q: missing indicator name before ':'", EnvIndexComponents, part)
+			return IndexConfig{}, fmt.Errorf("%w: %q: missing indicator name before ':'", ErrIndexComponents, part)
 		}
 		if _, known := ByName(name); !known {
-			return IndexConfig{}, fmt.Errorf("%s: %q: unknown indicator %q (known: %s)", EnvIndexComponents, part, name, strings.Join(Names(), ", "))
+			return IndexConfig{}, fmt.Errorf("%w: %q: unknown indicator %q (known: %s)", ErrIndexComponents, part, name, strings.Join(Names(), ", "))
 		}
 		if seen[name] {
-			return IndexConfig{}, fmt.Errorf("%s: %q: %s is configured twice", EnvIndexComponents, part, name)
+			return IndexConfig{}, fmt.Errorf("%w: %q: %s is configured twice", ErrIndexComponents, part, name)
 		}
 		seen[name] = true
 
@@ -278,20 +278,20 @@ func ParseIndexComponents(s string, base IndexConfig) (IndexConfig, error) {
 			k, v, ok := strings.Cut(kv, "=")
 			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 			if !ok || k == "" || v == "" {
-				return IndexConfig{}, fmt.Errorf("%s: %q: %q is not key=value", EnvIndexComponents, part, kv)
+				return IndexConfig{}, fmt.Errorf("%w: %q: %q is not key=value", ErrIndexComponents, part, kv)
 			}
 			if keys[k] {
-				return IndexConfig{}, fmt.Errorf("%s: %q: %s given twice", EnvIndexComponents, part, k)
+				return IndexConfig{}, fmt.Errorf("%w: %q: %s given twice", ErrIndexComponents, part, k)
 			}
 			keys[k] = true
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || !finite(f) {
-				return IndexConfig{}, fmt.Errorf("%s: %q: %s: %q is not a finite number", EnvIndexComponents, part, k, v)
+				return IndexConfig{}, fmt.Errorf("%w: %q: %s: %q is not a finite number", ErrIndexComponents, part, k, v)
 			}
 			switch k {
 			case "weight":
 				if f < 0 {
-					return IndexConfig{}, fmt.Errorf("%s: %q: weight %s must be >= 0", EnvIndexComponents, part, v)
+					return IndexConfig{}, fmt.Errorf("%w: %q: weight %s must be >= 0", ErrIndexComponents, part, v)
 				}
 				c.Weight = f
 			case "good":
@@ -300,18 +300,18 @@ func ParseIndexComponents(s string, base IndexConfig) (IndexConfig, error) {
 				c.Bad = &f
 			case "min_volume":
 				if f < 0 {
-					return IndexConfig{}, fmt.Errorf("%s: %q: min_volume %s must be >= 0", EnvIndexComponents, part, v)
+					return IndexConfig{}, fmt.Errorf("%w: %q: min_volume %s must be >= 0", ErrIndexComponents, part, v)
 				}
 				c.MinVolume = &f
 			default:
-				return IndexConfig{}, fmt.Errorf("%s: %q: unknown key %q (known: weight, good, bad, min_volume)", EnvIndexComponents, part, k)
+				return IndexConfig{}, fmt.Errorf("%w: %q: unknown key %q (known: weight, good, bad, min_volume)", ErrIndexComponents, part, k)
 			}
 		}
 		if len(keys) == 0 {
-			return IndexConfig{}, fmt.Errorf("%s: %q: no settings after ':'", EnvIndexComponents, part)
+			return IndexConfig{}, fmt.Errorf("%w: %q: no settings after ':'", ErrIndexComponents, part)
 		}
 		if math.IsNaN(c.Weight) {
-			return IndexConfig{}, fmt.Errorf("%s: %q: %s is not a default component, so it needs weight=", EnvIndexComponents, part, name)
+			return IndexConfig{}, fmt.Errorf("%w: %q: %s is not a default component, so it needs weight=", ErrIndexComponents, part, name)
 		}
 		if i >= 0 {
 			out.Components[i] = c
@@ -320,7 +320,7 @@ func ParseIndexComponents(s string, base IndexConfig) (IndexConfig, error) {
 		}
 	}
 	if err := out.Validate(); err != nil {
-		return IndexConfig{}, fmt.Errorf("%s: %w", EnvIndexComponents, err)
+		return IndexConfig{}, fmt.Errorf("%w: %w", ErrIndexComponents, err)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package indicator
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -276,7 +277,7 @@ func TestParseIndexComponentsErrors(t *testing.T) {
 			t.Errorf("%q: accepted", c.in)
 			continue
 		}
-		if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), EnvIndexComponents+": ") {
+		if !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrIndexComponents) {
 			t.Errorf("%q: error %q, want it to contain %q", c.in, err, c.want)
 		}
 	}

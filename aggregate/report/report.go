@@ -131,8 +131,8 @@ type Report struct {
 	// sufficiency and the comparison value.
 	IndicatorDetails []IndicatorDetail `json:"indicator_details"`
 	TrustIndex       indicator.Index   `json:"trust_index"`
-	// IndexConfig is the Trust Index configuration in
-	// TRUSTPIPE_INDEX_COMPONENTS syntax.
+	// IndexConfig is the Trust Index configuration in the
+	// syntax of indicator.ParseIndexComponents.
 	IndexConfig      string               `json:"index_config"`
 	Comparison       Comparison           `json:"comparison"`
 	Change           indicator.Change     `json:"change"`

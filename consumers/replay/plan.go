@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/trustpipe/trustpipe/consumers"
 )
 
 // InputError is a request that cannot be replayed as asked: a malformed or
@@ -452,7 +454,7 @@ type clientBroker struct {
 func (c clientBroker) partitions(ctx context.Context, topic string) ([]int, error) {
 	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of topic %s: %w (check TRUSTPIPE_KAFKA_BROKERS)", topic, err)
+		return nil, fmt.Errorf("metadata of topic %s: %w: %w", topic, consumers.ErrUnreachable, err)
 	}
 	for _, t := range md.Topics {
 		if t.Name != topic {

@@ -89,7 +89,7 @@ func New(cfg Config, deps Deps) (*Replayer, error) {
 		return nil, err
 	}
 	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("replay: no Kafka brokers configured (TRUSTPIPE_KAFKA_BROKERS)")
+		return nil, fmt.Errorf("replay: %w", consumers.ErrNoBrokers)
 	}
 	if deps.Target == nil || deps.Pseudonyms == nil {
 		return nil, errors.New("replay: a target store and a pseudonymizer are required")

@@ -26,7 +26,7 @@ const Binary = "/usr/sbin/clickhouse-server"
 const InstallHint = `no ClickHouse server is reachable and clickhouse-server is not installed.
   Install one:  sudo apt-get install clickhouse-server clickhouse-client   (Debian/Ubuntu)
   or start one: docker compose up -d clickhouse   (from the repository root)
-  then point TRUSTPIPE_CLICKHOUSE_ADDR at its native port (default 127.0.0.1:9000).`
+  then point trustpipe at its native port (default 127.0.0.1:9000).`
 
 // Installed reports whether the server binary is present.
 func Installed() bool {

@@ -18,7 +18,7 @@
 //
 // i.e. the baseline of a window is the 28 days (BaselinePeriod) immediately
 // before the window starts. Since a bucket counts by its start, a window is
-// accurate to one bucket (TRUSTPIPE_BUCKET_SIZE). The boundaries of all
+// accurate to one bucket (the pipeline's bucket size). The boundaries of all
 // windows and baselines cut [now − 56d, now) into consecutive segments;
 // one query sums trust_counts per segment and each window or baseline is the
 // merge of its segments, so every row is read once per refresh.
@@ -106,12 +106,12 @@ const MaxTopN = 100
 type Config struct {
 	// Database holds the read surface (trust_counts, ingest_ledger).
 	Database string
-	// Interval between refreshes (TRUSTPIPE_READBACK_INTERVAL).
+	// Interval between refreshes.
 	Interval time.Duration
 	// Timeout bounds one refresh; 0 means max(Interval, 30s).
 	Timeout time.Duration
-	// BucketSize is the base bucket width of trust_counts
-	// (TRUSTPIPE_BUCKET_SIZE); data freshness counts from a bucket's end.
+	// BucketSize is the base bucket width of trust_counts (the pipeline's
+	// aggregate.Config.BucketSize); data freshness counts from a bucket's end.
 	BucketSize time.Duration
 	// Breakdown is "" (off) or one of BreakdownDimensions.
 	Breakdown string
@@ -139,45 +139,62 @@ func DefaultConfig() Config {
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// The errors Validate wraps, so a caller can name its own settings.
+var (
+	ErrDatabase   = errors.New("the database name must be letters, digits and underscores")
+	ErrInterval   = errors.New("the read-back interval must be positive")
+	ErrTimeout    = errors.New("the read-back timeout must not be negative")
+	ErrBucketSize = errors.New("the bucket size must be positive")
+	ErrBreakdown  = fmt.Errorf("the breakdown must be one of %s, or empty for none", strings.Join(breakdownDimensions, ", "))
+	ErrTopN       = fmt.Errorf("the number of breakdown values with their own series must be from 1 to %d", MaxTopN)
+)
+
+// Validate reports every setting New would refuse; each error wraps one of
+// the sentinels above (or indicator's) and names the offending value.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults fills zero values and validates.
 func (c Config) withDefaults() (Config, error) {
-	var errs []string
+	var errs []error
 	if !identRe.MatchString(c.Database) {
-		errs = append(errs, fmt.Sprintf("database %q: use letters, digits and underscores only", c.Database))
+		errs = append(errs, fmt.Errorf("%w: got %q", ErrDatabase, c.Database))
 	}
 	if c.Interval <= 0 {
-		errs = append(errs, fmt.Sprintf("interval %s must be positive", c.Interval))
+		errs = append(errs, fmt.Errorf("%w: got %s", ErrInterval, c.Interval))
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, fmt.Sprintf("timeout %s must not be negative", c.Timeout))
+		errs = append(errs, fmt.Errorf("%w: got %s", ErrTimeout, c.Timeout))
 	}
 	if c.Timeout == 0 {
 		c.Timeout = max(c.Interval, 30*time.Second)
 	}
 	if c.BucketSize <= 0 {
-		errs = append(errs, fmt.Sprintf("bucket size %s must be positive", c.BucketSize))
+		errs = append(errs, fmt.Errorf("%w: got %s", ErrBucketSize, c.BucketSize))
 	}
 	if c.Breakdown != "" && !slices.Contains(breakdownDimensions, c.Breakdown) {
-		errs = append(errs, fmt.Sprintf("breakdown %q: use one of %s, or empty for none", c.Breakdown, strings.Join(breakdownDimensions, ", ")))
+		errs = append(errs, fmt.Errorf("%w: got %q", ErrBreakdown, c.Breakdown))
 	}
 	if c.Breakdown != "" && (c.TopN < 1 || c.TopN > MaxTopN) {
-		errs = append(errs, fmt.Sprintf("top N %d must be in 1..%d", c.TopN, MaxTopN))
+		errs = append(errs, fmt.Errorf("%w: got %d", ErrTopN, c.TopN))
 	}
 	if len(c.Index.Components) == 0 {
 		c.Index = indicator.DefaultIndexConfig()
 	}
 	if err := c.Index.Validate(); err != nil {
-		errs = append(errs, err.Error())
+		errs = append(errs, err)
 	}
 	if len(c.Divergence.ClickMetrics) == 0 {
 		c.Divergence = indicator.DefaultDivergenceConfig()
 	}
 	c.Divergence.Index = c.Index
 	if err := c.Divergence.Validate(); err != nil {
-		errs = append(errs, err.Error())
+		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return c, errors.New("read-back: " + strings.Join(errs, "; "))
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("read-back: %w", err)
 	}
 	return c, nil
 }

@@ -399,25 +399,31 @@ func TestRunRefreshesUntilCancelled(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		edit func(*Config)
-		want string
+		name  string
+		edit  func(*Config)
+		want  error
+		value string
 	}{
-		{"database", func(c *Config) { c.Database = "x; DROP" }, `database "x; DROP"`},
-		{"interval", func(c *Config) { c.Interval = 0 }, "interval 0s must be positive"},
-		{"breakdown", func(c *Config) { c.Breakdown = "contact" }, `breakdown "contact": use one of campaign_id, channel, segment, source`},
-		{"top n", func(c *Config) { c.Breakdown, c.TopN = "channel", 0 }, "top N 0 must be in 1..100"},
-		{"top n cap", func(c *Config) { c.Breakdown, c.TopN = "channel", 101 }, "top N 101 must be in 1..100"},
+		{"database", func(c *Config) { c.Database = "x; DROP" }, ErrDatabase, `got "x; DROP"`},
+		{"interval", func(c *Config) { c.Interval = 0 }, ErrInterval, "got 0s"},
+		{"timeout", func(c *Config) { c.Timeout = -time.Second }, ErrTimeout, "got -1s"},
+		{"bucket", func(c *Config) { c.BucketSize = 0 }, ErrBucketSize, "got 0s"},
+		{"breakdown", func(c *Config) { c.Breakdown = "contact" }, ErrBreakdown, `got "contact"`},
+		{"top n", func(c *Config) { c.Breakdown, c.TopN = "channel", 0 }, ErrTopN, "got 0"},
+		{"top n cap", func(c *Config) { c.Breakdown, c.TopN = "channel", 101 }, ErrTopN, "got 101"},
 		{"index", func(c *Config) {
 			c.Index = indicator.IndexConfig{Components: []indicator.Component{{Indicator: "ctr", Weight: 1}}}
-		}, "ctr is a click metric"},
+		}, nil, "ctr is a click metric"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig()
 			tc.edit(&c)
+			if err := c.Validate(); err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.value) {
+				t.Fatalf("Validate error = %v, want %v naming %q", err, tc.want, tc.value)
+			}
 			_, err := New(c, Deps{Querier: &fakeQuerier{}, Registerer: prometheus.NewRegistry()})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("New error = %v, want it to contain %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.value) {
+				t.Fatalf("New error = %v, want it to contain %q", err, tc.value)
 			}
 		})
 	}
