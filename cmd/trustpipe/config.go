@@ -7,85 +7,109 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
-	"github.com/trustpipe/trustpipe/aggregate"
-	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/readback"
 )
 
-// envPrefix is the prefix of every configuration variable.
-const envPrefix = "TRUSTPIPE"
+// envPrefix is the prefix of every configuration variable. Only prefixed
+// variables are read: LOG_LEVEL or BLOCK_SIZE set for another program never
+// reach trustpipe.
+const envPrefix = "TRUSTPIPE_"
 
-// Config is the whole configuration, read from TRUSTPIPE_* variables.
-// `trustpipe help` prints this table; keep desc tags user-facing.
+// Config is the whole configuration, read from TRUSTPIPE_* variables (see
+// settings). Its defaults come from the packages' DefaultConfig functions
+// (defaultConfig); the fields only say where each setting goes.
 type Config struct {
-	KafkaBrokers       []string `envconfig:"KAFKA_BROKERS" default:"127.0.0.1:9092" desc:"comma-separated Kafka bootstrap host:port list"`
-	KafkaTopics        []string `envconfig:"KAFKA_TOPICS" default:"trust-events" desc:"comma-separated input topics"`
-	KafkaGroup         string   `envconfig:"KAFKA_GROUP" default:"trustpipe" desc:"consumer group id"`
-	KafkaDLQTopic      string   `envconfig:"KAFKA_DLQ_TOPIC" default:"trust-events-dlq" desc:"dead-letter topic for rejected records"`
-	KafkaTLS           bool     `envconfig:"KAFKA_TLS" default:"false" desc:"connect to Kafka over TLS"`
-	KafkaTLSCA         string   `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle for Kafka TLS (default: system roots)"`
-	KafkaTLSCert       string   `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for Kafka mTLS"`
-	KafkaTLSKey        string   `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for Kafka mTLS"`
-	KafkaTLSSkipVerify bool     `envconfig:"KAFKA_TLS_INSECURE_SKIP_VERIFY" default:"false" desc:"skip Kafka certificate verification (testing only)"`
-	KafkaSASLMechanism string   `envconfig:"KAFKA_SASL_MECHANISM" desc:"SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: no SASL)"`
-	KafkaSASLUsername  string   `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL username"`
-	KafkaSASLPassword  string   `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
+	KafkaBrokers       []string
+	KafkaTopics        []string
+	KafkaGroup         string
+	KafkaDLQTopic      string
+	KafkaTLS           bool
+	KafkaTLSCA         string
+	KafkaTLSCert       string
+	KafkaTLSKey        string
+	KafkaTLSSkipVerify bool
+	KafkaSASLMechanism string
+	KafkaSASLUsername  string
+	KafkaSASLPassword  string
 
-	ClickHouseAddr          string `envconfig:"CLICKHOUSE_ADDR" default:"127.0.0.1:9000" desc:"ClickHouse native-protocol host:port"`
-	ClickHouseDatabase      string `envconfig:"CLICKHOUSE_DATABASE" default:"trustpipe" desc:"ClickHouse database (created by migrate)"`
-	ClickHouseUsername      string `envconfig:"CLICKHOUSE_USERNAME" default:"default" desc:"ClickHouse user"`
-	ClickHousePassword      string `envconfig:"CLICKHOUSE_PASSWORD" desc:"ClickHouse password"`
-	ClickHouseTLS           bool   `envconfig:"CLICKHOUSE_TLS" default:"false" desc:"connect to ClickHouse over TLS (secure native port, usually 9440)"`
-	ClickHouseTLSCA         string `envconfig:"CLICKHOUSE_TLS_CA_FILE" desc:"PEM CA bundle for ClickHouse TLS (default: system roots)"`
-	ClickHouseTLSSkipVerify bool   `envconfig:"CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY" default:"false" desc:"skip ClickHouse certificate verification (testing only)"`
+	ClickHouseAddr          string
+	ClickHouseDatabase      string
+	ClickHouseUsername      string
+	ClickHousePassword      string
+	ClickHouseTLS           bool
+	ClickHouseTLSCA         string
+	ClickHouseTLSSkipVerify bool
 
-	HTTPAddr      string `envconfig:"HTTP_ADDR" default:":9464" desc:"listen address of /metrics, /healthz and /readyz"`
-	HTTPWebConfig string `envconfig:"HTTP_WEB_CONFIG_FILE" desc:"Prometheus exporter-toolkit web config (TLS, basic auth) for the HTTP endpoint"`
+	HTTPAddr      string
+	HTTPWebConfig string
 
-	PseudonymKey string `envconfig:"PSEUDONYM_KEY" desc:"secret (>= 16 bytes) for HMAC-SHA256 pseudonyms of contact and account ids; required"`
+	PseudonymKey string
 
-	BucketSize      time.Duration `envconfig:"BUCKET_SIZE" default:"1m" desc:"base time bucket of trust_counts (must divide 24h)"`
-	BlockSize       int64         `envconfig:"BLOCK_SIZE" default:"10000" desc:"offsets per block; commits happen at block ends, so up to this many records per partition are re-read after a crash"`
-	FlushInterval   time.Duration `envconfig:"FLUSH_INTERVAL" default:"1s" desc:"how often counted events are written to ClickHouse"`
-	MaxPendingRows  int           `envconfig:"MAX_PENDING_ROWS" default:"100000" desc:"rows held before an early flush (bounds memory)"`
-	QueueSize       int           `envconfig:"QUEUE_SIZE" default:"8192" desc:"records fetched ahead of processing"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long the final flush may take on SIGINT/SIGTERM"`
-	Migrate         bool          `envconfig:"MIGRATE" default:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
+	BucketSize      time.Duration
+	BlockSize       int64
+	FlushInterval   time.Duration
+	MaxPendingRows  int
+	QueueSize       int
+	ShutdownTimeout time.Duration
+	Migrate         bool
 
-	MaxEventBytes int           `envconfig:"MAX_EVENT_BYTES" default:"65536" desc:"records larger than this are rejected (too_large)"`
-	MaxDepth      int           `envconfig:"MAX_DEPTH" default:"16" desc:"JSON nesting deeper than this is rejected (too_deep)"`
-	MaxSkew       time.Duration `envconfig:"MAX_SKEW" default:"5m" desc:"occurred_at may be this far after the record's Kafka timestamp"`
-	MaxAge        time.Duration `envconfig:"MAX_AGE" default:"9600h" desc:"occurred_at may be this far before the record's Kafka timestamp (400 days)"`
+	MaxEventBytes int
+	MaxDepth      int
+	MaxSkew       time.Duration
+	MaxAge        time.Duration
 
-	IndexComponents string `envconfig:"INDEX_COMPONENTS" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
+	IndexComponents string
 
-	ReadbackInterval  time.Duration `envconfig:"READBACK_INTERVAL" default:"30s" desc:"how often the trust gauges (trustpipe_indicator, trustpipe_trust_index, ...) are read back from ClickHouse"`
-	ReadbackBreakdown string        `envconfig:"READBACK_BREAKDOWN" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
-	ReadbackTopN      int           `envconfig:"READBACK_TOP_N" default:"10" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
+	ReadbackInterval  time.Duration
+	ReadbackBreakdown string
+	ReadbackTopN      int
 
-	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+	LogLevel  string
+	LogFormat string
 }
 
-// loadConfig reads the environment.
-func loadConfig() (Config, error) {
-	var c Config
-	if err := envconfig.Process(envPrefix, &c); err != nil {
-		return c, fmt.Errorf("configuration: %w (see `trustpipe help`)", err)
+// defaultConfig is the configuration with no variable set. Every default
+// of a stage comes from that stage's DefaultConfig; only the settings of
+// the command itself (HTTP endpoint, logging, migrate on start) are
+// defaulted here.
+func defaultConfig() Config {
+	k := consumers.DefaultKafkaConfig()
+	p := consumers.DefaultConfig()
+	s := sink.DefaultConfig()
+	r := readback.DefaultConfig()
+	return Config{
+		KafkaBrokers: k.Brokers, KafkaTopics: k.Topics, KafkaGroup: k.Group, KafkaDLQTopic: p.DeadLetterTopic,
+		ClickHouseAddr: s.Addr, ClickHouseDatabase: s.Database, ClickHouseUsername: s.Username, ClickHousePassword: s.Password,
+		HTTPAddr:   ":9464",
+		BucketSize: p.Aggregate.BucketSize, BlockSize: p.Aggregate.BlockSize,
+		FlushInterval: p.FlushInterval, MaxPendingRows: p.MaxPendingRows, QueueSize: p.QueueSize, ShutdownTimeout: p.ShutdownTimeout,
+		Migrate:       true,
+		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
+		ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
+		LogLevel: "info", LogFormat: "text",
 	}
-	return c, nil
+}
+
+// loadConfig reads the environment and validates the result before any
+// I/O. A bad value is a *configError (exit code 2) naming the variable.
+// The pseudonym key is checked where it is used (run, replay), since gen,
+// migrate and report do not need one.
+func loadConfig() (Config, error) {
+	c := defaultConfig()
+	if err := readEnv(&c, os.LookupEnv, os.ReadFile); err != nil {
+		return c, err
+	}
+	return c, c.validate()
 }
 
 // loadEnv reads the environment and builds the logger it configures: the
@@ -99,22 +123,50 @@ func loadEnv() (Config, *slog.Logger, error) {
 	return c, log, err
 }
 
-// printHelp lists every variable with its default.
-func printHelp(w *os.File) error {
-	var c Config
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	format := "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"
-	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	if err := envconfig.Usagef(envPrefix, &c, tw, format); err != nil {
-		return err
+// validate runs every stage's Validate on the configuration it would get
+// and turns a refusal into a *configError naming the variable.
+func (c Config) validate() error {
+	sc := sink.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase}
+	checks := []func() error{
+		c.kafkaConfig().Validate,
+		c.pipelineConfig().Validate,
+		func() error { return consumers.CheckDeadLetterTopic(c.KafkaTopics, c.KafkaDLQTopic) },
+		sc.Validate,
+		func() error {
+			r, err := c.readbackConfig()
+			if err != nil {
+				return err
+			}
+			return r.Validate()
+		},
+		func() error { _, _, err := c.kafkaSecurity(); return err },
+		func() error { _, err := newLogger(c); return err },
 	}
-	return tw.Flush()
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return c.explainSetting(err)
+		}
+	}
+	return nil
+}
+
+// pseudonymizer builds the pseudonymizer of TRUSTPIPE_PSEUDONYM_KEY.
+func (c Config) pseudonymizer() (*consumers.Pseudonymizer, error) {
+	p, err := consumers.NewPseudonymizer([]byte(c.PseudonymKey))
+	if err != nil {
+		return nil, c.explainSetting(err)
+	}
+	return p, nil
+}
+
+func (c Config) kafkaConfig() consumers.KafkaConfig {
+	return consumers.KafkaConfig{Brokers: c.KafkaBrokers, Topics: c.KafkaTopics, Group: c.KafkaGroup}
 }
 
 func (c Config) pipelineConfig() consumers.Config {
 	p := consumers.DefaultConfig()
-	p.Aggregate = aggregate.Config{BucketSize: c.BucketSize, BlockSize: c.BlockSize}
-	p.Limits = event.Limits{MaxBytes: c.MaxEventBytes, MaxDepth: c.MaxDepth, MaxSkew: c.MaxSkew, MaxAge: c.MaxAge}
+	p.Aggregate.BucketSize, p.Aggregate.BlockSize = c.BucketSize, c.BlockSize
+	p.Limits.MaxBytes, p.Limits.MaxDepth, p.Limits.MaxSkew, p.Limits.MaxAge = c.MaxEventBytes, c.MaxDepth, c.MaxSkew, c.MaxAge
 	p.DeadLetterTopic = c.KafkaDLQTopic
 	p.FlushInterval = c.FlushInterval
 	p.MaxPendingRows = c.MaxPendingRows
@@ -123,10 +175,16 @@ func (c Config) pipelineConfig() consumers.Config {
 	return p
 }
 
+// indexConfig is the Trust Index of TRUSTPIPE_INDEX_COMPONENTS, shared by
+// the read-back, the report and the index views.
+func (c Config) indexConfig() (indicator.IndexConfig, error) {
+	return indicator.ParseIndexComponents(c.IndexComponents, indicator.DefaultIndexConfig())
+}
+
 // readbackConfig configures the trust gauges; the Trust Index uses the same
 // TRUSTPIPE_INDEX_COMPONENTS as `trustpipe report`.
 func (c Config) readbackConfig() (readback.Config, error) {
-	idx, err := indicator.ParseIndexComponents(c.IndexComponents, indicator.DefaultIndexConfig())
+	idx, err := c.indexConfig()
 	if err != nil {
 		return readback.Config{}, err
 	}
@@ -141,11 +199,12 @@ func (c Config) readbackConfig() (readback.Config, error) {
 }
 
 func (c Config) sinkConfig() (sink.Config, error) {
-	s := sink.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, Username: c.ClickHouseUsername, Password: c.ClickHousePassword}
+	s := sink.DefaultConfig()
+	s.Addr, s.Database, s.Username, s.Password = c.ClickHouseAddr, c.ClickHouseDatabase, c.ClickHouseUsername, c.ClickHousePassword
 	if c.ClickHouseTLS {
 		t, err := tlsConfig(c.ClickHouseTLSCA, "", "", c.ClickHouseTLSSkipVerify)
 		if err != nil {
-			return s, fmt.Errorf("TRUSTPIPE_CLICKHOUSE_TLS_*: %w", err)
+			return s, fmt.Errorf("%sCLICKHOUSE_TLS_CA_FILE: %w", envPrefix, err)
 		}
 		s.TLS = t
 	}
@@ -158,7 +217,7 @@ func (c Config) kafkaSecurity() (*tls.Config, sasl.Mechanism, error) {
 	if c.KafkaTLS {
 		var err error
 		if t, err = tlsConfig(c.KafkaTLSCA, c.KafkaTLSCert, c.KafkaTLSKey, c.KafkaTLSSkipVerify); err != nil {
-			return nil, nil, fmt.Errorf("TRUSTPIPE_KAFKA_TLS_*: %w", err)
+			return nil, nil, fmt.Errorf("%sKAFKA_TLS_*_FILE: %w", envPrefix, err)
 		}
 	}
 	var m sasl.Mechanism
@@ -173,10 +232,10 @@ func (c Config) kafkaSecurity() (*tls.Config, sasl.Mechanism, error) {
 		}
 		var err error
 		if m, err = scram.Mechanism(algo, c.KafkaSASLUsername, c.KafkaSASLPassword); err != nil {
-			return nil, nil, fmt.Errorf("TRUSTPIPE_KAFKA_SASL_*: %w", err)
+			return nil, nil, fmt.Errorf("%sKAFKA_SASL_*: %w", envPrefix, err)
 		}
 	default:
-		return nil, nil, fmt.Errorf("TRUSTPIPE_KAFKA_SASL_MECHANISM=%q: use plain, scram-sha-256 or scram-sha-512", c.KafkaSASLMechanism)
+		return nil, nil, &configError{name: envPrefix + "KAFKA_SASL_MECHANISM", value: c.KafkaSASLMechanism, problem: "expected plain, scram-sha-256 or scram-sha-512 (or empty for no SASL)"}
 	}
 	return t, m, nil
 }

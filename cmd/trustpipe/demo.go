@@ -41,6 +41,16 @@ type demoOptions struct {
 	scenario string
 }
 
+const demoUsage = `Usage: trustpipe demo [--once] [--events N] [--days D] [--scenario NAME] [--live-rate R]
+
+The quick start: an embedded Kafka-protocol broker (unless
+TRUSTPIPE_KAFKA_BROKERS is set), the configured ClickHouse or a private
+clickhouse-server, generated history, the pipeline until caught up, the
+report, then a live feed until Ctrl-C.
+
+Flags:
+`
+
 func parseDemoFlags(args []string) (demoOptions, error) {
 	var o demoOptions
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -50,6 +60,10 @@ func parseDemoFlags(args []string) (demoOptions, error) {
 	fs.Int64Var(&o.seed, "seed", 1, "random seed of the generated history")
 	fs.Float64Var(&o.liveRate, "live-rate", 20, "live events per second after the history (until Ctrl-C)")
 	fs.StringVar(&o.scenario, "scenario", "trust-spiral", "scenario of the history")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), demoUsage)
+		printFlags(fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -95,7 +109,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	// ClickHouse: the configured server, or a private child process.
 	if err := pingClickHouse(ctx, c); err != nil {
 		if !localserver.Installed() {
-			return fmt.Errorf("ClickHouse at %s: %v\n%s", c.ClickHouseAddr, err, localserver.InstallHint)
+			return fmt.Errorf("ClickHouse at %s (TRUSTPIPE_CLICKHOUSE_ADDR): %v\n%s", c.ClickHouseAddr, err, localserver.InstallHint)
 		}
 		dir, err := os.MkdirTemp("", "trustpipe-demo-clickhouse-")
 		if err != nil {

@@ -28,27 +28,9 @@ type genOptions struct {
 	topic        string
 }
 
-func parseGenFlags(args []string, out io.Writer) (genOptions, error) {
+func parseGenFlags(args []string) (genOptions, error) {
 	var o genOptions
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&o.scenario, "scenario", "healthy", "scenario: "+strings.Join(scenario.Names(), ", "))
-	fs.IntVar(&o.events, "events", 100000, "exact number of records to produce (with --live, 0 = until Ctrl-C)")
-	fs.IntVar(&o.days, "days", scenario.DefaultDays, "days of history, ending now")
-	fs.Int64Var(&o.seed, "seed", 1, "random seed: the same seed gives the same stream")
-	fs.Float64Var(&o.rate, "rate", 0, "records per second (0 = as fast as the broker takes them)")
-	fs.BoolVar(&o.live, "live", false, "stamp events with the current time, as a live feed (use with --rate)")
-	fs.Float64Var(&o.invalidRatio, "invalid-ratio", 0, "fraction of deliberately invalid records, to exercise the dead-letter path")
-	fs.StringVar(&o.topic, "topic", "", "topic to write (default: the first of TRUSTPIPE_KAFKA_TOPICS)")
-	fs.Usage = func() {
-		fmt.Fprintln(out, "Usage: trustpipe gen [--scenario NAME] [--events N] [--days D] [--rate R] [--live] [--seed S]\n\nScenarios:")
-		for _, n := range scenario.Names() {
-			d, _ := scenario.Describe(n)
-			fmt.Fprintf(out, "  %-24s %s\n", n, d)
-		}
-		fmt.Fprintln(out, "\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := genFlags(&o)
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -64,8 +46,33 @@ func parseGenFlags(args []string, out io.Writer) (genOptions, error) {
 	return o, nil
 }
 
+// genFlags is gen's flag set, bound to o.
+func genFlags(o *genOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	fs.StringVar(&o.scenario, "scenario", "healthy", "scenario: "+strings.Join(scenario.Names(), ", "))
+	fs.IntVar(&o.events, "events", 100000, "exact number of records to produce (with --live, 0 = until Ctrl-C)")
+	fs.IntVar(&o.days, "days", scenario.DefaultDays, "days of history, ending now")
+	fs.Int64Var(&o.seed, "seed", 1, "random seed: the same seed gives the same stream")
+	fs.Float64Var(&o.rate, "rate", 0, "records per second (0 = as fast as the broker takes them)")
+	fs.BoolVar(&o.live, "live", false, "stamp events with the current time, as a live feed (use with --rate)")
+	fs.Float64Var(&o.invalidRatio, "invalid-ratio", 0, "fraction of deliberately invalid records, to exercise the dead-letter path")
+	fs.StringVar(&o.topic, "topic", "", "topic to write (default: the first of TRUSTPIPE_KAFKA_TOPICS)")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, "Usage: trustpipe gen [--scenario NAME] [--events N] [--days D] [--rate R] [--live] [--seed S]\n\n"+
+			"Writes a synthetic event stream to Kafka (TRUSTPIPE_KAFKA_BROKERS, TLS and SASL as for run).\n\nScenarios:\n")
+		for _, n := range scenario.Names() {
+			d, _ := scenario.Describe(n)
+			fmt.Fprintf(out, "  %-24s %s\n", n, d)
+		}
+		fmt.Fprintln(out, "\nFlags:")
+		printFlags(fs)
+	}
+	return fs
+}
+
 func cmdGen(ctx context.Context, args []string) error {
-	o, err := parseGenFlags(args, os.Stderr)
+	o, err := parseGenFlags(args)
 	if err != nil {
 		return err
 	}
@@ -75,6 +82,15 @@ func cmdGen(ctx context.Context, args []string) error {
 	}
 	if o.topic == "" {
 		o.topic = c.KafkaTopics[0]
+	}
+	// A dead broker fails here, naming the variable to check, instead of
+	// after the writer's retries.
+	dialer, err := c.kafkaDialer()
+	if err != nil {
+		return err
+	}
+	if err := pingKafka(ctx, c, dialer); err != nil {
+		return err
 	}
 	transport, err := c.kafkaTransport()
 	if err != nil {

@@ -57,7 +57,7 @@ func TestGenFlagErrors(t *testing.T) {
 		{"--invalid-ratio", "2"},
 		{"extra"},
 	} {
-		_, err := parseGenFlags(args, io.Discard)
+		_, err := parseGenFlags(args)
 		if _, ok := err.(usageError); !ok {
 			t.Errorf("gen %v: err %v, want a usage error (exit 2)", args, err)
 		}

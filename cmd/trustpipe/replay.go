@@ -6,13 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/consumers/replay"
 	"github.com/trustpipe/trustpipe/sink"
 )
@@ -49,22 +47,9 @@ type replayOptions struct {
 
 var targetRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,39}$`)
 
-func parseReplayFlags(args []string, out io.Writer) (replayOptions, error) {
+func parseReplayFlags(args []string) (replayOptions, error) {
 	var o replayOptions
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&o.topic, "topic", "", "topic to replay (default: every TRUSTPIPE_KAFKA_TOPICS topic; --offsets needs one)")
-	fs.StringVar(&o.from, "from", "", "start of the record-time range (inclusive)")
-	fs.StringVar(&o.to, "to", "", "end of the record-time range (exclusive)")
-	fs.StringVar(&o.offsets, "offsets", "", "inclusive offset ranges: PARTITION:FROM-TO[,PARTITION:FROM-TO…]")
-	fs.BoolVar(&o.all, "all", false, "replay every retained record")
-	fs.StringVar(&o.partitions, "partitions", "", "only these partitions, e.g. 0,2 (with --from/--to or --all)")
-	fs.StringVar(&o.target, "target", "", "backfill the shadow tables NAME_* instead of the live tables")
-	fs.IntVar(&o.parallel, "parallel", 4, "partitions read at once")
-	fs.Usage = func() {
-		fmt.Fprint(out, replayUsage, "\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	fs := replayFlags(&o)
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -75,6 +60,24 @@ func parseReplayFlags(args []string, out io.Writer) (replayOptions, error) {
 		return o, usagef("--parallel %d: must be at least 1", o.parallel)
 	}
 	return o, nil
+}
+
+// replayFlags is replay's flag set, bound to o.
+func replayFlags(o *replayOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.StringVar(&o.topic, "topic", "", "topic to replay (default: every TRUSTPIPE_KAFKA_TOPICS topic; --offsets needs one)")
+	fs.StringVar(&o.from, "from", "", "start of the record-time range (inclusive)")
+	fs.StringVar(&o.to, "to", "", "end of the record-time range (exclusive)")
+	fs.StringVar(&o.offsets, "offsets", "", "inclusive offset ranges: PARTITION:FROM-TO[,PARTITION:FROM-TO…]")
+	fs.BoolVar(&o.all, "all", false, "replay every retained record")
+	fs.StringVar(&o.partitions, "partitions", "", "only these partitions, e.g. 0,2 (with --from/--to or --all)")
+	fs.StringVar(&o.target, "target", "", "backfill the shadow tables NAME_* instead of the live tables")
+	fs.IntVar(&o.parallel, "parallel", 4, "partitions read at once")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), replayUsage, "\nFlags:\n")
+		printFlags(fs)
+	}
+	return fs
 }
 
 // selection turns the flags into a replay.Selection; topics are the
@@ -120,7 +123,7 @@ func cmdReplay(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "swap" {
 		return cmdReplaySwap(ctx, args[1:])
 	}
-	o, err := parseReplayFlags(args, os.Stderr)
+	o, err := parseReplayFlags(args)
 	if err != nil {
 		return err
 	}
@@ -197,23 +200,13 @@ func newReplayer(ctx context.Context, c Config, tables sink.Tables, parallel int
 	if err != nil {
 		return nil, nil, err
 	}
-	pseudonyms, err := consumers.NewPseudonymizer([]byte(c.PseudonymKey))
+	pseudonyms, err := c.pseudonymizer()
 	if err != nil {
 		return nil, nil, err
 	}
-	sc, err := c.sinkConfig()
+	st, err := openPinged(ctx, c, tables)
 	if err != nil {
 		return nil, nil, err
-	}
-	st, err := sink.Open(ctx, sc, tables)
-	if err != nil {
-		return nil, nil, err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := st.Ping(pingCtx); err != nil {
-		_ = st.Close()
-		return nil, nil, fmt.Errorf("%w\n  check TRUSTPIPE_CLICKHOUSE_ADDR (native protocol, usually port 9000) and that ClickHouse is running", err)
 	}
 	dialer, err := c.kafkaDialer()
 	if err != nil {
@@ -246,26 +239,9 @@ type swapOptions struct {
 	dryRun bool
 }
 
-func parseSwapFlags(args []string, out io.Writer) (swapOptions, error) {
+func parseSwapFlags(args []string) (swapOptions, error) {
 	var o swapOptions
-	fs := flag.NewFlagSet("replay swap", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&o.target, "target", "", "the shadow backfilled with `trustpipe replay --target NAME`")
-	fs.BoolVar(&o.yes, "yes", false, "swap without asking (required when stdin is not a terminal)")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "print the comparison report and stop")
-	fs.Usage = func() {
-		fmt.Fprint(out, replayUsage, `
-'replay swap' prints a comparison of the live and shadow tables, asks for
-confirmation, exchanges the two sets of tables atomically (EXCHANGE TABLES where
-the database engine supports it, one RENAME TABLE statement on Ordinary
-databases such as ClickHouse 18.16), then replays into the new live tables
-everything past the shadow's ledger. The previous live tables are kept under
-the shadow's names: swapping again undoes the swap.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
+	fs := swapFlags(&o)
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -278,8 +254,30 @@ Flags:
 	return o, nil
 }
 
+// swapFlags is replay swap's flag set, bound to o.
+func swapFlags(o *swapOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("replay swap", flag.ContinueOnError)
+	fs.StringVar(&o.target, "target", "", "the shadow backfilled with `trustpipe replay --target NAME`")
+	fs.BoolVar(&o.yes, "yes", false, "swap without asking (required when stdin is not a terminal)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the comparison report and stop")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), replayUsage, `
+'replay swap' prints a comparison of the live and shadow tables, asks for
+confirmation, exchanges the two sets of tables atomically (EXCHANGE TABLES where
+the database engine supports it, one RENAME TABLE statement on Ordinary
+databases such as ClickHouse 18.16), then replays into the new live tables
+everything past the shadow's ledger. The previous live tables are kept under
+the shadow's names: swapping again undoes the swap.
+
+Flags:
+`)
+		printFlags(fs)
+	}
+	return fs
+}
+
 func cmdReplaySwap(ctx context.Context, args []string) error {
-	o, err := parseSwapFlags(args, os.Stderr)
+	o, err := parseSwapFlags(args)
 	if err != nil {
 		return err
 	}

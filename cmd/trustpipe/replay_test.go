@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"maps"
 	"os/exec"
 	"strings"
@@ -52,7 +51,7 @@ func TestReplayFlagErrors(t *testing.T) {
 		if topics == nil {
 			topics = []string{"trust-events"}
 		}
-		o, err := parseReplayFlags(tc.args, io.Discard)
+		o, err := parseReplayFlags(tc.args)
 		if err == nil {
 			_, err = o.selection(topics, now)
 		}
@@ -62,11 +61,11 @@ func TestReplayFlagErrors(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{}, {"--target", ""}, {"--target", "v2", "--yes", "--dry-run"}, {"--target", "v2", "x"}} {
-		if _, err := parseSwapFlags(args, io.Discard); !errors.As(err, new(usageError)) {
+		if _, err := parseSwapFlags(args); !errors.As(err, new(usageError)) {
 			t.Errorf("replay swap %v: err %v, want a usage error", args, err)
 		}
 	}
-	o, err := parseReplayFlags([]string{"--offsets", "0:1-2,1:5-", "--topic", "x"}, io.Discard)
+	o, err := parseReplayFlags([]string{"--offsets", "0:1-2,1:5-", "--topic", "x"})
 	if err != nil {
 		t.Fatal(err)
 	}

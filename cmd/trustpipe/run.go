@@ -26,7 +26,7 @@ import (
 func newLogger(c Config) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return nil, fmt.Errorf("TRUSTPIPE_LOG_LEVEL=%q: use debug, info, warn or error", c.LogLevel)
+		return nil, &configError{name: envPrefix + "LOG_LEVEL", value: c.LogLevel, problem: "expected debug, info, warn or error"}
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.LogFormat {
@@ -35,28 +35,24 @@ func newLogger(c Config) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
-	return nil, fmt.Errorf("TRUSTPIPE_LOG_FORMAT=%q: use text or json", c.LogFormat)
+	return nil, &configError{name: envPrefix + "LOG_FORMAT", value: c.LogFormat, problem: "expected text or json"}
 }
 
 // openStore connects to ClickHouse and, when migrate is set, applies the
-// schema. Errors say which variable to check.
+// schema. A failed ping is returned as is: main's advice says which
+// variable to check.
 func openStore(ctx context.Context, c Config, migrate bool, log *slog.Logger) (*sink.Store, error) {
-	sc, err := c.sinkConfig()
+	st, err := openPinged(ctx, c, sink.LiveTables())
 	if err != nil {
 		return nil, err
-	}
-	st, err := sink.Open(ctx, sc, sink.LiveTables())
-	if err != nil {
-		return nil, err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := st.Ping(pingCtx); err != nil {
-		_ = st.Close()
-		return nil, fmt.Errorf("%w\n  check TRUSTPIPE_CLICKHOUSE_ADDR (native protocol, usually port 9000) and that ClickHouse is running", err)
 	}
 	if migrate {
-		applied, err := st.Migrate(ctx, readSurfaceViews())
+		views, err := readSurfaceViews(c)
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		applied, err := st.Migrate(ctx, views)
 		if err != nil {
 			_ = st.Close()
 			return nil, err
@@ -68,9 +64,39 @@ func openStore(ctx context.Context, c Config, migrate bool, log *slog.Logger) (*
 	return st, nil
 }
 
+// openPinged opens tables in the configured ClickHouse and checks that the
+// server answers and accepts the credentials.
+func openPinged(ctx context.Context, c Config, tables sink.Tables) (*sink.Store, error) {
+	sc, err := c.sinkConfig()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sink.Open(ctx, sc, tables)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := st.Ping(pingCtx); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("ClickHouse at %s: %w", c.ClickHouseAddr, err)
+	}
+	return st, nil
+}
+
+const migrateUsage = `Usage: trustpipe migrate
+
+Creates the ClickHouse database, tables and read-surface views, or upgrades
+them; safe to run again. 'trustpipe run' does the same on start unless
+TRUSTPIPE_MIGRATE=false.
+
+It reads TRUSTPIPE_CLICKHOUSE_* (where), TRUSTPIPE_INDEX_COMPONENTS (the Trust
+Index views) and TRUSTPIPE_LOG_*; see 'trustpipe help'.
+`
+
 func cmdMigrate(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		return usagef("migrate takes no arguments (configuration comes from TRUSTPIPE_* variables)")
+	if err := parseFlags(simpleFlags("migrate", migrateUsage), args); err != nil {
+		return err
 	}
 	c, log, err := loadEnv()
 	if err != nil {
@@ -86,9 +112,25 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	return nil
 }
 
+const runUsage = `Usage: trustpipe run
+
+Consumes the input topics as a consumer group, validates and counts every
+record, writes the counts to ClickHouse (committing offsets only once they
+are stored), sends rejected records to the dead-letter topic, and serves
+/metrics, /healthz and /readyz. It stops cleanly on SIGINT or SIGTERM.
+It takes no flags: everything comes from these variables.
+
+Environment:
+`
+
 func cmdRun(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		return usagef("run takes no arguments (configuration comes from TRUSTPIPE_* variables)")
+	fs := simpleFlags("run", "")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), runUsage)
+		_ = printHelp(fs.Output())
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	c, log, err := loadEnv()
 	if err != nil {
@@ -102,7 +144,7 @@ func cmdRun(ctx context.Context, args []string) error {
 // runPipeline runs the live pipeline and its HTTP endpoint until ctx ends.
 // ready, if non-nil, is called with the HTTP address once serving.
 func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheus.Registry, ready func(addr string)) error {
-	pseudonyms, err := consumers.NewPseudonymizer([]byte(c.PseudonymKey))
+	pseudonyms, err := c.pseudonymizer()
 	if err != nil {
 		return err
 	}
@@ -110,15 +152,20 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
+	dialer, err := c.kafkaDialer()
+	if err != nil {
+		return err
+	}
+	// Kafka first: a wrong broker address fails before the schema is
+	// touched, and "running" below means both ends answered.
+	if err := pingKafka(ctx, c, dialer); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, c, c.Migrate, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	dialer, err := c.kafkaDialer()
-	if err != nil {
-		return err
-	}
 	transport, err := c.kafkaTransport()
 	if err != nil {
 		return err
@@ -135,6 +182,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	}
 	defer dlq.Close()
 
+	reg.MustRegister(buildInfoCollector())
 	metrics := consumers.NewMetrics(reg)
 	pipe, err := consumers.New(c.pipelineConfig(), consumers.Deps{
 		Fetcher:     reader,
@@ -188,6 +236,14 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	return err
 }
 
+// pingKafka checks that a configured broker answers (TLS and SASL
+// included), within the dialer's timeout.
+func pingKafka(ctx context.Context, c Config, dialer *kafka.Dialer) error {
+	pingCtx, cancel := context.WithTimeout(ctx, dialer.Timeout)
+	defer cancel()
+	return consumers.Ping(pingCtx, dialer, c.KafkaBrokers)
+}
+
 func httpHandler(reg *prometheus.Registry, ready func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -211,18 +267,8 @@ func readiness(c Config, dialer *kafka.Dialer, st *sink.Store, pipe *consumers.P
 		if err := st.Ping(ctx); err != nil {
 			return err
 		}
-		var kerr error
-		for _, b := range c.KafkaBrokers {
-			conn, err := dialer.DialContext(ctx, "tcp", b)
-			if err == nil {
-				_ = conn.Close()
-				kerr = nil
-				break
-			}
-			kerr = fmt.Errorf("kafka broker %s: %w", b, err)
-		}
-		if kerr != nil {
-			return kerr
+		if err := consumers.Ping(ctx, dialer, c.KafkaBrokers); err != nil {
+			return err
 		}
 		if !pipe.Healthy() {
 			return errors.New("storing to ClickHouse is failing (see logs)")
