@@ -53,6 +53,17 @@ Flags:
 
 func parseDemoFlags(args []string) (demoOptions, error) {
 	var o demoOptions
+	if err := parseFlags(demoFlags(&o), args); err != nil {
+		return o, err
+	}
+	if o.events <= 0 || o.days <= 0 || o.liveRate < 0 {
+		return o, usagef("--events and --days must be positive, --live-rate >= 0")
+	}
+	return o, nil
+}
+
+// demoFlags is demo's flag set, bound to o.
+func demoFlags(o *demoOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.BoolVar(&o.once, "once", false, "exit after printing the report instead of streaming live events")
 	fs.IntVar(&o.events, "events", 200000, "events of history to generate")
@@ -64,13 +75,7 @@ func parseDemoFlags(args []string) (demoOptions, error) {
 		fmt.Fprint(fs.Output(), demoUsage)
 		printFlags(fs)
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return o, err
-	}
-	if o.events <= 0 || o.days <= 0 || o.liveRate < 0 {
-		return o, usagef("--events and --days must be positive, --live-rate >= 0")
-	}
-	return o, nil
+	return fs
 }
 
 // cmdDemo is the quick start: embedded broker (unless one is configured),
