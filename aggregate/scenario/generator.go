@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"container/heap"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -15,11 +16,11 @@ const (
 	streamTimeline   = 0x74696d656c696e65 // "timeline"
 	streamEvents     = 0x6576656e74737472 // "eventstr"
 	streamInvalid    = 0x696e76616c696473 // "invalids"
+	streamDuplicates = 0x6475706c69636174 // "duplicat"
 )
 
-// ringSize bounds the memory of recent sends that follow-up events
-// (deliveries, opens, clicks, unsubscribes, ...) are attributed to; a few
-// thousand sends is a few minutes to hours of traffic, like real funnels.
+// ringSize bounds the memory of recent sends that live follow-up events
+// (NextAt) are attributed to.
 const ringSize = 4096
 
 // Record is one generated Kafka record.
@@ -33,7 +34,8 @@ type Record struct {
 	// Value is the JSON event (or, for an invalid record, its broken form).
 	Value []byte
 	// Time is the event time, to be used as the Kafka record timestamp so
-	// that timestamp offset look-ups (replays by time) find it.
+	// that timestamp offset look-ups (replays by time) find it. Times are
+	// non-decreasing except for duplicates, which repeat an earlier record.
 	Time time.Time
 	// Type is the type of the generated event (of the event an invalid
 	// record was derived from).
@@ -53,16 +55,68 @@ func (r Record) Clone() Record {
 	return r
 }
 
-// sent is a send that later events are attributed to.
+// sent is a send that follow-up events belong to.
 type sent struct {
+	at       int64  // unix nanoseconds, millisecond precision
+	msg      uint64 // message sequence number: the message_id
 	contact  int32
 	campaign int32
 	level    uint8
 }
 
+// pending is an event scheduled for emission: a send, a follow-up of s, or
+// an independent event (s unused).
+type pending struct {
+	at  int64
+	seq uint64 // tie-break: equal times keep scheduling order
+	s   sent
+	typ event.Type
+	det uint8 // detail code
+}
+
+func (a *pending) before(b *pending) bool { return a.at < b.at || (a.at == b.at && a.seq < b.seq) }
+
+// Detail codes of pending events.
+const (
+	detNone uint8 = iota
+	detMachine
+	detBot
+	detHard
+	detSoft
+	detFeedback // + index into event.FeedbackKinds
+)
+
+// A dup is a re-sent record waiting for its position in the stream.
+type dup struct {
+	pos int // index in the stream at which it is emitted
+	rec Record
+	day int
+}
+
+type dupQueue []dup
+
+func (q dupQueue) Len() int           { return len(q) }
+func (q dupQueue) Less(i, j int) bool { return q[i].pos < q[j].pos }
+func (q dupQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *dupQueue) Push(x any)        { *q = append(*q, x.(dup)) }
+func (q *dupQueue) Pop() any {
+	old := *q
+	d := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return d
+}
+
 // Generator yields the records of one scenario run:
 //
 //	for r, ok := g.Next(); ok; r, ok = g.Next() { ... }
+//
+// Sends are generated hour by hour (the daily blast in its hour, triggered
+// sends around the clock), each with its follow-ups (delivery or bounce,
+// opens, clicks, unsubscribes, complaints, ...) scheduled after it with
+// their own delay distributions; Next emits the scheduled events in time
+// order. The volume of the hours still to generate is steered so the stream
+// holds exactly Config.Events records; whatever the plan misses by at the
+// very end is filled with web sessions or cut.
 //
 // See the package documentation; it is not safe for concurrent use.
 type Generator struct {
@@ -71,22 +125,28 @@ type Generator struct {
 	tl   *timeline
 	rng  *rand.Rand // events
 	irng *rand.Rand // invalid-record decisions
+	drng *rand.Rand // duplicate decisions
 
-	// position in the timeline
-	total   int     // records Next yields
-	emitted int     // records Next has yielded
-	live    int     // records NextAt has yielded
-	slot    int     // current slot
-	left    int     // events left in the current slot
-	x       float64 // last order statistic in the slot, in [0, 1)
+	total   int // records Next yields
+	emitted int // records Next has yielded
+	live    int // records NextAt has yielded
+	unique  int // planned records Next has yielded (duplicates and fill aside)
+	target  float64
 
-	// Rings of recent sends that follow-up events are attributed to.
+	slot   int       // next slot to generate
+	queue  []pending // min-heap by (at, seq)
+	seq    uint64
+	msgSeq uint64
+	dups   dupQueue
+
+	// fill, once the schedule is exhausted: sorted uniforms on [fillFrom, end)
+	fillFrom, lastAt int64
+	fillX            float64
+
+	// Ring of recently emitted sends that live (NextAt) follow-ups belong to.
 	recent     [ringSize]sent
 	nRecent    int
 	recentNext int
-	beyond     [ringSize]sent // sends personalized beyond consent
-	nBeyond    int
-	beyondNext int
 
 	ev         event.Event // the event behind the current record
 	idBuf      [36]byte
@@ -110,7 +170,9 @@ func New(cfg Config) (*Generator, error) {
 		cfg:     cfg,
 		rng:     rand.New(rand.NewPCG(seed, streamEvents)),
 		irng:    rand.New(rand.NewPCG(seed, streamInvalid)),
+		drng:    rand.New(rand.NewPCG(seed, streamDuplicates)),
 		total:   cfg.Events,
+		target:  cfg.uniqueTarget(),
 		invalid: map[event.Reason]int{},
 	}
 	g.pop = newPopulation(cfg, rand.New(rand.NewPCG(seed, streamPopulation)))
@@ -119,12 +181,7 @@ func New(cfg Config) (*Generator, error) {
 	for i := range g.stats {
 		g.stats[i].details = map[DetailKey]int{}
 	}
-	g.slot = -1
-	// Warm up the memory of recent sends with sends from before the period
-	// so the very first events already have a funnel to belong to.
-	for range ringSize {
-		g.makeSend(&g.tl.days[0])
-	}
+	g.lastAt = g.tl.begin
 	g.initInvalid()
 	return g, nil
 }
@@ -148,28 +205,225 @@ func (g *Generator) Next() (Record, bool) {
 	if g.emitted >= g.total {
 		return Record{}, false
 	}
-	for g.left == 0 {
-		g.slot++
-		g.left = g.tl.slots[g.slot].n
-		g.x = 0
-	}
-	sl := &g.tl.slots[g.slot]
-	// Sequential generation of sorted uniforms: the minimum of k uniforms on
-	// [x, 1) is 1-(1-x)·U^(1/k). Times are therefore ordered without holding
-	// a slot's events in memory.
-	g.x = 1 - (1-g.x)*math.Pow(1-g.rng.Float64(), 1/float64(g.left))
-	g.left--
-	ns := sl.start + int64(g.x*float64(sl.dur))
-	ns -= ns % int64(time.Millisecond) // Kafka timestamps have millisecond precision
+	cur := g.emitted
 	g.emitted++
-	return g.record(time.Unix(0, ns).UTC(), int(sl.day)), true
+	if len(g.dups) > 0 && g.dups[0].pos <= cur {
+		return g.emitDup(), true
+	}
+	// Generate hours until the earliest scheduled event is certain to come
+	// before anything a later hour could schedule.
+	for g.slot < len(g.tl.slots) && (len(g.queue) == 0 || g.queue[0].at >= g.tl.slots[g.slot].start) {
+		g.genSlot()
+	}
+	if len(g.queue) > 0 {
+		p := g.popMin()
+		g.unique++
+		g.lastAt = p.at
+		return g.record(&p, g.tl.dayOf(p.at), true), true
+	}
+	if len(g.dups) > 0 {
+		return g.emitDup(), true
+	}
+	// The schedule fell short of Events: web sessions at sorted uniform
+	// times after the last event (the minimum of k uniforms on [x, 1) is
+	// 1-(1-x)·U^(1/k)).
+	if g.fillX == 0 {
+		g.fillFrom = g.lastAt
+	}
+	k := float64(g.total - cur)
+	g.fillX = 1 - (1-g.fillX)*math.Pow(1-g.rng.Float64(), 1/k)
+	at := ms(g.fillFrom + int64(g.fillX*float64(g.tl.end-g.fillFrom)))
+	p := pending{at: min(max(at, g.lastAt), g.tl.end-int64(time.Millisecond)), typ: event.WebSession}
+	return g.record(&p, g.tl.dayOf(p.at), true), true
+}
+
+func ms(ns int64) int64 { return ns - ns%int64(time.Millisecond) }
+
+// genSlot generates the sends and independent events of the next slot and
+// schedules them with their follow-ups.
+func (g *Generator) genSlot() {
+	sl := &g.tl.slots[g.slot]
+	g.slot++
+	dy := &g.tl.days[sl.day]
+	// Steer: scale this hour so that what is already scheduled plus what
+	// the remaining hours are expected to bring meets the target.
+	f := 1.0
+	if sl.future > 0 {
+		f = min(4, max(0, (g.target-float64(g.unique+len(g.queue)))/sl.future))
+	}
+	for range g.round(sl.blast * f) {
+		g.send(sl, dy, dy.blast)
+	}
+	for range g.round(sl.trig * f) {
+		g.send(sl, dy, g.pickCampaign(dy))
+	}
+	for range g.round(sl.indep * f) {
+		u := g.rng.Float64() * dy.indepCum[len(dy.indepCum)-1]
+		typ := indepTypes[len(indepTypes)-1]
+		for i, c := range dy.indepCum {
+			if u < c {
+				typ = indepTypes[i]
+				break
+			}
+		}
+		g.push(pending{at: ms(sl.start + int64(g.rng.Float64()*float64(sl.dur))), typ: typ})
+	}
+}
+
+// round rounds x stochastically, so expectations are kept.
+func (g *Generator) round(x float64) int {
+	n := math.Floor(x)
+	if g.rng.Float64() < x-n {
+		n++
+	}
+	return int(n)
+}
+
+// send makes one send of campaign ci in slot sl and schedules it (inside
+// the period) and its follow-ups.
+func (g *Generator) send(sl *slot, dy *day, ci int32) {
+	at := ms(sl.start + int64(g.rng.Float64()*float64(sl.dur)))
+	s := g.makeSend(dy, ci, at)
+	if !sl.pre {
+		g.push(pending{at: at, s: s, typ: event.Send})
+	}
+	g.followUps(s, dy)
+}
+
+// followUps decides what happens after send s, with the rates of its day,
+// and schedules each follow-up after its delay.
+func (g *Generator) followUps(s sent, dy *day) {
+	r := &dy.r
+	c := &g.pop.campaigns[s.campaign]
+	k := &g.pop.contacts[s.contact]
+	m := &channelMul[c.channel]
+	if g.rng.Float64() >= r.Delivery {
+		det := detSoft
+		if g.rng.Float64() < r.HardBounce {
+			det = detHard
+		}
+		g.later(s.at, s, kBounce, det)
+		return
+	}
+	g.later(s.at, s, kDelivered, detNone)
+	if g.chance(r.Open * r.MachineOpen * m[kMachineOpen]) {
+		g.later(s.at, s, kMachineOpen, detMachine)
+	}
+	// People: only the engaged audience opens and clicks, in proportion to
+	// their propensity.
+	if k.rank < int32(dy.audience) {
+		w := float64(k.prop) * dy.engNorm
+		if g.chance(r.Open * (1 - r.MachineOpen) * m[kOpen] * (1 - repeatOpen) * w) {
+			g.later(s.at, s, kOpen, detNone)
+			for g.rng.Float64() < repeatOpen {
+				g.later(s.at, s, kOpen, detNone)
+			}
+		}
+		if g.chance(r.Click * m[kClick] * (1 - repeatClick) * w) {
+			at := g.later(s.at, s, kClick, detNone)
+			for g.rng.Float64() < repeatClick {
+				g.later(s.at, s, kClick, detNone)
+			}
+			if g.chance(r.FormFill * m[kFormFill]) {
+				g.later(at, s, kFormFill, detNone)
+			}
+		}
+	}
+	if g.chance(r.BotClick * m[kBotClick] * botClickW[k.mailbox] / g.pop.botNorm) {
+		g.later(s.at, s, kBotClick, detBot)
+	}
+	for _, x := range [...]struct {
+		k    kind
+		rate float64
+	}{{kUnsubscribe, r.Unsubscribe}, {kOptDown, r.OptDown}, {kOptUp, r.OptUp}, {kPrefVisit, r.PrefVisit}} {
+		if g.chance(x.rate * m[x.k]) {
+			g.later(s.at, s, x.k, detNone)
+		}
+	}
+	beyond := s.level > k.tier
+	complaint, tooPersonal := dy.complaint, dy.tooPersonal
+	if beyond {
+		complaint += dy.complaintExtra
+		tooPersonal += dy.tooPersonalExtra
+	}
+	if g.chance(complaint * m[kComplaint]) {
+		g.later(s.at, s, kComplaint, detNone)
+	}
+	if g.chance(tooPersonal * m[kFeedback]) {
+		g.later(s.at, s, kFeedback, detFeedback+2)
+	}
+	mix := r.FeedbackMix
+	other := r.Feedback * (1 - mix[2]/sum4(mix))
+	if g.chance(other * m[kFeedback]) {
+		mix[2] = 0
+		g.later(s.at, s, kFeedback, detFeedback+uint8(pick(g.rng, mix[:])))
+	}
+}
+
+func (g *Generator) chance(p float64) bool { return p > 0 && g.rng.Float64() < p }
+
+// later schedules follow-up k of s after its delay from t (the send, or the
+// click a form fill follows) if it falls in the period, and returns its
+// time.
+func (g *Generator) later(t int64, s sent, k kind, det uint8) int64 {
+	var d int64
+	if k == kFormFill {
+		d = delay{6 * time.Minute, 0.8}.draw(g.rng)
+	} else {
+		d = delays[k].draw(g.rng)
+	}
+	at := ms(t + d)
+	if at >= g.tl.begin && at < g.tl.end {
+		g.push(pending{at: at, s: s, typ: kindTypes[k], det: det})
+	}
+	return at
+}
+
+func (g *Generator) push(p pending) {
+	p.seq = g.seq
+	g.seq++
+	q := append(g.queue, p)
+	for i := len(q) - 1; i > 0; {
+		j := (i - 1) / 2
+		if !q[i].before(&q[j]) {
+			break
+		}
+		q[i], q[j] = q[j], q[i]
+		i = j
+	}
+	g.queue = q
+}
+
+func (g *Generator) popMin() pending {
+	q := g.queue
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q = q[:n]
+	for i := 0; ; {
+		j := 2*i + 1
+		if j >= n {
+			break
+		}
+		if j+1 < n && q[j+1].before(&q[j]) {
+			j++
+		}
+		if !q[j].before(&q[i]) {
+			break
+		}
+		q[i], q[j] = q[j], q[i]
+		i = j
+	}
+	g.queue = q
+	return top
 }
 
 // NextAt yields one more record, beyond Total, with event time t and the
 // rates of the period's last day: the live tail of a demo after its history.
 // Use it once Next has returned false, with non-decreasing t (the caller's
-// clock, so the generator itself never reads one). Its valid events are
-// counted in Stats under t's UTC day.
+// clock, so the generator itself never reads one). Live follow-ups belong
+// to recently emitted sends (their delay is the time since); there are no
+// duplicates. Its valid events are counted in Stats under t's UTC day.
 func (g *Generator) NextAt(t time.Time) Record {
 	t = t.UTC().Truncate(time.Millisecond)
 	last := len(g.tl.days) - 1
@@ -180,29 +434,84 @@ func (g *Generator) NextAt(t time.Time) Record {
 		g.tl.days = append(g.tl.days, dy)
 		g.stats = append(g.stats, dayStats{details: map[DetailKey]int{}})
 	}
+	dy := &g.tl.days[d]
 	g.live++
-	return g.record(t, d)
+	p := pending{at: t.UnixNano(), typ: g.pickType(dy)}
+	switch p.typ {
+	case event.WebSession, event.Sentiment, event.ConsentChange:
+	default:
+		if p.typ == event.Send || g.nRecent == 0 {
+			p.typ = event.Send
+			p.s = g.makeSend(dy, g.pickCampaign(dy), p.at)
+			break
+		}
+		p.s = g.recent[g.rng.IntN(g.nRecent)]
+		p.det = g.liveDetail(p.typ, &dy.r)
+	}
+	return g.record(&p, d, false)
 }
 
-// record generates the event at time t with the rates of day d, encodes it
-// and, with probability InvalidRatio, breaks it.
-func (g *Generator) record(t time.Time, d int) Record {
-	dy := &g.tl.days[d]
-	typ := g.pickType(dy)
-	g.fill(typ, t, dy)
+// liveDetail decides the detail of a live follow-up of type typ.
+func (g *Generator) liveDetail(typ event.Type, r *rates) uint8 {
+	switch typ {
+	case event.Bounce:
+		if g.rng.Float64() < r.HardBounce {
+			return detHard
+		}
+		return detSoft
+	case event.Open:
+		if g.rng.Float64() < r.MachineOpen {
+			return detMachine
+		}
+	case event.Click:
+		if g.rng.Float64()*(r.Click+r.BotClick) < r.BotClick {
+			return detBot
+		}
+	case event.Feedback:
+		return detFeedback + uint8(pick(g.rng, r.FeedbackMix[:]))
+	}
+	return detNone
+}
+
+// record builds the event p (of day d), encodes it and, with probability
+// InvalidRatio, breaks it; a valid history record is re-sent later with
+// probability DuplicateRatio.
+func (g *Generator) record(p *pending, d int, history bool) Record {
+	g.build(p, &g.tl.days[d])
 	g.buf = event.AppendJSON(g.buf[:0], &g.ev)
-	rec := Record{Value: g.buf, Time: t, Type: typ}
+	rec := Record{Value: g.buf, Time: time.Unix(0, p.at).UTC(), Type: p.typ}
 	if g.ev.ContactID != "" {
 		g.key = append(g.key[:0], g.ev.ContactID...)
 		rec.Key = g.key
 	}
+	if p.typ == event.Send {
+		g.recent[g.recentNext] = p.s
+		g.recentNext = (g.recentNext + 1) % ringSize
+		g.nRecent = min(g.nRecent+1, ringSize)
+	}
 	if g.cfg.InvalidRatio > 0 && g.irng.Float64() < g.cfg.InvalidRatio {
-		rec.Value, rec.Invalid = g.makeInvalid(rec.Value, typ)
+		rec.Value, rec.Invalid = g.makeInvalid(rec.Value, p.typ)
 		g.invalid[rec.Invalid]++
 		return rec
 	}
 	g.count(d)
+	if history && g.cfg.DuplicateRatio > 0 && g.drng.Float64() < g.cfg.DuplicateRatio {
+		// A producer retry: right after the original (the acknowledgement
+		// was lost), or thousands of records later (a retried batch).
+		lag := 1 + g.drng.IntN(3)
+		if far := 2000 + g.drng.IntN(6001); g.drng.Float64() < 0.5 && g.emitted-1+far < g.total {
+			lag = far
+		}
+		heap.Push(&g.dups, dup{pos: g.emitted - 1 + lag, rec: rec.Clone(), day: d})
+	}
 	return rec
+}
+
+// emitDup yields the earliest due re-sent record.
+func (g *Generator) emitDup() Record {
+	dp := heap.Pop(&g.dups).(dup)
+	g.stats[dp.day].dups[dp.rec.Type]++
+	return dp.rec
 }
 
 func (g *Generator) pickType(dy *day) event.Type {
@@ -216,48 +525,12 @@ func (g *Generator) pickType(dy *day) event.Type {
 	return event.Type(nTypes - 1)
 }
 
-// fill builds the event of type typ at time t into g.ev.
-func (g *Generator) fill(typ event.Type, t time.Time, dy *day) {
+// build fills g.ev with the event p, using the rates of its day.
+func (g *Generator) build(p *pending, dy *day) {
 	ev := &g.ev
-	*ev = event.Event{Type: typ, OccurredAt: t, ID: g.newID()}
+	*ev = event.Event{Type: p.typ, OccurredAt: time.Unix(0, p.at).UTC(), ID: g.newID()}
 	r := &dy.r
-	switch typ {
-	case event.Send:
-		s := g.makeSend(dy)
-		g.attribute(s)
-		ev.Personalization = levelNames[s.level]
-		if s.level > levelNone && g.rng.Float64() < r.Explained {
-			rs := reasons[s.level]
-			ev.Reason = rs[g.rng.IntN(len(rs))]
-			ev.Detail = event.DetailExplained
-		}
-	case event.Delivered, event.FormFill, event.Unsubscribe, event.OptDown,
-		event.OptUp, event.PreferenceCenterVisit:
-		g.attribute(g.pickRecent(typ == event.FormFill))
-	case event.Click:
-		g.attribute(g.pickRecent(true))
-	case event.Bounce:
-		g.attribute(g.pickRecent(false))
-		ev.Detail = "soft"
-		if g.rng.Float64() < r.HardBounce {
-			ev.Detail = "hard"
-		}
-	case event.Open:
-		machine := g.rng.Float64() < r.MachineOpen
-		g.attribute(g.pickRecent(!machine)) // machines open everything; people open what interests them
-		if machine {
-			ev.Detail = event.DetailMachine
-		}
-	case event.Complaint:
-		g.attribute(g.pickBlame(dy))
-	case event.Feedback:
-		kind := pick(g.rng, r.FeedbackMix[:])
-		if kind == 2 { // too_personal
-			g.attribute(g.pickBlame(dy))
-		} else {
-			g.attribute(g.pickRecent(kind == 3))
-		}
-		ev.Detail = event.FeedbackKinds[kind]
+	switch p.typ {
 	case event.ConsentChange:
 		g.consentChange(r)
 	case event.WebSession:
@@ -265,36 +538,63 @@ func (g *Generator) fill(typ event.Type, t time.Time, dy *day) {
 		ev.Source = sourceWeb
 		ev.Detail = event.TrafficSources[pick(g.rng, r.Traffic[:])]
 		if g.rng.Float64() < r.Identified {
-			c := g.pickContact(true)
-			g.contactFields(c)
+			g.contactFields(g.pickContact(true))
 		}
 	case event.Sentiment:
-		s := g.pickRecent(false)
-		g.contactFields(s.contact)
+		g.contactFields(g.pickContact(false))
 		ev.Channel = channelSales
 		ev.Source = sourceSales
 		score := r.SentimentMean + 0.3*g.rng.NormFloat64()
 		ev.Score = math.Round(min(1, max(-1, score))*100) / 100
+	case event.Send:
+		g.attribute(p.s)
+		if p.s.level > levelNone && g.rng.Float64() < r.Explained {
+			rs := reasons[p.s.level]
+			ev.Reason = rs[g.rng.IntN(len(rs))]
+			ev.Detail = event.DetailExplained
+		}
+	default:
+		g.attribute(p.s)
+		ev.SentAt = time.Unix(0, p.s.at).UTC()
+		switch {
+		case p.det == detMachine:
+			ev.Detail = event.DetailMachine
+		case p.det == detBot:
+			ev.Detail = event.DetailBot
+		case p.det == detHard:
+			ev.Detail = "hard"
+		case p.det == detSoft:
+			ev.Detail = "soft"
+		case p.det >= detFeedback:
+			ev.Detail = event.FeedbackKinds[p.det-detFeedback]
+		}
 	}
 }
 
-// makeSend chooses a campaign and a recipient and the personalization level,
-// and remembers the send for later attribution.
-func (g *Generator) makeSend(dy *day) sent {
+// pickCampaign picks an active campaign of the day for a triggered send.
+func (g *Generator) pickCampaign(dy *day) int32 {
 	u := g.rng.Float64() * dy.campCum[len(dy.campCum)-1]
-	ci := dy.campIdx[len(dy.campIdx)-1]
 	for i, c := range dy.campCum {
 		if u < c {
-			ci = dy.campIdx[i]
-			break
+			return dy.campIdx[i]
 		}
 	}
+	return dy.campIdx[len(dy.campIdx)-1]
+}
+
+// makeSend chooses the recipient of a send of campaign ci at time at, and
+// its personalization level.
+func (g *Generator) makeSend(dy *day, ci int32, at int64) sent {
 	c := &g.pop.campaigns[ci]
 	var k int32
-	if c.segment >= 0 && len(g.pop.bySegment[c.segment]) > 0 && g.rng.Float64() < 0.85 {
+	switch {
+	case dy.r.Focus > 0 && g.rng.Float64() < dy.r.Focus:
+		// Re-targeted at the engaged audience, whatever the segment.
+		k = g.pop.byRank[g.rng.IntN(dy.audience)]
+	case c.segment >= 0 && len(g.pop.bySegment[c.segment]) > 0 && g.rng.Float64() < 0.85:
 		list := g.pop.bySegment[c.segment]
 		k = list[g.rng.IntN(len(list))]
-	} else {
+	default:
 		k = int32(g.rng.IntN(len(g.pop.contacts)))
 	}
 	tier := g.pop.contacts[k].tier
@@ -305,42 +605,8 @@ func (g *Generator) makeSend(dy *day) sent {
 	if dy.r.Beyond > 0 && g.rng.Float64() < dy.r.Beyond {
 		level = levelPredictive
 	}
-	s := sent{contact: k, campaign: ci, level: level}
-	g.recent[g.recentNext] = s
-	g.recentNext = (g.recentNext + 1) % ringSize
-	g.nRecent = min(g.nRecent+1, ringSize)
-	if level > tier {
-		g.beyond[g.beyondNext] = s
-		g.beyondNext = (g.beyondNext + 1) % ringSize
-		g.nBeyond = min(g.nBeyond+1, ringSize)
-	}
-	return s
-}
-
-// pickRecent picks a recent send; engaged=true favours contacts with a high
-// engagement propensity (opens, clicks and form fills come from the same
-// engaged minority).
-func (g *Generator) pickRecent(engaged bool) sent {
-	s := g.recent[g.rng.IntN(g.nRecent)]
-	if engaged {
-		for range 4 {
-			if g.rng.Float32() < g.pop.contacts[s.contact].prop {
-				break
-			}
-			s = g.recent[g.rng.IntN(g.nRecent)]
-		}
-	}
-	return s
-}
-
-// pickBlame picks the send a complaint or "too personal" feedback is about:
-// in a scenario that attributes its excess to personalization beyond
-// consent, that share comes from such sends.
-func (g *Generator) pickBlame(dy *day) sent {
-	if dy.attrib > 0 && g.nBeyond > 0 && g.rng.Float64() < dy.attrib {
-		return g.beyond[g.rng.IntN(g.nBeyond)]
-	}
-	return g.pickRecent(false)
+	g.msgSeq++
+	return sent{at: at, msg: g.msgSeq, contact: k, campaign: ci, level: level}
 }
 
 // pickContact picks a contact, optionally favouring engaged ones.
@@ -357,15 +623,36 @@ func (g *Generator) pickContact(engaged bool) int32 {
 	return k
 }
 
-// attribute sets the contact and campaign dimensions of a follow-up event
-// from the send it belongs to.
+// attribute sets the contact, campaign and message dimensions of a send or
+// follow-up event from the send; email events name the recipient's mailbox
+// provider and the sending domain.
 func (g *Generator) attribute(s sent) {
 	c := &g.pop.campaigns[s.campaign]
 	g.contactFields(s.contact)
-	g.ev.CampaignID = c.id
-	g.ev.Channel = c.channel
-	g.ev.Source = c.source
-	g.ev.Personalization = levelNames[s.level]
+	ev := &g.ev
+	ev.CampaignID = c.id
+	ev.Channel = campaignChannels[c.channel]
+	ev.Source = c.source
+	ev.Personalization = levelNames[s.level]
+	ev.MessageID = messageID(s.msg)
+	if c.channel == chEmail {
+		ev.MailboxProvider = event.MailboxProviders[g.pop.contacts[s.contact].mailbox]
+		ev.SendingDomain = c.domain
+	}
+}
+
+// messageID formats a message sequence number as a message_id.
+func messageID(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for n > 0 || i > len(b)-10 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	i -= 4
+	copy(b[i:], "msg-")
+	return string(b[i:])
 }
 
 func (g *Generator) contactFields(k int32) {

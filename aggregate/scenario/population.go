@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 )
 
@@ -57,12 +59,31 @@ var themes = []string{
 	"renewal", "onboarding", "case-study", "pricing", "trial-expiry",
 }
 
-// Campaign channels and the system that sends on each.
+// Campaign channels (indexed like channelMul) and the system that sends on
+// each; email campaigns send from their system's own sending domain.
+const (
+	chEmail = iota
+	chSMS
+	chSales
+	chSocial
+	chAds
+	nChannels
+)
+
 var (
-	campaignChannels = []string{"email", "sms", "sales", "social"}
-	campaignChanW    = []float64{0.75, 0.10, 0.08, 0.07}
+	campaignChannels = [nChannels]string{"email", "sms", "sales", "social", "ads"}
+	campaignChanW    = []float64{0.60, 0.12, 0.10, 0.08, 0.10}
 	emailSources     = []string{"marketo", "hubspot"}
-	channelSource    = map[string]string{"sms": "twilio", "sales": "salesforce", "social": "linkedin"}
+	sendingDomains   = map[string]string{"marketo": "news.acme-cloud.com", "hubspot": "mail.acme-cloud.com"}
+	channelSource    = [nChannels]string{chSMS: "twilio", chSales: "salesforce", chSocial: "linkedin", chAds: "google-ads"}
+)
+
+// Mailbox providers of the contacts' addresses (event.MailboxProviders
+// order), B2B-skewed towards Microsoft; botClickW weighs each provider's
+// share of security-scanner clicks (corporate gateways click every link).
+var (
+	mailboxWeights = []float64{0.30, 0.04, 0.45, 0.06, 0.15}
+	botClickW      = []float64{0.3, 0.3, 2, 0.3, 2}
 )
 
 // Sources of events that do not come from a campaign.
@@ -79,13 +100,16 @@ type contact struct {
 	account int32
 	segment uint8
 	tier    uint8   // current consent tier; consent_change events move it
+	mailbox uint8   // index into event.MailboxProviders
 	prop    float32 // engagement propensity in (0, 1]: who opens and clicks
+	rank    int32   // position in population.byRank (0 = most engaged)
 }
 
 type campaign struct {
 	id      string
-	channel string
+	channel uint8 // chEmail, ...
 	source  string
+	domain  string // sending domain of email campaigns
 	level   uint8
 	segment int // -1: all segments
 	weight  float64
@@ -98,6 +122,12 @@ type population struct {
 	bySegment [][]int32
 	accounts  []string
 	campaigns []campaign
+	// byRank lists contacts from the most engaged down; propSum[k] is the
+	// sum of prop over byRank[:k] (the engaged audience of size k).
+	byRank  []int32
+	propSum []float64
+	// botNorm normalises botClickW to a mean of 1 over the contacts.
+	botNorm float64
 }
 
 func newPopulation(cfg Config, rng *rand.Rand) *population {
@@ -121,23 +151,37 @@ func newPopulation(cfg Config, rng *rand.Rand) *population {
 			segment: uint8(seg),
 			tier:    uint8(pick(rng, consentTierWeights)),
 			// Engagement is heavy-tailed: most contacts rarely engage.
-			prop: float32(0.05 + 0.95*math.Pow(rng.Float64(), 2)),
+			prop:    float32(0.05 + 0.95*math.Pow(rng.Float64(), 2)),
+			mailbox: uint8(pick(rng, mailboxWeights)),
 		}
 		p.contacts[i] = c
 		p.bySegment[seg] = append(p.bySegment[seg], int32(i))
 	}
+	p.byRank = make([]int32, len(p.contacts))
+	for i := range p.byRank {
+		p.byRank[i] = int32(i)
+	}
+	slices.SortStableFunc(p.byRank, func(a, b int32) int { return cmp.Compare(p.contacts[b].prop, p.contacts[a].prop) })
+	p.propSum = make([]float64, len(p.contacts)+1)
+	for k, i := range p.byRank {
+		p.contacts[i].rank = int32(k)
+		p.propSum[k+1] = p.propSum[k] + float64(p.contacts[i].prop)
+		p.botNorm += botClickW[p.contacts[i].mailbox]
+	}
+	p.botNorm /= float64(max(1, len(p.contacts)))
 	p.campaigns = make([]campaign, cfg.Campaigns)
 	alwaysOn := max(1, cfg.Campaigns/4)
 	for i := range p.campaigns {
-		ch := campaignChannels[pick(rng, campaignChanW)]
+		ch := uint8(pick(rng, campaignChanW))
 		src := channelSource[ch]
-		if ch == "email" {
+		if ch == chEmail {
 			src = emailSources[rng.IntN(len(emailSources))]
 		}
 		c := campaign{
 			id:      "cmp-" + pad(i+1, 3) + "-" + themes[rng.IntN(len(themes))],
 			channel: ch,
 			source:  src,
+			domain:  sendingDomains[src],
 			level:   uint8(pick(rng, levelWeights)),
 			segment: -1,
 			weight:  math.Exp(rng.NormFloat64() * 0.8),

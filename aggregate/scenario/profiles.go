@@ -1,5 +1,7 @@
 package scenario
 
+import "math"
+
 // rates is one day's rate profile. Funnel rates are relative to the previous
 // funnel step so that a scenario can change one behaviour (say, clicks)
 // without silently changing another (say, deliveries); everything else is
@@ -11,8 +13,9 @@ type rates struct {
 	HardBounce  float64 // hard bounces / bounces
 	Open        float64 // opens / delivered, machine opens included
 	MachineOpen float64 // machine opens / opens
-	Click       float64 // clicks / delivered
-	FormFill    float64 // form fills / clicks
+	Click       float64 // human clicks / delivered (CTR; bot clicks apart)
+	BotClick    float64 // bot and security-scanner clicks / delivered
+	FormFill    float64 // form fills / human clicks
 
 	Unsubscribe float64 // unsubscribes / delivered
 	OptDown     float64 // opt-downs / delivered
@@ -40,6 +43,16 @@ type rates struct {
 	Beyond, Leak float64
 	// Explained is the share of personalized sends that carry a reason.
 	Explained float64
+
+	// Audience is the share of contacts (the most engaged first) who still
+	// open and click at all; Focus is the share of sends re-targeted at
+	// that audience (optimising for clicks). Together they model the
+	// spiral: CTR rises while the engaged audience shrinks. The audience
+	// drifts geometrically (by the same factor every day), not linearly.
+	Audience, Focus float64
+	// BlastShare is the share of a day's sends that go out in its email
+	// blast, in one hour; the rest are triggered around the clock.
+	BlastShare float64
 }
 
 func lerp(a, b, s float64) float64 { return a + (b-a)*s }
@@ -53,6 +66,7 @@ func (r *rates) at(to *rates, s float64) rates {
 		Open:          lerp(r.Open, to.Open, s),
 		MachineOpen:   lerp(r.MachineOpen, to.MachineOpen, s),
 		Click:         lerp(r.Click, to.Click, s),
+		BotClick:      lerp(r.BotClick, to.BotClick, s),
 		FormFill:      lerp(r.FormFill, to.FormFill, s),
 		Unsubscribe:   lerp(r.Unsubscribe, to.Unsubscribe, s),
 		OptDown:       lerp(r.OptDown, to.OptDown, s),
@@ -69,6 +83,9 @@ func (r *rates) at(to *rates, s float64) rates {
 		Beyond:        lerp(r.Beyond, to.Beyond, s),
 		Leak:          lerp(r.Leak, to.Leak, s),
 		Explained:     lerp(r.Explained, to.Explained, s),
+		Audience:      r.Audience * math.Pow(to.Audience/r.Audience, s), // by the same factor every day
+		Focus:         lerp(r.Focus, to.Focus, s),
+		BlastShare:    lerp(r.BlastShare, to.BlastShare, s),
 	}
 	for i := range out.FeedbackMix {
 		out.FeedbackMix[i] = lerp(r.FeedbackMix[i], to.FeedbackMix[i], s)
@@ -79,19 +96,22 @@ func (r *rates) at(to *rates, s float64) rates {
 	return out
 }
 
-// healthyRates are the stable rates of a well-run programme: B2B email
-// benchmarks (97 % delivery, ~25 % opens, 3.5 % clicks), unsubscribes around
-// 0.2 % and complaints well under the mailbox providers' 0.1 % line, more
-// people opting down than leaving, about a third of web sessions direct.
+// healthyRates are the stable email rates of a well-run programme (other
+// channels scale them, see channelMul): B2B email benchmarks (97 % delivery,
+// ~25 % opens, 3.5 % human clicks), unsubscribes around 0.2 % and complaints
+// well under the mailbox providers' 0.1 % line, more people opting down than
+// leaving, about a third of web sessions direct, half of the day's sends in
+// its blast.
 var healthyRates = rates{
 	Volume: 1, Delivery: 0.97, HardBounce: 0.3,
-	Open: 0.25, MachineOpen: 0.2, Click: 0.035, FormFill: 0.12,
+	Open: 0.25, MachineOpen: 0.2, Click: 0.035, BotClick: 0.006, FormFill: 0.12,
 	Unsubscribe: 0.002, OptDown: 0.004, OptUp: 0.0012, PrefVisit: 0.008, Complaint: 0.0003,
 	Consent: 0.002, ConsentUp: 0.65,
 	Feedback: 0.004, FeedbackMix: [4]float64{0.25, 0.20, 0.05, 0.50},
 	Web: 0.4, Identified: 0.35, Traffic: [6]float64{0.35, 0.25, 0.15, 0.12, 0.08, 0.05},
 	Sentiment: 0.003, SentimentMean: 0.35,
 	Beyond: 0, Leak: 0.02, Explained: 0.9,
+	Audience: 1, Focus: 0, BlastShare: 0.5,
 }
 
 func init() {
@@ -114,6 +134,8 @@ func init() {
 	spiral.Traffic = [6]float64{0.15, 0.25, 0.27, 0.18, 0.09, 0.06}
 	spiral.SentimentMean = -0.3
 	spiral.Explained = 0.85
+	spiral.Audience = 0.02 // the engaged audience shrinks to the loyal few ...
+	spiral.Focus = 0.45    // ... whom the click-optimised programme re-targets
 
 	creepy := healthyRates
 	creepy.Volume = 1.1
@@ -133,13 +155,13 @@ func init() {
 
 	register(&scenarioDef{
 		name:        "healthy",
-		description: "stable rates: ~0.2% unsubscribes, ~0.03% complaints, opt-downs exceed unsubscribes, ~35% direct traffic",
+		description: "stable rates: ~0.2% unsubscribes and ~0.03% email complaints of the deliveries they follow, opt-downs exceed unsubscribes, ~35% direct traffic",
 		from:        healthyRates, to: healthyRates, drift: 1.0 / 3,
 	})
 	register(&scenarioDef{
 		name:        "trust-spiral",
-		description: "last third of the period: clicks rise while unsubscribes replace opt-downs, complaints pass 0.3%, too-personal feedback grows, direct traffic and sentiment fall",
-		from:        healthyRates, to: spiral, drift: 1.0 / 3,
+		description: "second half of the period: CTR rises while the engaged audience (distinct openers and clickers) shrinks week over week, unsubscribes replace opt-downs, complaints pass 0.3%, too-personal feedback grows, direct traffic and sentiment fall",
+		from:        healthyRates, to: spiral, drift: 1.0 / 2,
 	})
 	register(&scenarioDef{
 		name:        "creepy-personalization",

@@ -77,6 +77,17 @@ type Config struct {
 	// records are drawn from a separate random stream, so the valid records
 	// of a run with InvalidRatio > 0 are a subset of the run without.
 	InvalidRatio float64
+	// DuplicateRatio is the probability that a valid record is re-sent as a
+	// producer retry would: the same key, bytes and timestamp, either a few
+	// records later or some thousands of records later. 0 (the default)
+	// disables duplicates; Stats counts them apart from the unique events.
+	DuplicateRatio float64
+}
+
+// uniqueTarget is the number of unique (non-duplicate) records a stream of
+// Events records is planned with.
+func (cfg Config) uniqueTarget() float64 {
+	return float64(cfg.Events) / (1 + cfg.DuplicateRatio*(1-cfg.InvalidRatio))
 }
 
 // scenarioDef is a named rate profile: rates drift linearly from From to To
@@ -155,6 +166,9 @@ func (cfg Config) withDefaults() (Config, *scenarioDef, error) {
 	}
 	if !(cfg.InvalidRatio >= 0 && cfg.InvalidRatio <= 1) { // also rejects NaN
 		errs = append(errs, fmt.Sprintf("invalid ratio must be in [0, 1], got %v", cfg.InvalidRatio))
+	}
+	if !(cfg.DuplicateRatio >= 0 && cfg.DuplicateRatio <= 1) {
+		errs = append(errs, fmt.Sprintf("duplicate ratio must be in [0, 1], got %v", cfg.DuplicateRatio))
 	}
 	if len(errs) > 0 {
 		return cfg, nil, errors.New("scenario " + cfg.Name + ": " + strings.Join(errs, "; "))

@@ -205,10 +205,15 @@ type decodedDay struct {
 	// complaints and too_personal feedback about predictive personalization
 	// of contacts below tier 3
 	blamedBeyond int
+	// email events by type, bot clicks and machine opens left out
+	email [nTypes]int
 }
 
 func (d *decodedDay) add(ev *event.Event) {
 	d.types[ev.Type]++
+	if ev.Channel == "email" && ev.Detail != event.DetailBot && ev.Detail != event.DetailMachine {
+		d.email[ev.Type]++
+	}
 	if ev.Detail != "" {
 		d.details[DetailKey{ev.Type, ev.Detail}]++
 	}

@@ -10,11 +10,15 @@ import (
 // oracle that is independent of the pipeline: it is counted while
 // generating, not by decoding the records.
 type Stats struct {
-	Records int                  // records yielded (valid + invalid)
-	Valid   int                  // valid records
-	Invalid map[event.Reason]int // invalid records by the reason they are built to trigger
+	Records int // records yielded (valid + invalid + duplicates)
+	Valid   int // valid records, each event once
+	// Duplicates are re-sent copies of valid records (Config.DuplicateRatio);
+	// a pipeline that counts each event once counts Valid events, one that
+	// does not counts Valid + Duplicates.
+	Duplicates int
+	Invalid    map[event.Reason]int // invalid records by the reason they are built to trigger
 	// Days has one entry per UTC calendar day of the period, ascending,
-	// counting valid events only.
+	// counting valid events once (and their duplicates apart).
 	Days []DayStats
 }
 
@@ -33,8 +37,10 @@ type DayStats struct {
 	// Details counts valid events with a non-empty detail (bounce and
 	// feedback kinds, traffic sources, consent transitions, machine opens,
 	// explained sends).
-	Details  map[DetailKey]int
-	ScoreSum float64 // sum of sentiment scores
+	Details map[DetailKey]int
+	// Duplicates counts re-sent copies of the day's valid events by type.
+	Duplicates map[event.Type]int
+	ScoreSum   float64 // sum of sentiment scores
 	// Sends by personalization: personalized (level other than none),
 	// explained (with a reason) and covered (level within the consent tier:
 	// basic needs tier >= 1, behavioral >= 2, predictive 3).
@@ -62,6 +68,7 @@ func (s *Stats) InvalidTotal() int {
 type dayStats struct {
 	events  int
 	types   [nTypes]int
+	dups    [nTypes]int
 	details map[DetailKey]int
 	score   float64
 	pers    int
@@ -109,12 +116,12 @@ func (g *Generator) Stats() Stats {
 	for r, n := range g.invalid {
 		st.Invalid[r] = n
 	}
-	st.Valid = st.Records - st.InvalidTotal()
 	for i, ds := range g.stats {
 		d := DayStats{
 			Day:               g.tl.days[i].start,
 			Events:            ds.events,
 			Types:             map[event.Type]int{},
+			Duplicates:        map[event.Type]int{},
 			Details:           make(map[DetailKey]int, len(ds.details)),
 			ScoreSum:          ds.score,
 			PersonalizedSends: ds.pers,
@@ -126,10 +133,17 @@ func (g *Generator) Stats() Stats {
 				d.Types[event.Type(t)] = n
 			}
 		}
+		for t, n := range ds.dups {
+			if n > 0 {
+				d.Duplicates[event.Type(t)] = n
+				st.Duplicates += n
+			}
+		}
 		for k, n := range ds.details {
 			d.Details[k] = n
 		}
 		st.Days = append(st.Days, d)
 	}
+	st.Valid = st.Records - st.InvalidTotal() - st.Duplicates
 	return st
 }
