@@ -553,6 +553,11 @@ func (g *Generator) build(p *pending, dy *day) {
 			ev.Reason = rs[g.rng.IntN(len(rs))]
 			ev.Detail = event.DetailExplained
 		}
+	case event.FormFill, event.OptUp:
+		// Not follow-ups in the contract (a form fill follows a click, an
+		// opt-up the contact's own visit): the campaign, no message.
+		g.attribute(p.s)
+		ev.MessageID = ""
 	default:
 		g.attribute(p.s)
 		ev.SentAt = time.Unix(0, p.s.at).UTC()

@@ -202,7 +202,7 @@ func TestSendPatterns(t *testing.T) {
 	for _, d := range evs {
 		ev := &d.ev
 		switch ev.Type {
-		case event.Send, event.WebSession, event.Sentiment, event.ConsentChange:
+		case event.Send, event.WebSession, event.Sentiment, event.ConsentChange, event.FormFill, event.OptUp:
 			if !ev.SentAt.IsZero() {
 				t.Fatalf("%v with sent_at", ev.Type)
 			}
