@@ -40,6 +40,7 @@ func (w window) n(t event.Type) float64 { return float64(w.types[t]) }
 func (w window) perDelivered(t event.Type) float64 {
 	return w.n(t) / w.n(event.Delivered)
 }
+
 // emailRate is an email rate per email delivery (human opens and clicks).
 func (w window) emailRate(t event.Type) float64 {
 	return float64(w.email[t]) / float64(w.email[event.Delivered])
