@@ -3,7 +3,8 @@
 // whose shape and totals are known in advance.
 //
 // A Generator yields exactly Config.Events Kafka records, in non-decreasing
-// event-time order over Config.Days days ending at Config.End, so a produced
+// event-time order (re-sent duplicates aside, Config.DuplicateRatio) over
+// Config.Days days ending at Config.End, so a produced
 // topic looks like a live stream that has been recorded and replayed.
 // Everything is derived from Config.Seed (math/rand/v2 PCG): the same Config
 // always yields the same bytes, which is what makes the pipeline's exactness
@@ -16,6 +17,14 @@
 // interpolated between a start and an end profile over the last part of the
 // period. Drift is therefore visible in daily series, which is what the
 // dashboards and the Trust Index divergence detector look at.
+//
+// Sends follow a real programme's pattern: a daily email blast in one hour
+// and triggered sends around the clock on several channels. Each send's
+// follow-ups (delivery, opens, clicks, unsubscribes, complaints, ...) are
+// decided with the rates of its day and arrive after their own delays
+// (seconds to days), carrying the send's campaign_id, message_id and
+// sent_at, so attributed rates (follow-ups over the deliveries they follow)
+// are what the profile says while hourly ratios swing with the blast.
 //
 // Events are encoded with event.AppendJSON, the project's single contract
 // encoder, so generated records are exactly what the decoder expects.
