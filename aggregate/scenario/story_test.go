@@ -127,7 +127,9 @@ func TestStoryWeekly(t *testing.T) {
 				check(t, within(f.ctr(), 0.03, 0.04), "week %d: CTR %.4f, want ~3.5%%", w, f.ctr())
 				bot := float64(f.botClicks) / float64(f.clicks+f.botClicks)
 				check(t, within(bot, 0.08, 0.25), "week %d: bot share of clicks %.3f", w, bot)
-				check(t, within(float64(len(f.engaged))/float64(len(ws[0].engaged)), 0.85, 1.15), "week %d: %d engaged contacts vs %d in week 0", w, len(f.engaged), len(ws[0].engaged))
+				// Distinct engaged contacts vary with the segments the week's
+				// blasts target, but do not trend.
+				check(t, within(float64(len(f.engaged))/float64(len(ws[0].engaged)), 0.7, 1.3), "week %d: %d engaged contacts vs %d in week 0", w, len(f.engaged), len(ws[0].engaged))
 			}
 		}},
 	}
