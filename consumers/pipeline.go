@@ -115,6 +115,9 @@ type Deps struct {
 	// Rebalances, when set, reports consumer-group generations joined since
 	// the previous call (kafka-go's Reader.Stats().Rebalances).
 	Rebalances func() int64
+	// Transactions, when set, tells transaction markers and aborted records
+	// apart (see Transactions); without it every record is data.
+	Transactions Classifier
 }
 
 // Pipeline is the consume → validate → aggregate → store stage chain.
@@ -319,7 +322,13 @@ func (p *Pipeline) fetchUntil(ctx context.Context, t *tally, ev *event.Event, de
 		if err != nil {
 			return err
 		}
-		if dl, ok := p.handle(&m, ev, t); ok && dl != nil {
+		kind, err := p.classify(ctx, &m)
+		if err != nil {
+			return err
+		}
+		if kind != Data {
+			p.skip(&m, kind, t)
+		} else if dl, ok := p.handle(&m, ev, t); ok && dl != nil {
 			dead.add(dl)
 		}
 		if p.agg.Pending() >= p.cfg.MaxPendingRows || len(dead.msgs) >= p.cfg.MaxPendingRows || dead.bytes >= p.cfg.MaxPendingDeadLetterBytes {
@@ -348,16 +357,49 @@ func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafk
 		t.accepted[ev.Type]++
 	}
 	t.consumed[m.Topic]++
-	k := partitionKey{m.Topic, m.Partition}
-	pt := t.partition[k]
-	pt.lag = m.HighWaterMark - m.Offset - 1
+	var occurred int64
 	if rej == nil {
-		if ts := ev.OccurredAt.Unix(); ts > pt.watermark {
-			pt.watermark = ts
-		}
+		occurred = ev.OccurredAt.Unix()
 	}
-	t.partition[k] = pt
+	t.progress(m, occurred)
 	return dl, true
+}
+
+// classify asks Deps.Transactions what m is, retrying a failed look-up
+// with backoff until ctx ends: a broker restart must not stop the pipeline,
+// and guessing would count an aborted record or dead-letter a marker.
+func (p *Pipeline) classify(ctx context.Context, m *kafka.Message) (RecordKind, error) {
+	if p.deps.Transactions == nil {
+		return Data, nil
+	}
+	backoff := p.cfg.RetryBackoff
+	for {
+		kind, err := p.deps.Transactions.Classify(ctx, m)
+		if err == nil {
+			return kind, nil
+		}
+		if ctx.Err() != nil {
+			return Data, ctx.Err()
+		}
+		p.deps.Logger.Warn("classifying transactional records failed, retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "backoff", backoff, "err", err)
+		p.deps.Metrics.kafkaRetries.WithLabelValues("classify").Inc()
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return Data, ctx.Err()
+		}
+		backoff = min(backoff*2, p.cfg.MaxRetryBackoff)
+	}
+}
+
+// skip accounts for an offset that carries no event: it is neither counted
+// nor dead-lettered, but the ledger accounts for it (LedgerRow.Skipped).
+func (p *Pipeline) skip(m *kafka.Message, kind RecordKind, t *tally) {
+	if !p.agg.Skip(m.Topic, int32(m.Partition), m.Offset) {
+		return
+	}
+	t.skipped[kind]++
+	t.progress(m, 0)
 }
 
 // Dead-letter record headers: where the record came from and why it was

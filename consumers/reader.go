@@ -8,10 +8,16 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// FetchMaxBytes bounds one fetch response, of the reader and of
+// Transactions.
+const FetchMaxBytes = 4 << 20
+
 // NewGroupReader returns the consumer-group reader the pipeline is built
 // for: explicit synchronous commits only (never auto-commit: offsets move
 // only when a block is stored), reading from the earliest offset for a new
-// group, and a fetch queue of queueSize records (Config.QueueSize) to keep
+// group, read committed (records of open transactions are not handed out
+// until they are decided; Transactions then tells markers and aborted
+// records apart, which kafka-go does not), and a fetch queue of queueSize records (Config.QueueSize) to keep
 // the processing goroutine busy. dialer carries TLS and SASL; log may be nil.
 //
 // MaxWait is also kafka-go's deadline for the first bytes of a fetch
@@ -26,7 +32,8 @@ func NewGroupReader(brokers []string, group string, topics []string, dialer *kaf
 		GroupTopics:           topics,
 		Dialer:                dialer,
 		MinBytes:              1,
-		MaxBytes:              4 << 20,
+		MaxBytes:              FetchMaxBytes,
+		IsolationLevel:        kafka.ReadCommitted,
 		MaxWait:               time.Second,
 		QueueCapacity:         queueSize,
 		CommitInterval:        0,

@@ -193,6 +193,8 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		Metrics:     metrics,
 		Logger:      log,
 		Rebalances:  func() int64 { return reader.Stats().Rebalances },
+		// kafka-go does not filter transactions: see consumers.Transactions.
+		Transactions: consumers.NewTransactions(c.KafkaBrokers, transport, consumers.FetchMaxBytes),
 	})
 	if err != nil {
 		return err
