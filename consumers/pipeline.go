@@ -275,7 +275,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	}
 	for {
 		flushCtx, cancel := context.WithTimeout(ctx, p.cfg.FlushInterval)
-		err := p.fetchUntil(flushCtx, t, &ev, &dead, emit)
+		err := p.fetchUntil(ctx, flushCtx, t, &ev, &dead, emit)
 		flushDue := flushCtx.Err() != nil // read before cancel, which sets it
 		cancel()
 		switch {
@@ -314,15 +314,18 @@ func (d *pendingDeadLetters) take() []kafka.Message {
 	return msgs
 }
 
-// fetchUntil processes records until ctx ends or fetching fails, emitting
-// early whenever the pending rows or dead letters reach their bounds.
-func (p *Pipeline) fetchUntil(ctx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error) error {
+// fetchUntil processes records until flushCtx ends or fetching fails,
+// emitting early whenever the pending rows or dead letters reach their
+// bounds. A fetched record is classified under runCtx, not flushCtx: the
+// reader has handed it over, so giving up on it at a flush deadline would
+// lose it.
+func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error) error {
 	for {
-		m, err := p.deps.Fetcher.FetchMessage(ctx)
+		m, err := p.deps.Fetcher.FetchMessage(flushCtx)
 		if err != nil {
 			return err
 		}
-		kind, err := p.classify(ctx, &m)
+		kind, err := p.classify(runCtx, &m)
 		if err != nil {
 			return err
 		}
