@@ -28,7 +28,6 @@ import (
 
 	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/aggregate/event"
-	"github.com/trustpipe/trustpipe/sink"
 )
 
 // Fetcher hands out records without committing them (kafka-go's
@@ -67,6 +66,11 @@ type Config struct {
 	// records held for the dead-letter topic grow this large (keys and
 	// values), so a flood of oversized junk cannot exhaust memory.
 	MaxPendingDeadLetterBytes int
+	// MaxDeadLetterBytes bounds one dead letter (key, value and headers):
+	// larger rejected records are truncated, headers kept, so a dead letter
+	// always fits the producer's batch limit (kafka-go's Writer.BatchBytes,
+	// 1 MiB by default) and the broker's default max.message.bytes.
+	MaxDeadLetterBytes int
 	// QueueSize is the number of records the Fetcher buffers ahead of
 	// processing (kafka-go's queue capacity; see NewGroupReader).
 	QueueSize int
@@ -87,6 +91,7 @@ func DefaultConfig() Config {
 		// Three batches can be alive at once (being stored, queued, being
 		// filled), so dead letters hold at most about 3 × 32 MiB.
 		MaxPendingDeadLetterBytes: 32 << 20,
+		MaxDeadLetterBytes:        1 << 20,
 		QueueSize:                 8192,
 		ShutdownTimeout:           30 * time.Second,
 		RetryBackoff:              100 * time.Millisecond,
@@ -127,7 +132,9 @@ type Pipeline struct {
 	agg  *aggregate.Aggregator
 	dec  *event.Decoder
 
-	healthy atomic.Bool // last store attempt succeeded
+	// failing names the store step whose last attempt failed ("" when the
+	// last attempt succeeded), for readiness.
+	failing atomic.Pointer[string]
 }
 
 // The errors Config.Validate wraps (besides aggregate's and event's), so a
@@ -137,6 +144,7 @@ var (
 	ErrFlushInterval   = errors.New("the flush interval must be positive")
 	ErrMaxPendingRows  = errors.New("the pending-row limit must be positive")
 	ErrDeadLetterBytes = errors.New("the pending dead-letter byte limit must be positive")
+	ErrMaxDeadLetter   = fmt.Errorf("the dead-letter size limit must be at least %d bytes", minDeadLetterBytes)
 	ErrQueueSize       = errors.New("the fetch queue size must be positive")
 	ErrShutdownTimeout = errors.New("the shutdown timeout must be positive")
 	ErrRetryBackoff    = errors.New("the retry backoffs must be positive, the first not above the maximum")
@@ -163,6 +171,7 @@ func (c Config) Validate() error {
 		{c.FlushInterval <= 0, ErrFlushInterval, c.FlushInterval},
 		{c.MaxPendingRows <= 0, ErrMaxPendingRows, c.MaxPendingRows},
 		{c.MaxPendingDeadLetterBytes <= 0, ErrDeadLetterBytes, c.MaxPendingDeadLetterBytes},
+		{c.MaxDeadLetterBytes < minDeadLetterBytes, ErrMaxDeadLetter, c.MaxDeadLetterBytes},
 		{c.QueueSize <= 0, ErrQueueSize, c.QueueSize},
 		{c.ShutdownTimeout <= 0, ErrShutdownTimeout, c.ShutdownTimeout},
 		{c.RetryBackoff <= 0 || c.MaxRetryBackoff < c.RetryBackoff, ErrRetryBackoff, fmt.Sprintf("%s and %s", c.RetryBackoff, c.MaxRetryBackoff)},
@@ -190,12 +199,18 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		deps.Now = time.Now
 	}
 	p := &Pipeline{cfg: cfg, deps: deps, agg: agg, dec: event.NewDecoder(cfg.Limits)}
-	p.healthy.Store(true)
 	return p, nil
 }
 
-// Healthy reports whether the most recent store attempt succeeded.
-func (p *Pipeline) Healthy() bool { return p.healthy.Load() }
+// Unhealthy returns nil when the most recent store attempt succeeded, and
+// otherwise an error naming the step that fails (publishing dead letters to
+// Kafka, or storing in ClickHouse), so readiness blames the right component.
+func (p *Pipeline) Unhealthy() error {
+	if what := p.failing.Load(); what != nil {
+		return fmt.Errorf("%s is failing (see logs)", *what)
+	}
+	return nil
+}
 
 // batch is one unit of work for the store goroutine.
 type batch struct {
@@ -416,7 +431,7 @@ const (
 )
 
 func (p *Pipeline) deadLetter(m *kafka.Message, rej *event.Rejection) *kafka.Message {
-	return &kafka.Message{
+	dl := &kafka.Message{
 		Topic: p.cfg.DeadLetterTopic,
 		Key:   m.Key,
 		Value: m.Value,
@@ -429,6 +444,37 @@ func (p *Pipeline) deadLetter(m *kafka.Message, rej *event.Rejection) *kafka.Mes
 			{Key: HeaderDetail, Value: []byte(rej.Detail)},
 		},
 	}
+	truncateDeadLetter(dl, p.cfg.MaxDeadLetterBytes)
+	return dl
+}
+
+// HeaderTruncated, on a dead letter cut to MaxDeadLetterBytes, holds the
+// original key and value sizes ("key=<bytes> value=<bytes>"); the source
+// headers say where the whole record is.
+const HeaderTruncated = "trustpipe-truncated"
+
+// minDeadLetterBytes leaves room for the headers of any dead letter.
+const minDeadLetterBytes = 64 << 10
+
+// truncateDeadLetter cuts the value, then the key, of m so that its size
+// as the producer counts it stays within limit, keeping every header.
+// One oversized rejected record would otherwise fail every publish attempt
+// (kafka-go's MessageTooLargeError) and stop the pipeline.
+func truncateDeadLetter(m *kafka.Message, limit int) {
+	// Record framing: length, attributes, timestamp and offset deltas, key
+	// and value lengths (varints), headers count; 64 bytes cover them.
+	overhead := 64
+	for _, h := range m.Headers {
+		overhead += len(h.Key) + len(h.Value) + 10
+	}
+	if overhead+len(m.Key)+len(m.Value) <= limit {
+		return
+	}
+	overhead += len(HeaderTruncated) + 40
+	m.Headers = append(m.Headers, kafka.Header{Key: HeaderTruncated, Value: fmt.Appendf(nil, "key=%d value=%d", len(m.Key), len(m.Value))})
+	budget := max(limit-overhead, 0)
+	m.Key = m.Key[:min(len(m.Key), budget)]
+	m.Value = m.Value[:min(len(m.Value), budget-len(m.Key))]
 }
 
 // store writes each batch — dead letters, then ClickHouse rows, then offset
@@ -439,7 +485,7 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 	m := p.deps.Metrics
 	for b := range batches {
 		start := time.Now()
-		if err := p.retry(ctx, "publish dead letters", func() error {
+		if err := p.retry(ctx, "publishing dead letters to Kafka topic "+p.cfg.DeadLetterTopic, func() error {
 			if len(b.deadLetters) == 0 {
 				return nil
 			}
@@ -447,7 +493,7 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 		}); err != nil {
 			return err
 		}
-		if err := p.retry(ctx, "store snapshot in ClickHouse", func() error { return p.deps.Store.Write(ctx, b.snap) }); err != nil {
+		if err := p.retry(ctx, "storing the snapshot in ClickHouse", func() error { return p.deps.Store.Write(ctx, b.snap) }); err != nil {
 			return err
 		}
 		if len(b.snap.Commits) > 0 {
@@ -477,24 +523,25 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 	return nil
 }
 
-// retry runs op until it succeeds, fails permanently, or ctx ends.
+// retry runs op until it succeeds, fails permanently (see retryable), or
+// ctx ends.
 func (p *Pipeline) retry(ctx context.Context, what string, op func() error) error {
 	backoff := p.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		err := op()
 		if err == nil {
-			p.healthy.Store(true)
+			p.failing.Store(nil)
 			return nil
 		}
-		p.healthy.Store(false)
+		p.failing.Store(&what)
 		p.deps.Metrics.sinkErrors.Inc()
 		if ctx.Err() != nil {
 			// %v, not %w: this must not look like a plain cancellation,
 			// or Run would report a clean shutdown.
 			return fmt.Errorf("%s: gave up at shutdown after %d attempts; nothing past the last stored block was committed, so it will be re-read on restart: %v", what, attempt, err)
 		}
-		if !sink.Retryable(err) {
-			if advice := sink.Advice(err); advice != "" {
+		if retry, advice := retryable(err); !retry {
+			if advice != "" {
 				return fmt.Errorf("%s: %w (%s)", what, err, advice)
 			}
 			return fmt.Errorf("%s: %w", what, err)

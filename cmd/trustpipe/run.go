@@ -272,8 +272,8 @@ func readiness(c Config, dialer *kafka.Dialer, st *sink.Store, pipe *consumers.P
 		if err := consumers.Ping(ctx, dialer, c.KafkaBrokers); err != nil {
 			return err
 		}
-		if !pipe.Healthy() {
-			return errors.New("storing to ClickHouse is failing (see logs)")
+		if err := pipe.Unhealthy(); err != nil {
+			return err
 		}
 		return nil
 	}
