@@ -114,6 +114,9 @@ type tally struct {
 	skipped   map[RecordKind]uint64
 	partition map[partitionKey]partitionTally
 	rereads   uint64
+	// rebalances is the number of group generations joined since the
+	// previous batch: the store side then drops every partition gauge.
+	rebalances int64
 }
 
 type partitionKey struct {
@@ -153,7 +156,7 @@ func (t *tally) progress(m *kafka.Message, occurred int64) {
 // starts new ones. Partition lag and watermarks carry over (they are gauges;
 // the watermark only moves forward); the returned copy is not shared.
 func (t *tally) handOff() *tally {
-	out := &tally{consumed: t.consumed, accepted: t.accepted, rejected: t.rejected, skipped: t.skipped, rereads: t.rereads, partition: maps.Clone(t.partition)}
+	out := &tally{consumed: t.consumed, accepted: t.accepted, rejected: t.rejected, skipped: t.skipped, rereads: t.rereads, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
 	t.consumed = map[string]uint64{}
 	t.accepted = make([]uint64, len(event.Types())+1)
 	t.rejected = map[event.Reason]uint64{}

@@ -74,6 +74,10 @@ type Config struct {
 	// QueueSize is the number of records the Fetcher buffers ahead of
 	// processing (kafka-go's queue capacity; see NewGroupReader).
 	QueueSize int
+	// MaxFetchOutage bounds how long failing fetches are retried (with
+	// RetryBackoff) while no record arrives, e.g. through a rolling broker
+	// restart, before Run gives up.
+	MaxFetchOutage time.Duration
 	// ShutdownTimeout bounds the final flush after the context is cancelled.
 	ShutdownTimeout time.Duration
 	// RetryBackoff and MaxRetryBackoff shape retries of a failed store.
@@ -94,6 +98,7 @@ func DefaultConfig() Config {
 		MaxDeadLetterBytes:        1 << 20,
 		QueueSize:                 8192,
 		ShutdownTimeout:           30 * time.Second,
+		MaxFetchOutage:            5 * time.Minute,
 		RetryBackoff:              100 * time.Millisecond,
 		MaxRetryBackoff:           30 * time.Second,
 	}
@@ -275,10 +280,22 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	var ev event.Event
 	var rereads uint64
 	emit := func() error {
+		var rebalanced int64
+		if p.deps.Rebalances != nil {
+			rebalanced = p.deps.Rebalances()
+		}
 		snap := p.agg.Snapshot()
-		if snap.Empty() && len(dead.msgs) == 0 {
+		if snap.Empty() && len(dead.msgs) == 0 && rebalanced == 0 {
 			return nil
 		}
+		if rebalanced > 0 {
+			// Partitions may have moved to other instances: forget every
+			// partition's lag and watermark; those still owned are set again
+			// by their next record. A frozen lag of a partition read
+			// elsewhere would otherwise hold the health gate closed.
+			clear(t.partition)
+		}
+		t.rebalances = rebalanced
 		t.rereads, rereads = p.agg.Rereads()-rereads, p.agg.Rereads()
 		b := &batch{snap: snap, deadLetters: dead.take(), tally: t.handOff()}
 		select {
@@ -288,11 +305,35 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 			return errStoreStopped
 		}
 	}
+	// A fetch error outlasting the reader's own attempts (a broker
+	// restarting, a leader moving) is retried with backoff until fetching
+	// has failed for MaxFetchOutage with no record read in between.
+	// Failures further apart than two backoff caps are separate outages.
+	var fetched, fetchedAtFailure uint64
+	var outageStart, lastFailure time.Time
+	backoff := p.cfg.RetryBackoff
 	for {
 		flushCtx, cancel := context.WithTimeout(ctx, p.cfg.FlushInterval)
-		err := p.fetchUntil(ctx, flushCtx, t, &ev, &dead, emit)
+		err := p.fetchUntil(ctx, flushCtx, t, &ev, &dead, emit, &fetched)
 		flushDue := flushCtx.Err() != nil // read before cancel, which sets it
 		cancel()
+		if err != nil && !flushDue && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, errStoreStopped) {
+			now := p.deps.Now()
+			if outageStart.IsZero() || fetched != fetchedAtFailure || now.Sub(lastFailure) > 2*p.cfg.MaxRetryBackoff {
+				outageStart, fetchedAtFailure, backoff = now, fetched, p.cfg.RetryBackoff
+			}
+			lastFailure = now
+			if retry, _ := retryable(err); retry && now.Sub(outageStart) < p.cfg.MaxFetchOutage {
+				p.deps.Logger.Warn("fetch from kafka failed, retrying", "since", outageStart, "backoff", backoff, "err", err)
+				p.deps.Metrics.kafkaRetries.WithLabelValues("fetch").Inc()
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+				}
+				backoff = min(backoff*2, p.cfg.MaxRetryBackoff)
+				continue
+			}
+		}
 		switch {
 		case ctx.Err() != nil || errors.Is(err, io.EOF):
 			// Cancelled, or a bounded input (a replay) is exhausted: store
@@ -302,7 +343,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 		case errors.Is(err, errStoreStopped):
 			return nil
 		case !flushDue:
-			return fmt.Errorf("%w: %w", ErrFetch, err)
+			return fmt.Errorf("%w (retried since %s): %w", ErrFetch, outageStart.Format(time.RFC3339), err)
 		}
 		if err := emit(); err != nil {
 			return nil
@@ -334,12 +375,13 @@ func (d *pendingDeadLetters) take() []kafka.Message {
 // bounds. A fetched record is classified under runCtx, not flushCtx: the
 // reader has handed it over, so giving up on it at a flush deadline would
 // lose it.
-func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error) error {
+func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error, fetched *uint64) error {
 	for {
 		m, err := p.deps.Fetcher.FetchMessage(flushCtx)
 		if err != nil {
 			return err
 		}
+		*fetched++
 		kind, err := p.classify(runCtx, &m)
 		if err != nil {
 			return err
@@ -515,10 +557,12 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 		m.rowsWritten.WithLabelValues("contacts").Add(float64(len(b.snap.Contacts)))
 		m.rowsWritten.WithLabelValues("ledger").Add(float64(len(b.snap.Ledger)))
 		m.deadLetters.Add(float64(len(b.deadLetters)))
-		m.add(b.tally)
-		if p.deps.Rebalances != nil {
-			m.rebalances.Add(float64(p.deps.Rebalances()))
+		if b.tally.rebalances > 0 {
+			m.rebalances.Add(float64(b.tally.rebalances))
+			m.lag.Reset()
+			m.watermark.Reset()
 		}
+		m.add(b.tally)
 	}
 	return nil
 }

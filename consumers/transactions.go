@@ -84,11 +84,6 @@ func (t *Transactions) Classify(ctx context.Context, m *kafka.Message) (RecordKi
 	return r.kinds[m.Offset], nil
 }
 
-// Forget drops what is known about partitions no longer read.
-func (t *Transactions) Forget(topic string, partition int) {
-	delete(t.parts, partitionKey{topic, partition})
-}
-
 func (t *Transactions) fetch(ctx context.Context, topic string, partition int, offset int64) (*txnRange, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
