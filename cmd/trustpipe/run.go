@@ -170,6 +170,9 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
+	if err := consumers.CheckTopics(ctx, c.KafkaBrokers, transport, c.KafkaTopics); err != nil {
+		return fmt.Errorf("%w\n  check TRUSTPIPE_KAFKA_TOPICS and TRUSTPIPE_KAFKA_BROKERS", err)
+	}
 	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
