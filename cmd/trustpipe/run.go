@@ -161,11 +161,6 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err := pingKafka(ctx, c, dialer); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, c, c.Migrate, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	transport, err := c.kafkaTransport()
 	if err != nil {
 		return err
@@ -173,6 +168,11 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err := consumers.CheckTopics(ctx, c.KafkaBrokers, transport, c.KafkaTopics); err != nil {
 		return fmt.Errorf("%w\n  check TRUSTPIPE_KAFKA_TOPICS and TRUSTPIPE_KAFKA_BROKERS", err)
 	}
+	st, err := openStore(ctx, c, c.Migrate, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
