@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,11 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 		recorded := []migration{m}
 		if m.version == 1 {
 			// It created the current layout: every later step is in it.
-			recorded = migrations
+			// Record the later steps first: an instance migrating at the
+			// same time then sees either nothing or them, and re-runs only
+			// migration 1 (CREATE … IF NOT EXISTS), never an ALTER.
+			recorded = slices.Clone(migrations)
+			slices.Reverse(recorded)
 		}
 		for _, r := range recorded {
 			record := func(b driver.Batch) error { return b.Append(uint32(r.version), r.name, time.Now()) }
