@@ -117,12 +117,16 @@ type ContactRow struct {
 }
 
 // LedgerRow accounts for the offsets of a block processed so far.
-// Consumed = Accepted + Rejected always holds.
+// Consumed = Accepted + Rejected always holds; Consumed + Skipped is the
+// number of offsets processed.
 type LedgerRow struct {
 	BlockRef
 	FirstOffset, LastOffset int64
 	Consumed                uint64
 	Accepted, Rejected      uint64
+	// Skipped counts offsets that carry no event: transaction markers and
+	// records of aborted transactions.
+	Skipped uint64
 	// Complete is true once an offset past the block has been seen: the row
 	// is final and the partition may be committed up to the block's end.
 	Complete bool

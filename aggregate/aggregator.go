@@ -40,6 +40,7 @@ type blockState struct {
 	first, last int64
 	accepted    uint64
 	rejected    uint64
+	skipped     uint64
 	ledgerDirty bool
 
 	index   map[Key]int32
@@ -123,6 +124,20 @@ func (a *Aggregator) Reject(topic string, partition int32, offset int64) bool {
 		return false
 	}
 	b.rejected++
+	return true
+}
+
+// Skip accounts for an offset that carries no event: a transaction marker
+// or a record of an aborted transaction. It counts neither as accepted nor
+// as rejected (it is not input, so it must not move the dead-letter rate),
+// but the ledger still accounts for the offset. It returns false when the
+// offset was already accounted for in the current block.
+func (a *Aggregator) Skip(topic string, partition int32, offset int64) bool {
+	b := a.advance(topic, partition, offset)
+	if b == nil {
+		return false
+	}
+	b.skipped++
 	return true
 }
 
@@ -214,7 +229,7 @@ func (a *Aggregator) release(b *blockState) {
 	clear(b.index)
 	clear(b.contacts)
 	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
-	b.accepted, b.rejected, b.ledgerDirty = 0, 0, false
+	b.accepted, b.rejected, b.skipped, b.ledgerDirty = 0, 0, 0, false
 	a.free = append(a.free, b)
 }
 
@@ -300,6 +315,7 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 			Consumed:    b.accepted + b.rejected,
 			Accepted:    b.accepted,
 			Rejected:    b.rejected,
+			Skipped:     b.skipped,
 			Complete:    complete,
 			Version:     ledgerVersion(version, complete),
 		})

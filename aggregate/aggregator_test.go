@@ -3,6 +3,7 @@ package aggregate
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -81,6 +82,45 @@ func TestBucketsAndDimensions(t *testing.T) {
 	}
 	if len(snap.Commits) != 0 {
 		t.Fatalf("commits %v before any block completed", snap.Commits)
+	}
+}
+
+// Skipped offsets (transaction markers, aborted records) advance the block
+// and complete it like any other offset, but count neither as accepted nor
+// as rejected, and a re-delivered one is not counted twice.
+func TestSkipAccountsOffsetsWithoutCounting(t *testing.T) {
+	a := newAgg(t, 10)
+	for off := int64(0); off < 12; off++ {
+		switch {
+		case off == 4 || off == 5 || off == 9:
+			a.Skip("t", 0, off)
+		case off == 7:
+			a.Reject("t", 0, off)
+		default:
+			a.Accept("t", 0, off, ev(event.Open, "a", t0))
+		}
+	}
+	if a.Skip("t", 0, 11) {
+		t.Fatal("re-delivered offset 11 skipped again")
+	}
+	snap := a.Snapshot()
+	want := []LedgerRow{
+		{BlockRef: BlockRef{"t", 0, 0}, FirstOffset: 0, LastOffset: 9, Consumed: 7, Accepted: 6, Rejected: 1, Skipped: 3, Complete: true, Version: 199},
+		{BlockRef: BlockRef{"t", 0, 1}, FirstOffset: 10, LastOffset: 11, Consumed: 2, Accepted: 2, Version: 238},
+	}
+	sort.Slice(snap.Ledger, func(i, j int) bool { return snap.Ledger[i].Block < snap.Ledger[j].Block })
+	if !reflect.DeepEqual(snap.Ledger, want) {
+		t.Fatalf("ledger = %+v\nwant %+v", snap.Ledger, want)
+	}
+	if len(snap.Commits) != 1 || snap.Commits[0] != (Position{"t", 0, 9}) {
+		t.Fatalf("commits = %v, want t/0 up to offset 9", snap.Commits)
+	}
+	var events uint64
+	for _, r := range snap.Counts {
+		events += r.Events
+	}
+	if events != 8 {
+		t.Fatalf("counted %d events, want the 8 accepted", events)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
 )
@@ -27,6 +28,8 @@ type Metrics struct {
 	rebalances    prometheus.Counter
 	rereads       prometheus.Counter
 	deadLetters   prometheus.Counter
+	skipped       map[RecordKind]prometheus.Counter
+	kafkaRetries  *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline metrics on reg. Pass a fresh registry
@@ -79,7 +82,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_events_rejected_total", Help: "Invalid records dead-lettered, by rejection reason.",
 	}, []string{"reason"})
-	reg.MustRegister(accepted, rejected)
+	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trustpipe_records_skipped_total", Help: "Offsets carrying no event, by kind: transaction markers and records of aborted transactions. Not counted, not dead-lettered; in the ledger's skipped column.",
+	}, []string{"kind"})
+	m.kafkaRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trustpipe_kafka_retries_total", Help: "Retried Kafka operations after a transient failure (e.g. a broker restart), by operation.",
+	}, []string{"op"})
+	reg.MustRegister(accepted, rejected, skipped, m.kafkaRetries)
+	m.skipped = map[RecordKind]prometheus.Counter{Marker: skipped.WithLabelValues("marker"), Aborted: skipped.WithLabelValues("aborted")}
 	m.accepted = make([]prometheus.Counter, len(event.Types())+1)
 	for _, t := range event.Types() {
 		m.accepted[t] = accepted.WithLabelValues(t.String())
@@ -101,8 +111,12 @@ type tally struct {
 	consumed  map[string]uint64
 	accepted  []uint64 // by event.Type
 	rejected  map[event.Reason]uint64
+	skipped   map[RecordKind]uint64
 	partition map[partitionKey]partitionTally
 	rereads   uint64
+	// rebalances is the number of group generations joined since the
+	// previous batch: the store side then drops every partition gauge.
+	rebalances int64
 }
 
 type partitionKey struct {
@@ -120,18 +134,33 @@ func newTally() *tally {
 		consumed:  map[string]uint64{},
 		accepted:  make([]uint64, len(event.Types())+1),
 		rejected:  map[event.Reason]uint64{},
+		skipped:   map[RecordKind]uint64{},
 		partition: map[partitionKey]partitionTally{},
 	}
+}
+
+// progress records where a partition's reading is: its lag at m, and its
+// event-time watermark when occurred (Unix seconds of an accepted event,
+// 0 for none) is newer.
+func (t *tally) progress(m *kafka.Message, occurred int64) {
+	k := partitionKey{m.Topic, m.Partition}
+	pt := t.partition[k]
+	pt.lag = m.HighWaterMark - m.Offset - 1
+	if occurred > pt.watermark {
+		pt.watermark = occurred
+	}
+	t.partition[k] = pt
 }
 
 // handOff returns the counts gathered so far for the store goroutine and
 // starts new ones. Partition lag and watermarks carry over (they are gauges;
 // the watermark only moves forward); the returned copy is not shared.
 func (t *tally) handOff() *tally {
-	out := &tally{consumed: t.consumed, accepted: t.accepted, rejected: t.rejected, rereads: t.rereads, partition: maps.Clone(t.partition)}
+	out := &tally{consumed: t.consumed, accepted: t.accepted, rejected: t.rejected, skipped: t.skipped, rereads: t.rereads, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
 	t.consumed = map[string]uint64{}
 	t.accepted = make([]uint64, len(event.Types())+1)
 	t.rejected = map[event.Reason]uint64{}
+	t.skipped = map[RecordKind]uint64{}
 	t.rereads = 0
 	return out
 }
@@ -147,6 +176,9 @@ func (m *Metrics) add(t *tally) {
 	}
 	for r, n := range t.rejected {
 		m.rejected[r].Add(float64(n))
+	}
+	for k, n := range t.skipped {
+		m.skipped[k].Add(float64(n))
 	}
 	m.rereads.Add(float64(t.rereads))
 	for k, p := range t.partition {

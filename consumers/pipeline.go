@@ -28,7 +28,6 @@ import (
 
 	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/aggregate/event"
-	"github.com/trustpipe/trustpipe/sink"
 )
 
 // Fetcher hands out records without committing them (kafka-go's
@@ -67,9 +66,18 @@ type Config struct {
 	// records held for the dead-letter topic grow this large (keys and
 	// values), so a flood of oversized junk cannot exhaust memory.
 	MaxPendingDeadLetterBytes int
+	// MaxDeadLetterBytes bounds one dead letter (key, value and headers):
+	// larger rejected records are truncated, headers kept, so a dead letter
+	// always fits the producer's batch limit (kafka-go's Writer.BatchBytes,
+	// 1 MiB by default) and the broker's default max.message.bytes.
+	MaxDeadLetterBytes int
 	// QueueSize is the number of records the Fetcher buffers ahead of
 	// processing (kafka-go's queue capacity; see NewGroupReader).
 	QueueSize int
+	// MaxFetchOutage bounds how long failing fetches are retried (with
+	// RetryBackoff) while no record arrives, e.g. through a rolling broker
+	// restart, before Run gives up.
+	MaxFetchOutage time.Duration
 	// ShutdownTimeout bounds the final flush after the context is cancelled.
 	ShutdownTimeout time.Duration
 	// RetryBackoff and MaxRetryBackoff shape retries of a failed store.
@@ -87,8 +95,10 @@ func DefaultConfig() Config {
 		// Three batches can be alive at once (being stored, queued, being
 		// filled), so dead letters hold at most about 3 × 32 MiB.
 		MaxPendingDeadLetterBytes: 32 << 20,
+		MaxDeadLetterBytes:        1 << 20,
 		QueueSize:                 8192,
 		ShutdownTimeout:           30 * time.Second,
+		MaxFetchOutage:            5 * time.Minute,
 		RetryBackoff:              100 * time.Millisecond,
 		MaxRetryBackoff:           30 * time.Second,
 	}
@@ -115,6 +125,9 @@ type Deps struct {
 	// Rebalances, when set, reports consumer-group generations joined since
 	// the previous call (kafka-go's Reader.Stats().Rebalances).
 	Rebalances func() int64
+	// Transactions, when set, tells transaction markers and aborted records
+	// apart (see Transactions); without it every record is data.
+	Transactions Classifier
 }
 
 // Pipeline is the consume → validate → aggregate → store stage chain.
@@ -124,7 +137,9 @@ type Pipeline struct {
 	agg  *aggregate.Aggregator
 	dec  *event.Decoder
 
-	healthy atomic.Bool // last store attempt succeeded
+	// failing names the store step whose last attempt failed ("" when the
+	// last attempt succeeded), for readiness.
+	failing atomic.Pointer[string]
 }
 
 // The errors Config.Validate wraps (besides aggregate's and event's), so a
@@ -134,6 +149,7 @@ var (
 	ErrFlushInterval   = errors.New("the flush interval must be positive")
 	ErrMaxPendingRows  = errors.New("the pending-row limit must be positive")
 	ErrDeadLetterBytes = errors.New("the pending dead-letter byte limit must be positive")
+	ErrMaxDeadLetter   = fmt.Errorf("the dead-letter size limit must be at least %d bytes", minDeadLetterBytes)
 	ErrQueueSize       = errors.New("the fetch queue size must be positive")
 	ErrShutdownTimeout = errors.New("the shutdown timeout must be positive")
 	ErrRetryBackoff    = errors.New("the retry backoffs must be positive, the first not above the maximum")
@@ -160,6 +176,7 @@ func (c Config) Validate() error {
 		{c.FlushInterval <= 0, ErrFlushInterval, c.FlushInterval},
 		{c.MaxPendingRows <= 0, ErrMaxPendingRows, c.MaxPendingRows},
 		{c.MaxPendingDeadLetterBytes <= 0, ErrDeadLetterBytes, c.MaxPendingDeadLetterBytes},
+		{c.MaxDeadLetterBytes < minDeadLetterBytes, ErrMaxDeadLetter, c.MaxDeadLetterBytes},
 		{c.QueueSize <= 0, ErrQueueSize, c.QueueSize},
 		{c.ShutdownTimeout <= 0, ErrShutdownTimeout, c.ShutdownTimeout},
 		{c.RetryBackoff <= 0 || c.MaxRetryBackoff < c.RetryBackoff, ErrRetryBackoff, fmt.Sprintf("%s and %s", c.RetryBackoff, c.MaxRetryBackoff)},
@@ -187,12 +204,18 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		deps.Now = time.Now
 	}
 	p := &Pipeline{cfg: cfg, deps: deps, agg: agg, dec: event.NewDecoder(cfg.Limits)}
-	p.healthy.Store(true)
 	return p, nil
 }
 
-// Healthy reports whether the most recent store attempt succeeded.
-func (p *Pipeline) Healthy() bool { return p.healthy.Load() }
+// Unhealthy returns nil when the most recent store attempt succeeded, and
+// otherwise an error naming the step that fails (publishing dead letters to
+// Kafka, or storing in ClickHouse), so readiness blames the right component.
+func (p *Pipeline) Unhealthy() error {
+	if what := p.failing.Load(); what != nil {
+		return fmt.Errorf("%s is failing (see logs)", *what)
+	}
+	return nil
+}
 
 // batch is one unit of work for the store goroutine.
 type batch struct {
@@ -257,10 +280,22 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	var ev event.Event
 	var rereads uint64
 	emit := func() error {
+		var rebalanced int64
+		if p.deps.Rebalances != nil {
+			rebalanced = p.deps.Rebalances()
+		}
 		snap := p.agg.Snapshot()
-		if snap.Empty() && len(dead.msgs) == 0 {
+		if snap.Empty() && len(dead.msgs) == 0 && rebalanced == 0 {
 			return nil
 		}
+		if rebalanced > 0 {
+			// Partitions may have moved to other instances: forget every
+			// partition's lag and watermark; those still owned are set again
+			// by their next record. A frozen lag of a partition read
+			// elsewhere would otherwise hold the health gate closed.
+			clear(t.partition)
+		}
+		t.rebalances = rebalanced
 		t.rereads, rereads = p.agg.Rereads()-rereads, p.agg.Rereads()
 		b := &batch{snap: snap, deadLetters: dead.take(), tally: t.handOff()}
 		select {
@@ -270,11 +305,35 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 			return errStoreStopped
 		}
 	}
+	// A fetch error outlasting the reader's own attempts (a broker
+	// restarting, a leader moving) is retried with backoff until fetching
+	// has failed for MaxFetchOutage with no record read in between.
+	// Failures further apart than two backoff caps are separate outages.
+	var fetched, fetchedAtFailure uint64
+	var outageStart, lastFailure time.Time
+	backoff := p.cfg.RetryBackoff
 	for {
 		flushCtx, cancel := context.WithTimeout(ctx, p.cfg.FlushInterval)
-		err := p.fetchUntil(flushCtx, t, &ev, &dead, emit)
+		err := p.fetchUntil(ctx, flushCtx, t, &ev, &dead, emit, &fetched)
 		flushDue := flushCtx.Err() != nil // read before cancel, which sets it
 		cancel()
+		if err != nil && !flushDue && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, errStoreStopped) {
+			now := p.deps.Now()
+			if outageStart.IsZero() || fetched != fetchedAtFailure || now.Sub(lastFailure) > 2*p.cfg.MaxRetryBackoff {
+				outageStart, fetchedAtFailure, backoff = now, fetched, p.cfg.RetryBackoff
+			}
+			lastFailure = now
+			if retry, _ := retryable(err); retry && now.Sub(outageStart) < p.cfg.MaxFetchOutage {
+				p.deps.Logger.Warn("fetch from kafka failed, retrying", "since", outageStart, "backoff", backoff, "err", err)
+				p.deps.Metrics.kafkaRetries.WithLabelValues("fetch").Inc()
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+				}
+				backoff = min(backoff*2, p.cfg.MaxRetryBackoff)
+				continue
+			}
+		}
 		switch {
 		case ctx.Err() != nil || errors.Is(err, io.EOF):
 			// Cancelled, or a bounded input (a replay) is exhausted: store
@@ -284,7 +343,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 		case errors.Is(err, errStoreStopped):
 			return nil
 		case !flushDue:
-			return fmt.Errorf("%w: %w", ErrFetch, err)
+			return fmt.Errorf("%w (retried since %s): %w", ErrFetch, outageStart.Format(time.RFC3339), err)
 		}
 		if err := emit(); err != nil {
 			return nil
@@ -311,15 +370,25 @@ func (d *pendingDeadLetters) take() []kafka.Message {
 	return msgs
 }
 
-// fetchUntil processes records until ctx ends or fetching fails, emitting
-// early whenever the pending rows or dead letters reach their bounds.
-func (p *Pipeline) fetchUntil(ctx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error) error {
+// fetchUntil processes records until flushCtx ends or fetching fails,
+// emitting early whenever the pending rows or dead letters reach their
+// bounds. A fetched record is classified under runCtx, not flushCtx: the
+// reader has handed it over, so giving up on it at a flush deadline would
+// lose it.
+func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error, fetched *uint64) error {
 	for {
-		m, err := p.deps.Fetcher.FetchMessage(ctx)
+		m, err := p.deps.Fetcher.FetchMessage(flushCtx)
 		if err != nil {
 			return err
 		}
-		if dl, ok := p.handle(&m, ev, t); ok && dl != nil {
+		*fetched++
+		kind, err := p.classify(runCtx, &m)
+		if err != nil {
+			return err
+		}
+		if kind != Data {
+			p.skip(&m, kind, t)
+		} else if dl, ok := p.handle(&m, ev, t); ok && dl != nil {
 			dead.add(dl)
 		}
 		if p.agg.Pending() >= p.cfg.MaxPendingRows || len(dead.msgs) >= p.cfg.MaxPendingRows || dead.bytes >= p.cfg.MaxPendingDeadLetterBytes {
@@ -348,16 +417,49 @@ func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafk
 		t.accepted[ev.Type]++
 	}
 	t.consumed[m.Topic]++
-	k := partitionKey{m.Topic, m.Partition}
-	pt := t.partition[k]
-	pt.lag = m.HighWaterMark - m.Offset - 1
+	var occurred int64
 	if rej == nil {
-		if ts := ev.OccurredAt.Unix(); ts > pt.watermark {
-			pt.watermark = ts
-		}
+		occurred = ev.OccurredAt.Unix()
 	}
-	t.partition[k] = pt
+	t.progress(m, occurred)
 	return dl, true
+}
+
+// classify asks Deps.Transactions what m is, retrying a failed look-up
+// with backoff until ctx ends: a broker restart must not stop the pipeline,
+// and guessing would count an aborted record or dead-letter a marker.
+func (p *Pipeline) classify(ctx context.Context, m *kafka.Message) (RecordKind, error) {
+	if p.deps.Transactions == nil {
+		return Data, nil
+	}
+	backoff := p.cfg.RetryBackoff
+	for {
+		kind, err := p.deps.Transactions.Classify(ctx, m)
+		if err == nil {
+			return kind, nil
+		}
+		if ctx.Err() != nil {
+			return Data, ctx.Err()
+		}
+		p.deps.Logger.Warn("classifying transactional records failed, retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "backoff", backoff, "err", err)
+		p.deps.Metrics.kafkaRetries.WithLabelValues("classify").Inc()
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return Data, ctx.Err()
+		}
+		backoff = min(backoff*2, p.cfg.MaxRetryBackoff)
+	}
+}
+
+// skip accounts for an offset that carries no event: it is neither counted
+// nor dead-lettered, but the ledger accounts for it (LedgerRow.Skipped).
+func (p *Pipeline) skip(m *kafka.Message, kind RecordKind, t *tally) {
+	if !p.agg.Skip(m.Topic, int32(m.Partition), m.Offset) {
+		return
+	}
+	t.skipped[kind]++
+	t.progress(m, 0)
 }
 
 // Dead-letter record headers: where the record came from and why it was
@@ -371,7 +473,7 @@ const (
 )
 
 func (p *Pipeline) deadLetter(m *kafka.Message, rej *event.Rejection) *kafka.Message {
-	return &kafka.Message{
+	dl := &kafka.Message{
 		Topic: p.cfg.DeadLetterTopic,
 		Key:   m.Key,
 		Value: m.Value,
@@ -384,6 +486,37 @@ func (p *Pipeline) deadLetter(m *kafka.Message, rej *event.Rejection) *kafka.Mes
 			{Key: HeaderDetail, Value: []byte(rej.Detail)},
 		},
 	}
+	truncateDeadLetter(dl, p.cfg.MaxDeadLetterBytes)
+	return dl
+}
+
+// HeaderTruncated, on a dead letter cut to MaxDeadLetterBytes, holds the
+// original key and value sizes ("key=<bytes> value=<bytes>"); the source
+// headers say where the whole record is.
+const HeaderTruncated = "trustpipe-truncated"
+
+// minDeadLetterBytes leaves room for the headers of any dead letter.
+const minDeadLetterBytes = 64 << 10
+
+// truncateDeadLetter cuts the value, then the key, of m so that its size
+// as the producer counts it stays within limit, keeping every header.
+// One oversized rejected record would otherwise fail every publish attempt
+// (kafka-go's MessageTooLargeError) and stop the pipeline.
+func truncateDeadLetter(m *kafka.Message, limit int) {
+	// Record framing: length, attributes, timestamp and offset deltas, key
+	// and value lengths (varints), headers count; 64 bytes cover them.
+	overhead := 64
+	for _, h := range m.Headers {
+		overhead += len(h.Key) + len(h.Value) + 10
+	}
+	if overhead+len(m.Key)+len(m.Value) <= limit {
+		return
+	}
+	overhead += len(HeaderTruncated) + 40
+	m.Headers = append(m.Headers, kafka.Header{Key: HeaderTruncated, Value: fmt.Appendf(nil, "key=%d value=%d", len(m.Key), len(m.Value))})
+	budget := max(limit-overhead, 0)
+	m.Key = m.Key[:min(len(m.Key), budget)]
+	m.Value = m.Value[:min(len(m.Value), budget-len(m.Key))]
 }
 
 // store writes each batch — dead letters, then ClickHouse rows, then offset
@@ -394,7 +527,7 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 	m := p.deps.Metrics
 	for b := range batches {
 		start := time.Now()
-		if err := p.retry(ctx, "publish dead letters", func() error {
+		if err := p.retry(ctx, "publishing dead letters to Kafka topic "+p.cfg.DeadLetterTopic, func() error {
 			if len(b.deadLetters) == 0 {
 				return nil
 			}
@@ -402,7 +535,7 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 		}); err != nil {
 			return err
 		}
-		if err := p.retry(ctx, "store snapshot in ClickHouse", func() error { return p.deps.Store.Write(ctx, b.snap) }); err != nil {
+		if err := p.retry(ctx, "storing the snapshot in ClickHouse", func() error { return p.deps.Store.Write(ctx, b.snap) }); err != nil {
 			return err
 		}
 		if len(b.snap.Commits) > 0 {
@@ -424,32 +557,35 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 		m.rowsWritten.WithLabelValues("contacts").Add(float64(len(b.snap.Contacts)))
 		m.rowsWritten.WithLabelValues("ledger").Add(float64(len(b.snap.Ledger)))
 		m.deadLetters.Add(float64(len(b.deadLetters)))
-		m.add(b.tally)
-		if p.deps.Rebalances != nil {
-			m.rebalances.Add(float64(p.deps.Rebalances()))
+		if b.tally.rebalances > 0 {
+			m.rebalances.Add(float64(b.tally.rebalances))
+			m.lag.Reset()
+			m.watermark.Reset()
 		}
+		m.add(b.tally)
 	}
 	return nil
 }
 
-// retry runs op until it succeeds, fails permanently, or ctx ends.
+// retry runs op until it succeeds, fails permanently (see retryable), or
+// ctx ends.
 func (p *Pipeline) retry(ctx context.Context, what string, op func() error) error {
 	backoff := p.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		err := op()
 		if err == nil {
-			p.healthy.Store(true)
+			p.failing.Store(nil)
 			return nil
 		}
-		p.healthy.Store(false)
+		p.failing.Store(&what)
 		p.deps.Metrics.sinkErrors.Inc()
 		if ctx.Err() != nil {
 			// %v, not %w: this must not look like a plain cancellation,
 			// or Run would report a clean shutdown.
 			return fmt.Errorf("%s: gave up at shutdown after %d attempts; nothing past the last stored block was committed, so it will be re-read on restart: %v", what, attempt, err)
 		}
-		if !sink.Retryable(err) {
-			if advice := sink.Advice(err); advice != "" {
+		if retry, advice := retryable(err); !retry {
+			if advice != "" {
 				return fmt.Errorf("%s: %w (%s)", what, err, advice)
 			}
 			return fmt.Errorf("%s: %w", what, err)

@@ -286,6 +286,7 @@ func TestFetchErrorWhileStoreIsDown(t *testing.T) {
 	cfg.FlushInterval = 10 * time.Millisecond
 	cfg.RetryBackoff, cfg.MaxRetryBackoff = time.Millisecond, 5*time.Millisecond
 	cfg.ShutdownTimeout = 50 * time.Millisecond
+	cfg.MaxFetchOutage = 20 * time.Millisecond
 	p, err := New(cfg, Deps{Fetcher: failingFetcher{k}, Committer: k, Store: &flakyStore{failures: 1 << 30}, DeadLetters: &dlqRecorder{},
 		Pseudonyms: testPseudonyms{}, Metrics: NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

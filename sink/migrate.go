@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,11 +41,23 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 				return applied, fmt.Errorf("migrate: migration %d (%s): %s: %w", m.version, m.name, firstLine(q), err)
 			}
 		}
-		record := func(b driver.Batch) error { return b.Append(uint32(m.version), m.name, time.Now()) }
-		if err := s.insert(ctx, "schema_migrations", "version, name, applied_at", 1, record); err != nil {
-			return applied, fmt.Errorf("migrate: record migration %d: %w", m.version, err)
+		recorded := []migration{m}
+		if m.version == 1 {
+			// It created the current layout: every later step is in it.
+			// Record the later steps first: an instance migrating at the
+			// same time then sees either nothing or them, and re-runs only
+			// migration 1 (CREATE … IF NOT EXISTS), never an ALTER.
+			recorded = slices.Clone(migrations)
+			slices.Reverse(recorded)
 		}
-		applied = append(applied, fmt.Sprintf("%d %s", m.version, m.name))
+		for _, r := range recorded {
+			record := func(b driver.Batch) error { return b.Append(uint32(r.version), r.name, time.Now()) }
+			if err := s.insert(ctx, "schema_migrations", "version, name, applied_at", 1, record); err != nil {
+				return applied, fmt.Errorf("migrate: record migration %d: %w", r.version, err)
+			}
+			done[r.version] = true
+			applied = append(applied, fmt.Sprintf("%d %s", r.version, r.name))
+		}
 	}
 	if s.tables != LiveTables() {
 		for _, q := range storageDDL(s.db, s.tables) {

@@ -29,7 +29,7 @@ const countColumns = "bucket, event_type, detail, campaign_id, channel, segment,
 
 const contactColumns = "day, campaign_id, channel, segment, source, contact"
 
-const ledgerColumns = "topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, complete, version"
+const ledgerColumns = "topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, complete, version"
 
 // storageDDL returns the CREATE statements of one set of storage tables.
 //
@@ -78,6 +78,7 @@ ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts)
 	consumed UInt64,
 	accepted UInt64,
 	rejected UInt64,
+	skipped UInt64 DEFAULT 0,
 	complete UInt8,
 	version Int64
 ) ENGINE = ReplacingMergeTree(version)
@@ -93,9 +94,15 @@ type migration struct {
 	statements func(db string) []string
 }
 
+// Migration 1 creates the current layout (storageDDL), so a database it
+// creates records every later migration as applied: later migrations only
+// upgrade databases created before them.
 var migrations = []migration{
 	{1, "storage tables: per-block counts, engaged contacts, ledger", func(db string) []string {
 		return storageDDL(db, LiveTables())
+	}},
+	{2, "ledger: skipped offsets (transaction markers, aborted records)", func(db string) []string {
+		return []string{fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN skipped UInt64 DEFAULT 0 AFTER rejected", db, LiveTables().Ledger)}
 	}},
 }
 
@@ -138,7 +145,7 @@ FROM %s.%s FINAL`, db, t.Counts)},
 FROM %s.%s FINAL
 GROUP BY bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier`, db, t.Counts)},
 		{Name: "ingest_ledger", Query: fmt.Sprintf(`SELECT
-	topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, complete
+	topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, complete
 FROM %s.%s FINAL`, db, t.Ledger)},
 		{Name: "engaged_contacts", Query: fmt.Sprintf(`SELECT day, campaign_id, channel, segment, source, contact
 FROM %s.%s FINAL`, db, t.Contacts)},

@@ -210,18 +210,18 @@ func (s *Store) writeLedger(ctx context.Context, rows []aggregate.LedgerRow) err
 		topic := make([]string, n)
 		partition := make([]int32, n)
 		block, first, last, version := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		consumed, accepted, rejected := make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		consumed, accepted, rejected, skipped := make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n)
 		complete := make([]uint8, n)
 		for i, r := range rows {
 			topic[i], partition[i], block[i] = r.Topic, r.Partition, r.Block
 			first[i], last[i] = r.FirstOffset, r.LastOffset
-			consumed[i], accepted[i], rejected[i] = r.Consumed, r.Accepted, r.Rejected
+			consumed[i], accepted[i], rejected[i], skipped[i] = r.Consumed, r.Accepted, r.Rejected, r.Skipped
 			if r.Complete {
 				complete[i] = 1
 			}
 			version[i] = r.Version
 		}
-		return appendColumns(b, topic, partition, block, first, last, consumed, accepted, rejected, complete, version)
+		return appendColumns(b, topic, partition, block, first, last, consumed, accepted, rejected, skipped, complete, version)
 	})
 }
 

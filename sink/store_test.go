@@ -3,6 +3,7 @@ package sink_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func TestLedgerFinalRowWins(t *testing.T) {
 	rows := []aggregate.LedgerRow{
 		{BlockRef: ref, FirstOffset: 30, LastOffset: 35, Consumed: 6, Accepted: 5, Rejected: 1, Version: 718},
 		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2, Version: 798},
-		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true, Version: 799},
+		{BlockRef: ref, FirstOffset: 30, LastOffset: 39, Consumed: 9, Accepted: 7, Rejected: 2, Skipped: 1, Complete: true, Version: 799},
 		{BlockRef: ref, FirstOffset: 30, LastOffset: 33, Consumed: 4, Accepted: 4, Version: 678}, // stale re-read
 	}
 	for _, r := range rows {
@@ -67,14 +68,48 @@ func TestLedgerFinalRowWins(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var n, consumed, accepted, rejected uint64
+	var n, consumed, accepted, rejected, skipped uint64
 	var complete uint8
-	q := fmt.Sprintf("SELECT count(), sum(consumed), sum(accepted), sum(rejected), max(complete) FROM %s.ingest_ledger", cfg.Database)
-	if err := st.Conn().QueryRow(ctx, q).Scan(&n, &consumed, &accepted, &rejected, &complete); err != nil {
+	q := fmt.Sprintf("SELECT count(), sum(consumed), sum(accepted), sum(rejected), sum(skipped), max(complete) FROM %s.ingest_ledger", cfg.Database)
+	if err := st.Conn().QueryRow(ctx, q).Scan(&n, &consumed, &accepted, &rejected, &skipped, &complete); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 || consumed != 10 || accepted != 8 || rejected != 2 || complete != 1 {
-		t.Fatalf("ledger = rows %d consumed %d accepted %d rejected %d complete %d; want 1 10 8 2 1", n, consumed, accepted, rejected, complete)
+	if n != 1 || consumed != 9 || accepted != 7 || rejected != 2 || skipped != 1 || complete != 1 {
+		t.Fatalf("ledger = rows %d consumed %d accepted %d rejected %d skipped %d complete %d; want 1 9 7 2 1 1", n, consumed, accepted, rejected, skipped, complete)
+	}
+}
+
+// TestMigrateAddsSkippedToOldLedger upgrades a database made before the
+// ledger had its skipped column: migration 2 adds it, old rows read 0.
+func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
+	st, cfg := sinktest.Open(t, nil)
+	ctx := context.Background()
+	db := cfg.Database
+	for _, q := range []string{
+		"DROP TABLE " + db + ".ingest_ledger",
+		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN skipped",
+		"DROP TABLE " + db + ".schema_migrations",
+		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY version",
+		"INSERT INTO " + db + ".schema_migrations (version, name, applied_at) SELECT 1, 'storage tables', now()",
+		"INSERT INTO " + db + ".ingest_ledger_blocks (topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, complete, version) SELECT 't', 0, 0, 0, 9, 10, 10, 0, 1, 19",
+	} {
+		if err := st.Conn().Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	applied, err := st.Migrate(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 1 || !strings.HasPrefix(applied[0], "2 ") {
+		t.Fatalf("applied %v, want migration 2 only", applied)
+	}
+	var consumed, skipped uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT sum(consumed), sum(skipped) FROM "+db+".ingest_ledger").Scan(&consumed, &skipped); err != nil {
+		t.Fatal(err)
+	}
+	if consumed != 10 || skipped != 0 {
+		t.Fatalf("old row reads consumed %d skipped %d, want 10 0", consumed, skipped)
 	}
 }
 

@@ -161,15 +161,18 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err := pingKafka(ctx, c, dialer); err != nil {
 		return err
 	}
+	transport, err := c.kafkaTransport()
+	if err != nil {
+		return err
+	}
+	if err := consumers.CheckTopics(ctx, c.KafkaBrokers, transport, c.KafkaTopics); err != nil {
+		return fmt.Errorf("%w\n  check TRUSTPIPE_KAFKA_TOPICS and TRUSTPIPE_KAFKA_BROKERS", err)
+	}
 	st, err := openStore(ctx, c, c.Migrate, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	transport, err := c.kafkaTransport()
-	if err != nil {
-		return err
-	}
 	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
@@ -193,6 +196,8 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		Metrics:     metrics,
 		Logger:      log,
 		Rebalances:  func() int64 { return reader.Stats().Rebalances },
+		// kafka-go does not filter transactions: see consumers.Transactions.
+		Transactions: consumers.NewTransactions(c.KafkaBrokers, transport, consumers.FetchMaxBytes),
 	})
 	if err != nil {
 		return err
@@ -270,8 +275,8 @@ func readiness(c Config, dialer *kafka.Dialer, st *sink.Store, pipe *consumers.P
 		if err := consumers.Ping(ctx, dialer, c.KafkaBrokers); err != nil {
 			return err
 		}
-		if !pipe.Healthy() {
-			return errors.New("storing to ClickHouse is failing (see logs)")
+		if err := pipe.Unhealthy(); err != nil {
+			return err
 		}
 		return nil
 	}

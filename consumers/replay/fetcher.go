@@ -120,6 +120,7 @@ func (f *fetcher) readPartition(ctx context.Context, cfg readerConfig, b lister,
 		MinBytes:              1,
 		MaxBytes:              8 << 20,
 		MaxWait:               250 * time.Millisecond,
+		IsolationLevel:        kafka.ReadCommitted, // as the live reader: see consumers.Transactions
 		QueueCapacity:         1024,
 		ReadLagInterval:       -1,
 		OffsetOutOfRangeError: true,

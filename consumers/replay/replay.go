@@ -172,6 +172,8 @@ func (r *Replayer) Run(ctx context.Context, p *Plan) (*Summary, error) {
 		Pseudonyms:  r.deps.Pseudonyms,
 		Metrics:     consumers.NewMetrics(reg),
 		Logger:      r.deps.Logger,
+		// Markers and aborted records are skipped as the live pipeline does.
+		Transactions: consumers.NewTransactions(r.cfg.Brokers, r.cfg.Transport, consumers.FetchMaxBytes),
 	})
 	if err != nil {
 		return nil, err
