@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"go.yaml.in/yaml/v2"
 
@@ -220,15 +221,18 @@ func TestStructure(t *testing.T) {
 		t.Errorf("datasources.yml provisions %v; want %s (%s) and %s (%s)", dss,
 			grafana.DatasourceClickHouse, grafana.ClickHouseType, grafana.DatasourcePrometheus, grafana.PrometheusType)
 	}
+	// Every datasource reference goes through the datasource variable of
+	// its type: no uid of one Grafana is baked into the JSON.
+	viaVar := map[string]string{"${" + grafana.VarClickHouse + "}": grafana.ClickHouseType, "${" + grafana.VarPrometheus + "}": grafana.PrometheusType}
 	checkDS := func(where string, ds *jsonDS) {
 		if ds == nil || specialDatasources[ds.UID] {
 			return
 		}
-		typ, ok := dss[ds.UID]
+		typ, ok := viaVar[ds.UID]
 		if !ok {
-			t.Errorf("%s: datasource uid %q is not provisioned in %s", where, ds.UID, datasourcesFile)
-		} else if ds.Type != "" && ds.Type != typ {
-			t.Errorf("%s: datasource %s has type %s, provisioned as %s", where, ds.UID, ds.Type, typ)
+			t.Errorf("%s: datasource uid %q is not a datasource variable (%v)", where, ds.UID, viaVar)
+		} else if ds.Type != typ {
+			t.Errorf("%s: datasource %s has type %q, want %s", where, ds.UID, ds.Type, typ)
 		}
 	}
 	surface := readSurface()
@@ -271,13 +275,13 @@ func TestStructure(t *testing.T) {
 					t.Errorf("%s: query %s has no datasource", where, tg.RefID)
 					continue
 				}
-				switch tg.Datasource.UID {
-				case grafana.DatasourceClickHouse:
+				switch tg.Datasource.Type {
+				case grafana.ClickHouseType:
 					if tg.RawSQL == "" || tg.EditorType != "sql" || tg.Format == nil {
 						t.Errorf("%s/%s: ClickHouse query needs rawSql, editorType sql and a format", where, tg.RefID)
 					}
 					checkSQL(t, where+"/"+tg.RefID, tg.RawSQL, surface, qualified, fromRe)
-				case grafana.DatasourcePrometheus:
+				case grafana.PrometheusType:
 					if tg.Expr == "" {
 						t.Errorf("%s/%s: Prometheus query without expr", where, tg.RefID)
 					}
@@ -295,7 +299,7 @@ func TestStructure(t *testing.T) {
 			}
 			names[v.Name] = true
 			checkDS(where, v.Datasource)
-			if v.Datasource != nil && v.Datasource.UID == grafana.DatasourceClickHouse {
+			if v.Datasource != nil && v.Datasource.Type == grafana.ClickHouseType {
 				checkSQL(t, where, v.SQL(), surface, qualified, fromRe)
 			}
 		}
@@ -307,9 +311,11 @@ func TestStructure(t *testing.T) {
 	}
 }
 
-// checkSQL enforces the query rules: read-surface views only, qualified
-// with the trustpipe database; nothing ClickHouse 18.16 lacks; trust_counts
-// formulas only as the indicator package renders them.
+// checkSQL enforces the query rules: read-surface views only, never
+// qualified with a database (the datasource's default database holds them);
+// no variable spliced into a string literal by a quoting format; nothing
+// ClickHouse 18.16 lacks; trust_counts formulas only as the indicator
+// package renders them.
 func checkSQL(t *testing.T, where, sql string, surface map[string]bool, qualified, fromRe *regexp.Regexp) {
 	t.Helper()
 	if strings.Contains(sql, "_blocks") {
@@ -321,16 +327,19 @@ func checkSQL(t *testing.T, where, sql string, surface map[string]bool, qualifie
 		}
 	}
 	for _, m := range qualified.FindAllStringSubmatch(sql, -1) {
-		if m[1] == grafana.Database && !surface[m[2]] {
-			t.Errorf("%s: reads %s.%s, which is not a read-surface view", where, m[1], m[2])
+		if surface[m[2]] {
+			t.Errorf("%s: names %s.%s: leave the database out (the datasource's default database)", where, m[1], m[2])
 		}
 	}
 	for _, m := range fromRe.FindAllStringSubmatch(sql, -1) {
-		if m[1] == "" && !strings.HasPrefix(m[2], grafana.Database+".") {
-			t.Errorf("%s: FROM %s: read-surface views must be qualified as %s.<view>", where, m[2], grafana.Database)
+		if m[1] == "" && !surface[m[2]] {
+			t.Errorf("%s: FROM %s, which is not a read-surface view", where, m[2])
 		}
 	}
-	if !strings.Contains(sql, grafana.Database+".trust_count") {
+	for _, f := range unsafeInterpolations(sql) {
+		t.Errorf("%s: %s splices a value into SQL with a quoting that \\ escapes; use the dimension variables' selected filter", where, f)
+	}
+	if !strings.Contains(sql, "trust_count") {
 		return
 	}
 	// Formulas over trust_counts: every sumIf(events|value_sum, ...) of a
@@ -350,6 +359,30 @@ func checkSQL(t *testing.T, where, sql string, surface map[string]bool, qualifie
 		}
 	}
 }
+
+// unsafeInterpolations returns the variable references of sql that put a
+// value into the SQL text by a format that leaves \ alone ($v, ${v}, [[v]],
+// :singlequote, :sqlstring, :raw, ...): only :percentencode output
+// ([A-Za-z0-9-_.~%]) cannot end a literal. The variable naming the
+// $__conditionalAll's switch is not interpolated (the macro consumes it), and
+// Grafana's built-ins (${__...}) and the plugin's macros ($__...) are not
+// variables.
+func unsafeInterpolations(sql string) []string {
+	sql = conditionalAllSwitch.ReplaceAllString(sql, ")")
+	var out []string
+	for _, m := range variableRef.FindAllStringSubmatch(sql, -1) {
+		name, format := m[1]+m[3]+m[5], m[2]+m[4]
+		if !strings.HasPrefix(name, "__") && format != "percentencode" {
+			out = append(out, m[0])
+		}
+	}
+	return out
+}
+
+var (
+	conditionalAllSwitch = regexp.MustCompile(`,\s*\$\{?\w+\}?\s*\)`)
+	variableRef          = regexp.MustCompile(`\$\{(\w+)(?::([^}]*))?\}|\[\[(\w+)(?::(\w+))?\]\]|\$(\w+)`)
+)
 
 // sumIfCalls returns every sumIf(...) call with balanced parentheses.
 func sumIfCalls(sql string) []string {
@@ -408,4 +441,125 @@ func TestProvisioningProviders(t *testing.T) {
 	if !strings.Contains(string(compose), "./dashboards/grafana/dashboards:"+f.Providers[0].Options.Path) {
 		t.Errorf("docker-compose.yml does not mount ./dashboards/grafana/dashboards at %s", f.Providers[0].Options.Path)
 	}
+}
+
+// TestImportable checks what lets the JSON import into any Grafana: the
+// __inputs the import asks for are the datasource variables' current values
+// (Grafana writes the chosen datasource there), __requires pins the
+// ClickHouse plugin release the tests reproduce — the one compose installs —
+// and nothing names the compose stack's datasource uids.
+func TestImportable(t *testing.T) {
+	wantVars := map[string]string{grafana.VarClickHouse: grafana.InputClickHouse, grafana.VarPrometheus: grafana.InputPrometheus}
+	for _, d := range loadDashboards(t) {
+		raw, err := os.ReadFile(d.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, uid := range []string{grafana.DatasourceClickHouse, grafana.DatasourcePrometheus} {
+			if strings.Contains(string(raw), uid) {
+				t.Errorf("%s names the compose datasource uid %s", d.file, uid)
+			}
+		}
+		var f struct {
+			Inputs []struct {
+				Name, Type, PluginID string
+			} `json:"__inputs"`
+			Requires []struct {
+				Type, ID, Version string
+			} `json:"__requires"`
+			Templating struct {
+				List []struct {
+					Name, Type string
+					Query      any
+					Current    struct{ Value any }
+				}
+			}
+		}
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatal(err)
+		}
+		inputs := map[string]string{}
+		for _, in := range f.Inputs {
+			if in.Type != "datasource" {
+				t.Errorf("%s: input %s has type %s", d.file, in.Name, in.Type)
+			}
+			inputs[in.Name] = in.PluginID
+		}
+		found := 0
+		for _, v := range f.Templating.List {
+			input, ok := wantVars[v.Name]
+			if !ok {
+				continue
+			}
+			found++
+			if v.Type != "datasource" || v.Current.Value != "${"+input+"}" || inputs[input] != v.Query {
+				t.Errorf("%s: variable %s: type %s, plugin %v, current %v; want a datasource variable set from input %s (plugin %s)",
+					d.file, v.Name, v.Type, v.Query, v.Current.Value, input, inputs[input])
+			}
+		}
+		if found != len(wantVars) || len(inputs) != len(wantVars) {
+			t.Errorf("%s: %d datasource variables, %d inputs; want %d of each", d.file, found, len(inputs), len(wantVars))
+		}
+		pinned := false
+		for _, r := range f.Requires {
+			pinned = pinned || r.ID == grafana.ClickHouseType && r.Version == grafana.ClickHousePluginVersion
+		}
+		if !pinned {
+			t.Errorf("%s: __requires does not pin %s %s", d.file, grafana.ClickHouseType, grafana.ClickHousePluginVersion)
+		}
+	}
+	compose, err := os.ReadFile(filepath.Join("..", "..", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := grafana.ClickHouseType + "@" + grafana.ClickHousePluginVersion; !strings.Contains(string(compose), want) {
+		t.Errorf("docker-compose.yml does not install %s, the release the dashboards are tested against", want)
+	}
+}
+
+// TestRunbookLinks checks that every panel links to a section of the
+// runbook that exists (GitHub's heading anchors), through the runbook
+// variable.
+func TestRunbookLinks(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "prometheus", "RUNBOOK.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if h, ok := strings.CutPrefix(line, "## "); ok {
+			anchors[githubAnchor(h)] = true
+		}
+	}
+	prefix := "${" + grafana.VarRunbook + "}#"
+	for _, d := range grafana.All() {
+		var walk func(ps []*grafana.Panel)
+		walk = func(ps []*grafana.Panel) {
+			for _, p := range ps {
+				walk(p.Panels)
+				if p.Type == "row" {
+					continue
+				}
+				if len(p.Links) != 1 || !strings.HasPrefix(p.Links[0].URL, prefix) || !anchors[strings.TrimPrefix(p.Links[0].URL, prefix)] {
+					t.Errorf("%s: panel %q links %+v; want one link %s<a RUNBOOK.md section>", d.File, p.Title, p.Links, prefix)
+				}
+			}
+		}
+		walk(d.Panels)
+	}
+}
+
+// githubAnchor is the anchor GitHub gives a Markdown heading: lower case,
+// punctuation dropped, spaces as hyphens.
+func githubAnchor(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(h)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -9,10 +9,11 @@ import (
 )
 
 // dimensionVar is a multi-value template variable listing the values of a
-// trust_counts dimension seen in the time range.
+// trust_counts dimension seen in the time range: hex(value) is the
+// variable's value, the value itself its text (see selected for why).
 func dimensionVar(name, label, column, description string) *Variable {
-	sql := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE $__timeFilter(bucket) AND %s != '' ORDER BY %s",
-		column, db(countRows), column, column)
+	sql := fmt.Sprintf("SELECT hex(%[1]s) AS value, %[1]s AS text FROM (SELECT DISTINCT %[1]s FROM %[2]s WHERE $__timeFilter(bucket) AND %[1]s != '') ORDER BY text",
+		column, countRows)
 	return &Variable{
 		Name: name, Label: label, Description: description, Type: "query", Datasource: clickhouse,
 		Query: sql, Definition: sql,
@@ -43,7 +44,7 @@ func sumsOfSelection(view, timeFilter, keyExprs, groupBy string) string {
 	}
 	return `SELECT
 	` + sel + trustSums() + `
-FROM ` + db(view) + `
+FROM ` + view + `
 WHERE ` + timeFilter + `
 	AND ` + selection + group
 }
@@ -55,16 +56,16 @@ func Drilldown() *Dashboard {
 		"Which campaigns, segments, channels and sources cost trust? Narrow the selection with the variables; the ranking "+
 			"table lists campaigns by their trust impact on the selection.",
 		"trust", "drilldown")
-	d.Templating.List = []*Variable{
+	d.Templating.List = append(d.Templating.List,
 		dimensionVar("campaign", "Campaign", "campaign_id", "campaign_id of the events"),
 		dimensionVar("segment", "Segment", "segment", "audience segment"),
 		dimensionVar("channel", "Channel", "channel", "touchpoint: email, web, ads, sales, social, sms, other"),
 		dimensionVar("source", "Source", "source", "the system that emitted the events"),
-	}
+	)
 	l := newLayout(d)
 
 	// --- The selection's Index ---------------------------------------------
-	l.row("Trust Index of the selection")
+	l.row("Trust Index of the selection", "where-to-look")
 	l.add(4, 8, stat("Trust Index (selection, range)",
 		"The Trust Index over the whole selected range, for the selected campaigns, segments, channels and sources, with the "+
 			"deployment's component settings (trust_index_config).",
@@ -110,7 +111,7 @@ ORDER BY time`),
 		set("displayName", "${__field.labels.component}"))
 
 	// --- Ranking ------------------------------------------------------------
-	l.row("Which campaigns cost trust")
+	l.row("Which campaigns cost trust", "where-to-look")
 	ctr := def(indicator.CTR)
 	// Volume and backbone rates travel with the keys, so they do not depend
 	// on which components trust_index_config includes. CTR's denominator is
@@ -152,7 +153,7 @@ FROM (
 FROM (
 	SELECT campaign_id,
 		`+sumsAs(sink.NumColumn, sink.DenColumn, "cn_", "cd_")+rateSums+`
-	FROM `+db(sink.ViewIndicatorsHourly)+`
+	FROM `+sink.ViewIndicatorsHourly+`
 	WHERE $__timeFilter(hour)
 		AND `+selection+`
 	GROUP BY campaign_id
@@ -180,9 +181,9 @@ ORDER BY "Trust impact" ASC, "Delivered" DESC`))
 			"only the campaign variable applies). Days without enough volume have no point.",
 		"none",
 		sqlTarget("A", false, `SELECT toDateTime(day) AS time, campaign_id, trust_index
-FROM `+db(sink.ViewIndexCampaignDaily)+`
+FROM `+sink.ViewIndexCampaignDaily+`
 WHERE `+dayRange("day")+`
-	AND $__conditionalAll(campaign_id IN (${campaign:singlequote}), $campaign)
+	AND `+selected("campaign_id", "campaign")+`
 	AND trust_index IS NOT NULL
 ORDER BY time, campaign_id`),
 	).set("min", 0).set("max", 100).set("decimals", 1).set("displayName", "${__field.labels.campaign_id}").
@@ -193,7 +194,7 @@ ORDER BY time, campaign_id`),
 FROM (
 	SELECT segment, channel, source,
 		` + sumsAs(sink.NumColumn, sink.DenColumn, "cn_", "cd_") + rateSums + `
-	FROM ` + db(sink.ViewIndicatorsHourly) + `
+	FROM ` + sink.ViewIndicatorsHourly + `
 	WHERE $__timeFilter(hour)
 		AND ` + selection + `
 	GROUP BY segment, channel, source
@@ -223,7 +224,7 @@ ORDER BY dimension, "Trust Index"`))
 	l.add(12, 9, dims)
 
 	// --- Indicators of the selection ---------------------------------------
-	l.row("Indicators of the selection")
+	l.row("Indicators of the selection", "where-to-look")
 	l.add(8, 8, timeseries("Leaving and complaining",
 		"Unsubscribe, complaint and \"too personal\" rates of the selection per interval.", "percentunit",
 		sqlTarget("A", false, `SELECT
@@ -231,7 +232,7 @@ ORDER BY dimension, "Trust Index"`))
 	`+ratio(indicator.UnsubscribeRate)+` AS "`+alias(def(indicator.UnsubscribeRate).Title)+`",
 	`+ratio(indicator.ComplaintRate)+` AS "`+alias(def(indicator.ComplaintRate).Title)+`",
 	`+ratio(indicator.TooPersonalRate)+` AS "Too personal rate"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 	AND `+selection+`
 GROUP BY time
@@ -246,7 +247,7 @@ ORDER BY time`),
 	`+ratio(indicator.CTR)+` AS "`+alias(ctr.Title)+`",
 	`+ratio(indicator.ClickToOpen)+` AS "`+alias(def(indicator.ClickToOpen).Title)+`",
 	`+ratio(indicator.FormFillRate)+` AS "`+alias(def(indicator.FormFillRate).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 	AND `+selection+`
 GROUP BY time
@@ -260,7 +261,7 @@ ORDER BY time`),
 	`+ratio(indicator.OptDownShare)+` AS "`+alias(def(indicator.OptDownShare).Title)+`",
 	`+ratio(indicator.ExplainedPersonalizationShare)+` AS "`+alias(def(indicator.ExplainedPersonalizationShare).Title)+`",
 	`+ratio(indicator.ConsentCoverage)+` AS "`+alias(def(indicator.ConsentCoverage).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 	AND `+selection+`
 GROUP BY time
@@ -272,7 +273,7 @@ ORDER BY time`),
 			"selected campaigns counts once).",
 		"short",
 		sqlTarget("A", false, `SELECT toDateTime(day) AS time, uniqExact(contact) AS "Engaged contacts"
-FROM `+db("engaged_contacts")+`
+FROM `+"engaged_contacts"+`
 WHERE `+dayRange("day")+`
 	AND `+selection+`
 GROUP BY day
@@ -286,7 +287,7 @@ ORDER BY time`),
 	`+bucket("hour")+` AS time,
 	sum(`+sink.DenColumn(ctr.Name)+`) AS "Delivered",
 	sum(total_events) AS "All events"
-FROM `+db(sink.ViewIndicatorsHourly)+`
+FROM `+sink.ViewIndicatorsHourly+`
 WHERE $__timeFilter(hour)
 	AND `+selection+`
 GROUP BY time

@@ -14,13 +14,16 @@ import (
 //
 //  1. frontend, applyConditionalAll: every $__conditionalAll(cond, $var),
 //     last first, becomes cond — or 1=1 when the variable's current value is
-//     "All" ($__all) or empty;
+//     "All" ($__all) or empty — through JavaScript's String.replace, so "$&",
+//     "$'", "$`" and "$$" in cond are replacement patterns;
 //  2. frontend, getTemplateSrv().replace with the plugin's format function:
 //     $var, ${var} and [[var]] become, for an array value, 'a','b' (values
 //     joined, not escaped) and for a single value the raw value; an explicit
 //     ${var:singlequote} quotes each value with \' escaping and
-//     ${var:sqlstring} with '' escaping; "All" without a custom all value
-//     stands for every option;
+//     ${var:sqlstring} with '' escaping (neither escapes \, which ClickHouse
+//     reads as an escape), ${var:percentencode} percent-encodes "{a,b}"
+//     (an array) or the value like encodeURIComponent, and also !'()*;
+//     "All" without a custom all value stands for every option;
 //  3. backend, the plugin's macros (pkg/macros): $__timeFilter(c) ->
 //     c >= toDateTime(from) AND c <= toDateTime(to) with Unix seconds,
 //     $__fromTime / $__toTime -> toDateTime(s), $__dateFilter(c) ->
@@ -93,10 +96,59 @@ func applyConditionalAll(q string, env macroEnv) (string, error) {
 				phrase = "1=1"
 			}
 		}
-		// String.prototype.replace with a string pattern: first occurrence.
-		q = strings.Replace(q, conditionalAll+args[0]+","+args[1]+")", phrase, 1)
+		q = jsReplace(q, conditionalAll+args[0]+","+args[1]+")", phrase)
 	}
 	return q, nil
+}
+
+// jsReplace is String.prototype.replace with a string pattern: the first
+// occurrence of pattern, with the replacement patterns $$, $&, $` and $'.
+func jsReplace(s, pattern, replacement string) string {
+	i := strings.Index(s, pattern)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	for j := 0; j < len(replacement); j++ {
+		c := replacement[j]
+		if c == '$' && j+1 < len(replacement) {
+			switch replacement[j+1] {
+			case '$':
+				b.WriteByte('$')
+				j++
+				continue
+			case '&':
+				b.WriteString(pattern)
+				j++
+				continue
+			case '`':
+				b.WriteString(s[:i])
+				j++
+				continue
+			case '\'':
+				b.WriteString(s[i+len(pattern):])
+				j++
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return s[:i] + b.String() + s[i+len(pattern):]
+}
+
+// encodeURIComponentStrict is Grafana's: encodeURIComponent (UTF-8 bytes
+// outside A-Z a-z 0-9 - _ . ! ~ * ' ( ) as %XX) that also encodes !'()*.
+func encodeURIComponentStrict(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // templateVarRe is Grafana's variable regex (templateSrv).
@@ -123,6 +175,15 @@ func replaceVariables(q string, env macroEnv) (string, error) {
 				q[i] = "'" + strings.ReplaceAll(s, "'", `\'`) + "'"
 			}
 			return strings.Join(q, ",")
+		case "percentencode":
+			if v.multi || v.all {
+				return encodeURIComponentStrict("{" + strings.Join(vals, ",") + "}")
+			}
+			if len(vals) == 1 {
+				return encodeURIComponentStrict(vals[0])
+			}
+			err = fmt.Errorf("variable %s: %d values for a single-value variable", name, len(vals))
+			return m
 		case "sqlstring":
 			q := make([]string, len(vals))
 			for i, s := range vals {
@@ -237,6 +298,8 @@ func TestExpand(t *testing.T) {
 		{"$__conditionalAll(channel IN ($channel), $channel) AND x", "channel IN ('email') AND x"},
 		{"campaign_id IN ($campaign)", "campaign_id IN ('a','b')"},
 		{"v = '$single' AND w = ${single:sqlstring}", "v = 'x' AND w = 'x'"},
+		{"'${segment:percentencode}' '${single:percentencode}'", "'%7Bs1%2Co%27neil%7D' 'x'"},
+		{"$__conditionalAll(a = '${channel:percentencode}' $' $$, $channel) AND b", "a = '%7Bemail%7D'  AND b $ AND b"},
 		{"a AND $__conditionalAll(f(x, (y)) = 1, ${channel}) AND $__conditionalAll(g = 2, $campaign)", "a AND f(x, (y)) = 1 AND 1=1"},
 	}
 	for _, c := range cases {

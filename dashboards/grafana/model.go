@@ -8,15 +8,18 @@
 //
 // rewrites them; the test without -update fails when a file is stale.
 //
-// ClickHouse panels use the grafana-clickhouse-datasource plugin (datasource
-// uid DatasourceClickHouse) in SQL mode and read only the read-surface views
-// (CONTRACT.md §3, sink.IndicatorViews, sink.IndexViews) qualified with the
-// database "trustpipe.". Their SQL must run on ClickHouse 18.16 (tests) and on
+// ClickHouse panels use the grafana-clickhouse-datasource plugin (the
+// datasource variable $ds_clickhouse) in SQL mode and read only the
+// read-surface views (CONTRACT.md §3, sink.IndicatorViews, sink.IndexViews),
+// unqualified: they resolve in the datasource's default database, so one
+// JSON serves any TRUSTPIPE_CLICKHOUSE_DATABASE and imports into any Grafana
+// (__inputs asks for the two datasources). Their SQL must run on ClickHouse
+// 18.16 (tests) and on
 // current releases (compose): no toStartOfInterval, so no $__timeInterval;
 // buckets are toDateTime(intDiv(toUInt32(col), $__interval_s) *
 // $__interval_s), toStartOfHour or days. Ratios are always
 // sum(numerator) / nullIf(sum(denominator), 0), never averages of ratios.
-// Pipeline panels use Prometheus (uid DatasourcePrometheus) and the metric
+// Prometheus panels use $ds_prometheus and the metric
 // names of consumers/metrics.go and dashboards/prometheus.
 //
 // Everything here is pure data; functions are safe for concurrent use.
@@ -27,17 +30,33 @@ import (
 	"encoding/json"
 )
 
-// Datasource uids, provisioned by provisioning/datasources/datasources.yml.
 const (
+	// DatasourceClickHouse and DatasourcePrometheus are the uids
+	// provisioning/datasources/datasources.yml gives the compose stack's
+	// datasources. The dashboards do not name them: they pick a datasource
+	// of the right type through VarClickHouse and VarPrometheus.
 	DatasourceClickHouse = "trustpipe-clickhouse"
 	DatasourcePrometheus = "trustpipe-prometheus"
 	// ClickHouseType and PrometheusType are the datasource plugin ids.
 	ClickHouseType = "grafana-clickhouse-datasource"
 	PrometheusType = "prometheus"
-	// Database is the database every query names; it is the compose
-	// default (TRUSTPIPE_CLICKHOUSE_DATABASE). A deployment with another
-	// database replaces the "trustpipe." prefix.
-	Database = "trustpipe"
+	// ClickHousePluginVersion is the plugin release whose query handling
+	// (macros, $__conditionalAll, variable formats, variable values) the
+	// tests reproduce; docker-compose.yml installs exactly this release.
+	ClickHousePluginVersion = "4.20.0"
+	// VarClickHouse and VarPrometheus are the datasource variables every
+	// query goes through; InputClickHouse and InputPrometheus the __inputs
+	// Grafana's import asks for and writes into their current value.
+	VarClickHouse   = "ds_clickhouse"
+	VarPrometheus   = "ds_prometheus"
+	InputClickHouse = "DS_CLICKHOUSE"
+	InputPrometheus = "DS_PROMETHEUS"
+	// VarRunbook is the constant variable holding the runbook's URL, which
+	// every panel's link extends with its section.
+	VarRunbook = "runbook"
+	// RunbookURL is the runbook the dashboards and the alerts link to by
+	// default (dashboards/prometheus/RUNBOOK.md on the project's site).
+	RunbookURL = "https://github.com/trustpipe/trustpipe/blob/main/dashboards/prometheus/RUNBOOK.md"
 	// SchemaVersion is the Grafana dashboard schema the JSON follows.
 	SchemaVersion = 39
 )
@@ -49,15 +68,36 @@ type DS struct {
 }
 
 var (
-	clickhouse = &DS{Type: ClickHouseType, UID: DatasourceClickHouse}
-	prometheus = &DS{Type: PrometheusType, UID: DatasourcePrometheus}
+	clickhouse = &DS{Type: ClickHouseType, UID: "${" + VarClickHouse + "}"}
+	prometheus = &DS{Type: PrometheusType, UID: "${" + VarPrometheus + "}"}
 )
+
+// Input is an entry of __inputs: what Grafana's import asks for; "${Name}"
+// anywhere in the JSON is replaced by the answer.
+type Input struct {
+	Name        string `json:"name"`
+	Label       string `json:"label"`
+	Description string `json:"description"`
+	Type        string `json:"type"`
+	PluginID    string `json:"pluginId"`
+	PluginName  string `json:"pluginName"`
+}
+
+// Require is an entry of __requires: a plugin the dashboard needs.
+type Require struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
 
 // Dashboard is the subset of Grafana's dashboard model trustpipe uses.
 type Dashboard struct {
 	// File is the name of the generated file under dashboards/ (not JSON).
 	File string `json:"-"`
 
+	Inputs               []Input     `json:"__inputs"`
+	Requires             []Require   `json:"__requires"`
 	UID                  string      `json:"uid"`
 	Title                string      `json:"title"`
 	Description          string      `json:"description"`
@@ -144,8 +184,16 @@ type Panel struct {
 	FieldConfig     *FieldConfig `json:"fieldConfig,omitempty"`
 	Options         Obj          `json:"options,omitempty"`
 	Transformations []Obj        `json:"transformations,omitempty"`
+	Links           []PanelLink  `json:"links,omitempty"`
 	Collapsed       *bool        `json:"collapsed,omitempty"`
 	Panels          []*Panel     `json:"panels,omitempty"`
+}
+
+// PanelLink is a link in a panel's header menu.
+type PanelLink struct {
+	Title       string `json:"title"`
+	URL         string `json:"url"`
+	TargetBlank bool   `json:"targetBlank"`
 }
 
 // GridPos places a panel on the 24-column grid.
@@ -162,7 +210,7 @@ type Target struct {
 	Datasource *DS    `json:"datasource"`
 	Hide       bool   `json:"hide,omitempty"`
 
-	// grafana-clickhouse-datasource (v4): SQL editor, format 0 = time
+	// grafana-clickhouse-datasource (ClickHousePluginVersion): SQL editor, format 0 = time
 	// series, 1 = table.
 	EditorType    string `json:"editorType,omitempty"`
 	Format        *int   `json:"format,omitempty"`
@@ -227,7 +275,23 @@ func newDashboard(file, uid, title, description string, tags ...string) *Dashboa
 		Refresh:       "1m",
 		Time:          TimeRange{From: "now-28d", To: "now"},
 		TimePicker:    TimePicker{RefreshIntervals: []string{"30s", "1m", "5m", "15m", "1h"}},
-		Templating:    Templating{List: []*Variable{}},
+		Templating: Templating{List: []*Variable{
+			datasourceVar(VarClickHouse, "ClickHouse", ClickHouseType, InputClickHouse),
+			datasourceVar(VarPrometheus, "Prometheus", PrometheusType, InputPrometheus),
+			constantVar(VarRunbook, RunbookURL, "Runbook the panels link to (their header menu); change it to a copy of "+
+				"dashboards/prometheus/RUNBOOK.md you host"),
+		}},
+		Inputs: []Input{
+			{Name: InputClickHouse, Label: "ClickHouse", Type: "datasource", PluginID: ClickHouseType, PluginName: "ClickHouse",
+				Description: "The ClickHouse datasource whose default database is trustpipe's (TRUSTPIPE_CLICKHOUSE_DATABASE); " +
+					"a read-only user suffices"},
+			{Name: InputPrometheus, Label: "Prometheus", Type: "datasource", PluginID: PrometheusType, PluginName: "Prometheus",
+				Description: "The Prometheus that scrapes trustpipe and loads dashboards/prometheus/*.rules.yml"},
+		},
+		Requires: []Require{
+			{Type: "datasource", ID: ClickHouseType, Name: "ClickHouse", Version: ClickHousePluginVersion},
+			{Type: "datasource", ID: PrometheusType, Name: "Prometheus", Version: "1.0.0"},
+		},
 		Annotations: Annotations{List: []any{Obj{
 			"builtIn": 1, "datasource": Obj{"type": "grafana", "uid": "-- Grafana --"},
 			"enable": true, "hide": true, "iconColor": "rgba(0, 211, 255, 1)",
@@ -240,18 +304,55 @@ func newDashboard(file, uid, title, description string, tags ...string) *Dashboa
 	}
 }
 
+// datasourceVar is a datasource variable of one plugin type. Its current
+// value is the import input "${input}": Grafana's import replaces it with
+// the datasource chosen; where nothing replaces it (file provisioning), no
+// datasource has that uid and Grafana falls back to the default (else
+// first) datasource of the type.
+func datasourceVar(name, label, pluginID, input string) *Variable {
+	return &Variable{
+		Name: name, Label: label, Type: "datasource", Query: pluginID, Refresh: 1, Regex: "",
+		Current: Obj{"selected": false, "text": "${" + input + "}", "value": "${" + input + "}"},
+		Options: []any{},
+	}
+}
+
+// constantVar is a hidden constant variable.
+func constantVar(name, value, description string) *Variable {
+	return &Variable{
+		Name: name, Label: name, Description: description, Type: "constant", Query: value, Hide: 2,
+		Current: Obj{"selected": false, "text": value, "value": value}, Options: []any{}, SkipURLSync: true,
+	}
+}
+
 // layout places panels in rows on the 24-column grid and numbers them.
+// Every panel links to the runbook section of its row (row) unless it names
+// its own (runbook).
 type layout struct {
-	d      *Dashboard
-	nextID int
-	x, y   int
-	rowH   int
+	d       *Dashboard
+	nextID  int
+	x, y    int
+	rowH    int
+	section string
 }
 
 func newLayout(d *Dashboard) *layout { return &layout{d: d, nextID: 1} }
 
-// row starts a titled row (a non-collapsed row header).
-func (l *layout) row(title string) {
+// runbookLink links a panel to a section (a heading anchor) of the runbook.
+func runbookLink(section string) PanelLink {
+	return PanelLink{Title: "Runbook", URL: "${" + VarRunbook + "}#" + section, TargetBlank: true}
+}
+
+// runbook sets the runbook section a panel links to.
+func (p *Panel) runbook(section string) *Panel {
+	p.Links = []PanelLink{runbookLink(section)}
+	return p
+}
+
+// row starts a titled row (a non-collapsed row header) whose panels link to
+// the runbook section (a heading anchor of RUNBOOK.md).
+func (l *layout) row(title, section string) {
+	l.section = section
 	l.newline()
 	f := false
 	l.d.Panels = append(l.d.Panels, &Panel{ID: l.nextID, Type: "row", Title: title, Collapsed: &f,
@@ -268,6 +369,9 @@ func (l *layout) add(w, h int, p *Panel) *Panel {
 	}
 	p.ID = l.nextID
 	l.nextID++
+	if p.Links == nil {
+		p.runbook(l.section)
+	}
 	p.GridPos = GridPos{H: h, W: w, X: l.x, Y: l.y}
 	l.x += w
 	l.rowH = max(l.rowH, h)
@@ -296,7 +400,7 @@ func sqlTarget(refID string, table bool, sql string) *Target {
 		f, qt = &formatTable, "table"
 	}
 	return &Target{RefID: refID, Datasource: clickhouse, EditorType: "sql", Format: f, QueryType: qt,
-		RawSQL: sql, PluginVersion: "4.0.0"}
+		RawSQL: sql, PluginVersion: ClickHousePluginVersion}
 }
 
 // promTarget is a Prometheus range query.

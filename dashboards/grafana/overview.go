@@ -45,7 +45,7 @@ func Overview() *Dashboard {
 	l := newLayout(d)
 
 	// --- The Index now ------------------------------------------------------
-	l.row("Trust Index — start here")
+	l.row("Trust Index — start here", "trustindexdrop")
 	l.add(6, 8, stat("Trust Index now",
 		"Trust Index (0–100) over the rolling windows ending now: a weighted mean of component scores, each 0 at its documented "+
 			"\"bad\" threshold and 100 at \"good\". Below 50 is red, below 70 orange. Components with too little volume are left out "+
@@ -55,7 +55,7 @@ func Overview() *Dashboard {
 	anyIf(trust_index, `+"`window`"+` = '24h') AS "Last 24 h",
 	anyIf(trust_index, `+"`window`"+` = '7d') AS "Last 7 days",
 	anyIf(trust_index, `+"`window`"+` = '28d') AS "Last 28 days"
-FROM `+db(sink.ViewIndexWindow)),
+FROM `+sink.ViewIndexWindow),
 	).set("decimals", 1).set("min", 0).set("max", 100).option("textMode", "value_and_name").option("orientation", "horizontal"))
 
 	l.add(4, 8, stat("Clicks up, trust down?",
@@ -76,7 +76,7 @@ FROM `+db(sink.ViewIndexWindow)),
 		sqlTarget("A", true, `SELECT if(count() = 0, 'none', arrayStringConcat(groupArray(title), ', ')) AS "Left out"
 FROM (
 	SELECT title
-	FROM `+db(sink.ViewIndexWindowComponents)+`
+	FROM `+sink.ViewIndexWindowComponents+`
 	WHERE `+"`window`"+` = '24h' AND included = 0
 	ORDER BY position
 )`),
@@ -103,7 +103,7 @@ FROM (
 		anyIf(weight, `+"`window`"+` = '24h') AS weight_24h,
 		anyIf(contribution, `+"`window`"+` = '24h') AS contribution_24h,
 		anyIf(score, `+"`window`"+` = '7d') AS score_7d
-	FROM `+db(sink.ViewIndexWindowComponents)+`
+	FROM `+sink.ViewIndexWindowComponents+`
 	WHERE `+"`window`"+` IN ('24h', '7d')
 	GROUP BY position, component, title
 )
@@ -117,7 +117,7 @@ ORDER BY position`))
 	l.add(10, 8, explain)
 
 	// --- The Index over time ----------------------------------------------
-	l.row("Trust Index over time")
+	l.row("Trust Index over time", "trustindexdrop")
 	components := indicator.DefaultIndexConfig().Components
 	var contribCols []string
 	for _, c := range components {
@@ -128,11 +128,11 @@ ORDER BY position`))
 			"components with enough volume in that hour, so they are noisier; trust the daily line.",
 		"none",
 		sqlTarget("A", false, `SELECT toDateTime(day) AS time, trust_index AS "Daily Trust Index"
-FROM `+db(sink.ViewIndexDaily)+`
+FROM `+sink.ViewIndexDaily+`
 WHERE `+dayRange("day")+`
 ORDER BY time`),
 		sqlTarget("B", false, `SELECT hour AS time, trust_index AS "Hourly Trust Index"
-FROM `+db(sink.ViewIndexHourly)+`
+FROM `+sink.ViewIndexHourly+`
 WHERE $__timeFilter(hour)
 ORDER BY time`),
 	).set("min", 0).set("max", 100).set("decimals", 1).thresholdLines(indexSteps()).
@@ -145,19 +145,19 @@ ORDER BY time`),
 		sqlTarget("A", false, `SELECT
 	toDateTime(day) AS time,
 	`+strings.Join(contribCols, ",\n\t")+`
-FROM `+db(sink.ViewIndexDaily)+`
+FROM `+sink.ViewIndexDaily+`
 WHERE `+dayRange("day")+`
 ORDER BY time`),
 	).bars().stacked().set("min", 0).set("max", 100).set("decimals", 1))
 
 	// --- Divergence ---------------------------------------------------------
-	l.row("Clicks vs trust — the divergence view")
+	l.row("Clicks vs trust — the divergence view", "trustengagementdivergence")
 	l.add(12, 9, timeseries("Click metrics vs Trust Index (daily)",
 		"Left axis: the daily Trust Index. Right axis: the click metrics marketing optimises. Clicks rising while the Index "+
 			"falls is the self-referential optimisation trap: the programme is buying clicks with trust.",
 		"none",
 		sqlTarget("A", false, `SELECT toDateTime(day) AS time, trust_index AS "Trust Index"
-FROM `+db(sink.ViewIndexDaily)+`
+FROM `+sink.ViewIndexDaily+`
 WHERE `+dayRange("day")+`
 ORDER BY time`),
 		sqlTarget("B", false, `SELECT
@@ -166,7 +166,7 @@ ORDER BY time`),
 	`+ratio(indicator.CTR)+` AS "`+alias(def(indicator.CTR).Title)+`",
 	`+ratio(indicator.ClickToOpen)+` AS "`+alias(def(indicator.ClickToOpen).Title)+`",
 	`+ratio(indicator.FormFillRate)+` AS "`+alias(def(indicator.FormFillRate).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY day
 ORDER BY time`),
@@ -183,14 +183,14 @@ ORDER BY time`),
 	`+ratio(indicator.ComplaintRate)+` AS "`+alias(def(indicator.ComplaintRate).Title)+`",
 	`+ratio(indicator.TooPersonalRate)+` AS "Too personal rate",
 	`+ratio(indicator.CTR)+` AS "`+alias(def(indicator.CTR).Title)+`"
-FROM `+db(sink.ViewIndicatorsHourly)+`
+FROM `+sink.ViewIndicatorsHourly+`
 WHERE $__timeFilter(hour)
 GROUP BY time
 ORDER BY time`),
 	).interval("1h").set("decimals", 2).override("byName", def(indicator.CTR).Title, rightAxis("percentunit")...))
 
 	// --- Leaving vs tuning --------------------------------------------------
-	l.row("Pulling back: leaving or tuning?")
+	l.row("Pulling back: leaving or tuning?", "optdownsharecollapse")
 	l.add(8, 8, timeseries("Opt-down vs unsubscribe",
 		"Bars: opt-downs (chose fewer messages) and unsubscribes (left the channel) per interval. Line (right): opt-down share "+
 			"= opt-downs / (opt-downs + unsubscribes), good at 50 % or more. A falling share means people leave instead of tuning.",
@@ -200,7 +200,7 @@ ORDER BY time`),
 	sum(`+sink.NumColumn(indicator.OptDownShare)+`) AS "Opt-downs",
 	sum(`+sink.NumColumn(indicator.UnsubscribeRate)+`) AS "Unsubscribes",
 	`+ratio(indicator.OptDownShare)+` AS "`+alias(def(indicator.OptDownShare).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY time
 ORDER BY time`),
@@ -215,7 +215,7 @@ ORDER BY time`),
 	`+dayBucket("day")+` AS time,
 	`+ratio(indicator.PreferenceCenterRate)+` AS "`+alias(def(indicator.PreferenceCenterRate).Title)+`",
 	sum(`+sink.NumColumn(indicator.PreferenceCenterRate)+`) AS "Visits"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY time
 ORDER BY time`),
@@ -228,14 +228,14 @@ ORDER BY time`),
 		sqlTarget("A", false, `SELECT
 	`+dayBucket("day")+` AS time,
 	`+ratio(indicator.DirectTrafficShare)+` AS "`+alias(def(indicator.DirectTrafficShare).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY time
 ORDER BY time`),
 	).interval("1d").set("decimals", 1).thresholdLines(steps(step("red", nil), step("orange", 0.1), step("green", 0.3))))
 
 	// --- Complaints ---------------------------------------------------------
-	l.row("Complaints and the mailbox-provider limits")
+	l.row("Complaints and the mailbox-provider limits", "complaintratehigh")
 	complaint := def(indicator.ComplaintRate)
 	l.add(16, 8, timeseries("Complaint rate vs mailbox-provider limits",
 		"Spam complaints per delivered message, per day. Mailbox providers ask senders to stay below 0.1 % and act (throttling, "+
@@ -246,7 +246,7 @@ ORDER BY time`),
 	`+ratio(indicator.ComplaintRate)+` AS "`+alias(complaint.Title)+`",
 	`+fmt.Sprint(complaint.Good)+` AS "Keep below (0.1 %)",
 	`+fmt.Sprint(complaint.Bad)+` AS "Never reach (0.3 %)"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY time
 ORDER BY time`),
@@ -259,7 +259,7 @@ ORDER BY time`),
 		"Complaints / delivered over the last 24 hours. Orange from 0.1 %, red from 0.3 % (mailbox-provider guidance).",
 		"percentunit", steps(step("green", nil), step("orange", complaint.Good), step("red", complaint.Bad)),
 		sqlTarget("A", true, `SELECT value AS "Complaint rate (24 h)"
-FROM `+db(sink.ViewIndicatorsWindow)+`
+FROM `+sink.ViewIndicatorsWindow+`
 WHERE `+"`window`"+` = '24h' AND indicator = '`+indicator.ComplaintRate+`'`),
 	).set("decimals", 3))
 
@@ -273,13 +273,13 @@ FROM (
 	SELECT (hour >= $__fromTime) AS cur,
 		`+sink.NumColumn(indicator.DirectTrafficShare)+` AS n,
 		`+sink.DenColumn(indicator.DirectTrafficShare)+` AS d
-	FROM `+db(sink.ViewIndicatorsHourly)+`
+	FROM `+sink.ViewIndicatorsHourly+`
 	WHERE hour >= toDateTime(2 * toUInt32($__fromTime) - toUInt32($__toTime)) AND hour <= $__toTime
 )`),
 	).set("decimals", 1).option("colorMode", "value").option("textMode", "value_and_name").option("orientation", "horizontal"))
 
 	// --- Consent and personalization ---------------------------------------
-	l.row("Consent and personalization")
+	l.row("Consent and personalization", "thresholds")
 	l.add(8, 8, timeseries("Consent-tier migration",
 		"Consent changes per day: upgrades (a higher tier) up, downgrades down. Line (right): consent momentum = (upgrades − "+
 			"downgrades) / changes, good at +20 %, bad at −20 %.",
@@ -288,14 +288,14 @@ FROM (
 	toDateTime(day) AS time,
 	sumIf(events, to_tier > from_tier) AS "Upgrades",
 	-sumIf(events, to_tier < from_tier) AS "Downgrades"
-FROM `+db(sink.ViewConsentMigrationDaily)+`
+FROM `+sink.ViewConsentMigrationDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY day
 ORDER BY time`),
 		sqlTarget("B", false, `SELECT
 	toDateTime(day) AS time,
 	`+ratio(indicator.ConsentMomentum)+` AS "`+alias(def(indicator.ConsentMomentum).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY day
 ORDER BY time`),
@@ -308,7 +308,7 @@ ORDER BY time`),
 		"Consent changes in the selected range by tier move (0 unknown, 1 basic communication, 2 behavioural tracking, "+
 			"3 predictive modelling).", "short", "Move",
 		sqlTarget("A", true, `SELECT concat(toString(from_tier), ' → ', toString(to_tier)) AS "Move", sum(events) AS "Changes"
-FROM `+db(sink.ViewConsentMigrationDaily)+`
+FROM `+sink.ViewConsentMigrationDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY from_tier, to_tier
 ORDER BY from_tier, to_tier`)))
@@ -321,7 +321,7 @@ ORDER BY from_tier, to_tier`)))
 	`+bucket("bucket")+` AS time,
 	personalization AS level,
 	`+countsRatio(indicator.ComplaintRate)+` AS complaint_rate
-FROM `+db(countRows)+`
+FROM `+countRows+`
 WHERE $__timeFilter(bucket) AND personalization IN (`+quotedList(orderedLevels)+`)
 GROUP BY time, level
 ORDER BY time`),
@@ -334,7 +334,7 @@ ORDER BY time`),
 	personalization AS "Level",
 	`+countsRatio(indicator.ComplaintRate)+` AS "`+alias(complaint.Title)+`",
 	`+countsRatio(indicator.TooPersonalRate)+` AS "Too personal rate"
-FROM `+db(countRows)+`
+FROM `+countRows+`
 WHERE $__timeFilter(bucket) AND personalization IN (`+quotedList(orderedLevels)+`)
 GROUP BY personalization
 ORDER BY indexOf([`+quotedList(orderedLevels)+`], personalization)`)).set("decimals", 3))
@@ -347,7 +347,7 @@ ORDER BY indexOf([`+quotedList(orderedLevels)+`], personalization)`)).set("decim
 	`+dayBucket("day")+` AS time,
 	`+ratio(indicator.ExplainedPersonalizationShare)+` AS "`+alias(def(indicator.ExplainedPersonalizationShare).Title)+`",
 	`+ratio(indicator.ConsentCoverage)+` AS "`+alias(def(indicator.ConsentCoverage).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY time
 ORDER BY time`),
@@ -359,7 +359,7 @@ ORDER BY time`),
 			"UTC day. A shrinking engaged cohort under rising clicks means fewer people are doing more of the clicking.",
 		"short",
 		sqlTarget("A", false, `SELECT toDateTime(day) AS time, contacts AS "Engaged contacts"
-FROM `+db(sink.ViewEngagedReachTotalDaily)+`
+FROM `+sink.ViewEngagedReachTotalDaily+`
 WHERE `+dayRange("day")+`
 ORDER BY time`),
 	).bars())
@@ -370,12 +370,12 @@ ORDER BY time`),
 		sqlTarget("A", true, `SELECT
 	uniqExactIf(contact, day > today() - 7) AS "Last 7 days",
 	uniqExactIf(contact, day <= today() - 7) AS "7 days before"
-FROM `+db("engaged_contacts")+`
+FROM `+"engaged_contacts"+`
 WHERE day > today() - 14`),
 	).option("colorMode", "none").option("textMode", "value_and_name").option("orientation", "horizontal"))
 
 	// --- Scorecard ----------------------------------------------------------
-	l.row("Scorecard")
+	l.row("Scorecard", "thresholds")
 	score := table("Every Index component over the selected range",
 		"Each component of the Trust Index over the whole selected range: value, volume, thresholds and score. "+
 			"The settings come from trust_index_config (TRUSTPIPE_INDEX_COMPONENTS), so this table follows the deployment's Index.",
@@ -389,7 +389,7 @@ WHERE day > today() - 14`),
 	if(included, 'scored', if(d = 0, 'no data', 'left out: low volume')) AS "Status"
 FROM (
 	`+indent(componentRows(nil, `SELECT `+trustSums()+`
-FROM `+db(sink.ViewIndicatorsHourly)+`
+FROM `+sink.ViewIndicatorsHourly+`
 WHERE $__timeFilter(hour)`), "\t")+`
 )
 ORDER BY position`))

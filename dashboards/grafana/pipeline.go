@@ -21,7 +21,7 @@ func Pipeline() *Dashboard {
 	l := newLayout(d)
 
 	// --- Gates --------------------------------------------------------------
-	l.row("Health gates — trust alerts are armed only when all are open")
+	l.row("Health gates — trust alerts are armed only when all are open", "trust-drop-or-data-drop")
 	l.add(4, 6, stat("Pipeline healthy",
 		"trustpipe:pipeline_healthy: 1 when every gate is open (fresh data, complete ledger, bounded lag, sink not failing, "+
 			"dead letters under 5 %). While 0, trust alerts are suppressed: the data, not trust, is in question.",
@@ -46,7 +46,7 @@ func Pipeline() *Dashboard {
 	))
 
 	// --- Throughput ---------------------------------------------------------
-	l.row("Throughput and dead letters")
+	l.row("Throughput and dead letters", "deadletterratehigh")
 	l.add(8, 8, timeseries("Records consumed per second",
 		"Kafka records processed (accepted + rejected) per second, by topic, summed over instances.", "ops",
 		promTarget("A", "sum by (topic) (rate(trustpipe_records_consumed_total[$__rate_interval]))", "{{topic}}"),
@@ -63,7 +63,7 @@ func Pipeline() *Dashboard {
 	).stacked().override("byFrameRefID", "B", append(rightAxis("percentunit"), prop("custom.stacking", Obj{"mode": "none"}))...))
 
 	// --- Lag ----------------------------------------------------------------
-	l.row("Lag")
+	l.row("Lag", "consumerlaghigh")
 	l.add(12, 8, timeseries("Consumer lag by topic",
 		"Records behind the high watermark, per topic (partitions summed, each counted once). The lag_bounded gate closes "+
 			"above 100 000.", "short",
@@ -76,7 +76,7 @@ func Pipeline() *Dashboard {
 	))
 
 	// --- Sink ---------------------------------------------------------------
-	l.row("Flushes and the ClickHouse sink")
+	l.row("Flushes and the ClickHouse sink", "sinkfailing")
 	l.add(8, 8, timeseries("Flush latency",
 		"Time to store one snapshot (dead letters, ClickHouse rows, offset commit), retries included: median and 99th percentile.",
 		"s",
@@ -98,25 +98,25 @@ func Pipeline() *Dashboard {
 	))
 
 	// --- ClickHouse: ledger and freshness ----------------------------------
-	l.row("Ledger conservation and freshness (ClickHouse)")
+	l.row("Ledger conservation and freshness (ClickHouse)", "ledgergap")
 	l.add(6, 7, stat("Accepted (ledger) − counted (trust_counts)",
 		"Every accepted offset must be counted exactly once: the ledger's accepted total minus the sum of trust_counts.events. "+
 			"0 is correct; it can be briefly positive or negative while a flush is in flight, never for long.",
 		"short", steps(step("red", nil), step("green", 0), step("red", 1)),
 		sqlTarget("A", true, `SELECT
-	toInt64((SELECT sum(accepted) FROM `+db("ingest_ledger")+`)) - toInt64((SELECT sum(events) FROM `+db(countRows)+`)) AS "Difference"`),
+	toInt64((SELECT sum(accepted) FROM `+"ingest_ledger"+`)) - toInt64((SELECT sum(events) FROM `+countRows+`)) AS "Difference"`),
 	))
 	l.add(6, 7, stat("Newest event in ClickHouse",
 		"Seconds between now and the start of the newest base bucket in trust_counts (event time). Includes the bucket width; "+
 			"compare with Data age above, which is what the gates use.", "s",
 		steps(step("green", nil), step("orange", 900), step("red", 1800)),
-		sqlTarget("A", true, `SELECT toInt64(toUInt32(now())) - toInt64(toUInt32(max(bucket))) AS "Age" FROM `+db(countRows)),
+		sqlTarget("A", true, `SELECT toInt64(toUInt32(now())) - toInt64(toUInt32(max(bucket))) AS "Age" FROM `+countRows),
 	))
 	l.add(12, 7, timeseries("Valid events by event time",
 		"Events in trust_counts per interval of event time (occurred_at). A gap or a ramp at the right edge is data that is late "+
 			"or not flushed yet.", "short",
 		sqlTarget("A", false, `SELECT `+bucket("bucket")+` AS time, sum(events) AS "Valid events"
-FROM `+db(countRows)+`
+FROM `+countRows+`
 WHERE $__timeFilter(bucket)
 GROUP BY time
 ORDER BY time`),
@@ -138,7 +138,7 @@ ORDER BY time`),
 	toInt64(sum(consumed)) - toInt64(sum(accepted)) - toInt64(sum(rejected)) AS "Consumed − accepted − rejected",
 	(max(last_offset) - min(first_offset) + 1) - toInt64(sum(consumed)) AS "Offset gaps",
 	sum(rejected) / nullIf(sum(consumed), 0) AS "Rejected share"
-FROM `+db("ingest_ledger")+`
+FROM `+"ingest_ledger"+`
 GROUP BY topic, partition
 ORDER BY topic, partition`))
 	ledger.override("byName", "Rejected share", prop("unit", "percentunit"), prop("decimals", 2))

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
@@ -71,7 +71,7 @@ func clickhouseQueries(t testing.TB) (panels []query, variables map[string][]que
 	for _, d := range loadDashboards(t) {
 		for _, p := range allPanels(d.Panels) {
 			for _, tg := range p.Targets {
-				if tg.Datasource == nil || tg.Datasource.UID != grafana.DatasourceClickHouse {
+				if tg.Datasource == nil || tg.Datasource.Type != grafana.ClickHouseType {
 					continue
 				}
 				panels = append(panels, query{
@@ -83,7 +83,7 @@ func clickhouseQueries(t testing.TB) (panels []query, variables map[string][]que
 			}
 		}
 		for _, v := range d.variables(t) {
-			if v.Datasource != nil && v.Datasource.UID == grafana.DatasourceClickHouse {
+			if v.Datasource != nil && v.Datasource.Type == grafana.ClickHouseType {
 				variables[d.UID] = append(variables[d.UID], query{id: d.UID + "/$" + v.Name, sql: v.SQL(), interval: autoInterval, table: true})
 			}
 		}
@@ -91,7 +91,9 @@ func clickhouseQueries(t testing.TB) (panels []query, variables map[string][]que
 	return panels, variables
 }
 
-// testDB is the loaded dataset.
+// testDB is the loaded dataset. conn connects as the plugin does: to the
+// datasource's default database, here a random one — never "trustpipe" —
+// so a query that names a database fails to find its view.
 type testDB struct {
 	conn     driver.Conn
 	name     string
@@ -107,10 +109,16 @@ func loadDataset(t testing.TB) testDB {
 		End: end, InvalidRatio: 0.002}, sinktest.LoadOptions{})
 	t.Logf("dataset: %d records (%d valid, %d dead letters) over %d days in %s, loaded in %s",
 		l.Records, l.Accepted, l.Rejected, datasetDays, cfg.Database, time.Since(start).Round(time.Millisecond))
-	return testDB{conn: st.Conn(), name: cfg.Database, from: end.Add(-datasetDays * 24 * time.Hour), to: end}
+	if cfg.Database == "trustpipe" {
+		t.Fatal("the dataset must live in a database not named trustpipe")
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{cfg.Addr}, Auth: clickhouse.Auth{Database: cfg.Database}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return testDB{conn: conn, name: cfg.Database, from: end.Add(-datasetDays * 24 * time.Hour), to: end}
 }
-
-var dbPrefix = regexp.MustCompile(`\b` + grafana.Database + `\.`)
 
 // run expands and runs a query, returning its column names, rows and time.
 func (db testDB) run(ctx context.Context, q query, vars map[string]varValue) ([]string, [][]any, time.Duration, error) {
@@ -118,7 +126,6 @@ func (db testDB) run(ctx context.Context, q query, vars map[string]varValue) ([]
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("expand: %w", err)
 	}
-	sql = dbPrefix.ReplaceAllString(sql, db.name+".")
 	start := time.Now()
 	rows, err := db.conn.Query(ctx, sql)
 	if err != nil {
@@ -170,13 +177,14 @@ func variableValues(t testing.TB, ctx context.Context, db testDB, vqs []query) m
 
 // selections are the variable states every drill-down query is run with:
 // everything ("All"), one existing (campaign, segment, channel, source)
-// combination (one value each), and two campaigns.
+// combination (one value each), and two campaigns. Values are what the
+// variables hold: hex of the column (the variable queries' first column).
 func selections(t testing.TB, ctx context.Context, db testDB, options map[string][]string) map[string]map[string]varValue {
 	all := map[string]varValue{}
 	for name, vals := range options {
 		all[name] = varValue{all: true, values: vals, multi: true}
 	}
-	_, rows, _, err := db.run(ctx, query{sql: `SELECT campaign_id, segment, channel, source FROM trustpipe.trust_count_rows
+	_, rows, _, err := db.run(ctx, query{sql: `SELECT hex(campaign_id), hex(segment), hex(channel), hex(source) FROM trust_count_rows
 WHERE campaign_id != '' AND segment != '' GROUP BY campaign_id, segment, channel, source ORDER BY sum(events) DESC, campaign_id LIMIT 1`}, nil)
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("pick a combination: %v", err)
@@ -242,6 +250,69 @@ func TestDashboardQueries(t *testing.T) {
 	logTimings(t, timings)
 
 	checkIndexPanels(t, ctx, db, panels, sels)
+	checkHostileValues(t, ctx, db, panels, sels["all"])
+}
+
+// hostileSelections are campaign selections a crafted link can carry
+// (var-campaign=...): the values reach the query whatever the options are.
+// The first two break out of a ${campaign:singlequote} literal (issue 12: a
+// value "\" next to ") OR 1=1 --", or one value ending in "\'"), the last
+// ones probe the percent-decoding and the hex step.
+var hostileSelections = [][]string{
+	{`\`, `) OR 1=1 --`},
+	{`\') OR 1=1 --`},
+	{`x%27) OR 1=1 --`, `%7D,{`},
+	{`'' OR ''='`, "\n) OR 1=1 --", `$__all`},
+	{`414243`, `zz`},
+}
+
+// checkHostileValues runs the drill-down's campaign filter with hostile
+// values: the filter as the dashboards write it must select no row (there
+// is no such campaign), where the ${campaign:singlequote} filter it replaced
+// selects rows of every campaign (the negative control: the payloads are
+// real). Then every query using the variables must still run — a payload
+// that broke the SQL would fail it — and return no campaign.
+func checkHostileValues(t *testing.T, ctx context.Context, db testDB, panels []query, all map[string]varValue) {
+	for _, vals := range hostileSelections {
+		vars := map[string]varValue{}
+		for k, v := range all {
+			vars[k] = v
+		}
+		vars["campaign"] = varValue{values: vals, multi: true}
+		count := func(cond string) (uint64, error) {
+			_, rows, _, err := db.run(ctx, query{sql: "SELECT count() AS n, uniqExact(campaign_id) AS campaigns FROM trust_count_rows\nWHERE " +
+				cond + "\n"}, vars)
+			if err != nil {
+				return 0, err
+			}
+			return rows[0][1].(uint64), nil
+		}
+		got, err := count(grafana.SelectedForTest("campaign_id", "campaign"))
+		if err != nil {
+			t.Errorf("hostile campaign %q: the dashboards' filter fails: %v", vals, err)
+		} else if got != 0 {
+			t.Errorf("hostile campaign %q: the dashboards' filter selects %d campaigns, want none", vals, got)
+		}
+		if vals[0] == `\` || vals[0] == `\') OR 1=1 --` {
+			leaked, err := count("$__conditionalAll(campaign_id IN (${campaign:singlequote}), $campaign)")
+			if err != nil || leaked < 2 {
+				t.Errorf("negative control: the singlequote filter with %q selects %d campaigns (%v); want several", vals, leaked, err)
+			}
+		}
+		for _, q := range panels {
+			if !strings.Contains(q.sql, "campaign:") {
+				continue
+			}
+			cols, rows, _, err := db.run(ctx, q, vars)
+			if err != nil {
+				t.Errorf("%s [hostile %q]: %v", q.id, vals, err)
+				continue
+			}
+			if ci := slices.Index(cols, "campaign_id"); ci >= 0 && len(rows) > 0 {
+				t.Errorf("%s [hostile %q]: %d rows, first campaign %v; want none", q.id, vals, len(rows), rows[0][ci])
+			}
+		}
+	}
 }
 
 type timing struct {
@@ -366,7 +437,8 @@ func checkIndexPanels(t *testing.T, ctx context.Context, db testDB, panels []que
 	}
 }
 
-// filterOf renders a selection as a plain SQL filter over trust_counts.
+// filterOf renders a selection (hex values) as a plain SQL filter over
+// trust_counts.
 func filterOf(vars map[string]varValue) string {
 	cols := map[string]string{"campaign": "campaign_id", "segment": "segment", "channel": "channel", "source": "source"}
 	parts := []string{"1"}
@@ -375,7 +447,7 @@ func filterOf(vars map[string]varValue) string {
 		if v.all {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s IN ('%s')", col, strings.Join(v.values, "','")))
+		parts = append(parts, fmt.Sprintf("hex(%s) IN ('%s')", col, strings.Join(v.values, "','")))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " AND ")

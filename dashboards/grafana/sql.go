@@ -14,9 +14,6 @@ import (
 // times faster on ClickHouse 18.16, which does not push filters into views.
 const countRows = "trust_count_rows"
 
-// db qualifies a read-surface view: "trustpipe.<view>".
-func db(view string) string { return Database + "." + view }
-
 // def returns an indicator definition; the names are compile-time constants,
 // so a miss is a programming error.
 func def(name string) indicator.Definition {
@@ -71,10 +68,31 @@ func dayBucket(col string) string {
 
 // selection is the drill-down filter: each variable narrows its column unless
 // "All" is selected ($__conditionalAll then renders 1=1).
-const selection = `$__conditionalAll(campaign_id IN (${campaign:singlequote}), $campaign)
-	AND $__conditionalAll(segment IN (${segment:singlequote}), $segment)
-	AND $__conditionalAll(channel IN (${channel:singlequote}), $channel)
-	AND $__conditionalAll(source IN (${source:singlequote}), $source)`
+var selection = strings.Join([]string{
+	selected("campaign_id", "campaign"), selected("segment", "segment"),
+	selected("channel", "channel"), selected("source", "source"),
+}, "\n\tAND ")
+
+// selected filters col by the values of the dimension variable name
+// (dimensionVar) without ever splicing a value into SQL as a string literal.
+// Grafana's quoting formats are not safe for ClickHouse: singlequote escapes
+// ' but not \, so a value ending in \ followed by ') OR 1=1 -- closes the
+// literal and rewrites the query, and sqlstring has the same hole. Two layers
+// instead: the variable's values are hex(col) (the plugin takes a query's
+// first column as the value, the second as the text shown), and the panel
+// interpolates them with ${var:percentencode}, whose output holds only
+// [A-Za-z0-9-_.~%] — nothing that can end a literal, whatever a URL's
+// var-<name>= carries. ClickHouse decodes the list ("{v1,v2}"), unhexes each
+// value and compares the bytes; hex has no comma, so splitting is exact, and
+// a value that is not the hex of a stored id matches nothing (empty pieces
+// are dropped: unhexed, they would select the events without that
+// dimension, which the variables never offer). The condition holds no "$"
+// but the variable's own: the plugin substitutes it with JavaScript's
+// String.replace, where "$'" or "$&" would splice in other text.
+func selected(col, name string) string {
+	return fmt.Sprintf("$__conditionalAll(has(arrayMap(v -> unhex(v), arrayFilter(v -> v != '', splitByChar(',', "+
+		"replaceRegexpAll(decodeURLComponent('${%[2]s:percentencode}'), '[{}]', '')))), %[1]s), $%[2]s)", col, name)
+}
 
 // trustSums renders, for every trust indicator, the sums of its numerator
 // and denominator columns of a wide indicator view as n_<name>, d_<name>.
@@ -128,7 +146,7 @@ FROM (
 	] AS s
 )
 ANY INNER JOIN (SELECT indicator, position, title, weight, good, bad, min_volume FROM %s) USING indicator`,
-		k, k, indent(inner, "\t\t"), strings.Join(tuples, ",\n\t\t"), db(sink.ViewIndexConfig))
+		k, k, indent(inner, "\t\t"), strings.Join(tuples, ",\n\t\t"), sink.ViewIndexConfig)
 }
 
 // indexExpr aggregates componentRows into the Trust Index: the weighted mean
