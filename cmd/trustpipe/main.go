@@ -84,6 +84,7 @@ Commands:
   replay    re-process a time or offset range without touching the live group; backfill and swap shadow tables
   report    print the trust indicators, Trust Index and what moved it for a time range
   version   print the version, commit and build date (also --version)
+  probe     request a URL, exit 0 on 2xx (the container healthcheck)
   help      list every TRUSTPIPE_* environment variable with its default
 
 'trustpipe <command> --help' describes a command and its flags.
@@ -98,6 +99,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"demo":    cmdDemo,
 	"replay":  cmdReplay,
 	"version": cmdVersion,
+	"probe":   cmdProbe,
 	"help":    cmdHelp,
 }
 
