@@ -11,6 +11,7 @@ need=()
 command -v clickhouse-client >/dev/null || need+=(clickhouse-client)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]} from Debian" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -3,7 +3,8 @@
 //
 //   - promtool check rules and promtool test rules pass (tests/*.yml);
 //   - every alert has severity page|ticket, a summary, a description and a
-//     runbook annotation whose anchor is a heading of RUNBOOK.md;
+//     runbook_url annotation (absolute, from a configurable base) whose
+//     anchor is a heading of RUNBOOK.md, and a dashboard_url;
 //   - every trust alert is gated on pipeline health and minimum volume;
 //   - every alert has a firing and a silent unit test;
 //   - the unit tests catch deliberate breakage (mutation tests).
@@ -32,9 +33,10 @@ const (
 	alertsFile    = "alerts.rules.yml"
 	runbookFile   = "RUNBOOK.md"
 	testsGlob     = "tests/*.yml"
-	// runbookPrefix is how runbook annotations reference RUNBOOK.md: a path
-	// relative to the repository root.
-	runbookPrefix = "dashboards/prometheus/RUNBOOK.md#"
+	// runbookPrefix is how runbook_url annotations reference RUNBOOK.md: an
+	// absolute URL from the external label runbook_url, by default the
+	// project's copy (the dashboards' default too).
+	runbookPrefix = `{{ or $externalLabels.runbook_url "https://github.com/trustpipe/trustpipe/blob/main/dashboards/prometheus/RUNBOOK.md" }}#`
 )
 
 // promtool returns the path of promtool, skipping the test when it is not
@@ -111,7 +113,8 @@ var (
 	groupLineRE = regexp.MustCompile(`^\s*- name:\s*`)
 	severityRE  = regexp.MustCompile(`(?m)^\s+severity:\s*(\S+)\s*$`)
 	categoryRE  = regexp.MustCompile(`(?m)^\s+category:\s*(\S+)\s*$`)
-	runbookRE   = regexp.MustCompile(`(?m)^\s+runbook:\s*(\S+)\s*$`)
+	runbookRE   = regexp.MustCompile(`(?m)^\s+runbook_url:\s*'(.+)'\s*$`)
+	dashURLRE   = regexp.MustCompile(`(?m)^\s+dashboard_url:\s*'\{\{ or \$externalLabels.grafana_url "http://localhost:3000" \}\}/d/trustpipe-(overview|pipeline)'\s*$`)
 	summaryRE   = regexp.MustCompile(`(?m)^\s+summary:\s*\S`)
 	descRE      = regexp.MustCompile(`(?m)^\s+description:\s*\S`)
 	exprRE      = regexp.MustCompile(`(?m)^\s+expr:\s*\S`)
@@ -239,9 +242,12 @@ func TestAlertsStructure(t *testing.T) {
 		if !descRE.MatchString(a.block) {
 			t.Errorf("%s: no description annotation", where)
 		}
+		if !dashURLRE.MatchString(a.block) {
+			t.Errorf("%s: no dashboard_url annotation linking a trustpipe dashboard from the grafana_url base", where)
+		}
 		m := runbookRE.FindStringSubmatch(a.block)
 		if m == nil {
-			t.Errorf("%s: no runbook annotation", where)
+			t.Errorf("%s: no runbook_url annotation", where)
 			continue
 		}
 		anchor, ok := strings.CutPrefix(m[1], runbookPrefix)
