@@ -138,6 +138,9 @@ func TestConfigBadValueExitsTwoBeforeIO(t *testing.T) {
 	}{
 		{[]string{"TRUSTPIPE_BLOCK_SIZE=10k"}, `TRUSTPIPE_BLOCK_SIZE="10k": expected a whole number, e.g. 10000 (no units or separators)`},
 		{[]string{"TRUSTPIPE_FLUSH_INTERVAL=1"}, `TRUSTPIPE_FLUSH_INTERVAL="1": expected a duration with a unit: ms, s, m or h, e.g. 500ms, 30s, 5m, 1h30m`},
+		{[]string{"TRUSTPIPE_QUEUE_SIZE=1e3"}, `TRUSTPIPE_QUEUE_SIZE="1e3": expected a whole number, e.g. 10000 (no units or separators)`},
+		{[]string{"TRUSTPIPE_BLOCK_SIZE=010"}, `TRUSTPIPE_BLOCK_SIZE="010": expected a whole number, e.g. 10000 (no units or separators)`},
+		{[]string{"TRUSTPIPE_MAX_PENDING_ROWS=1_000"}, `TRUSTPIPE_MAX_PENDING_ROWS="1_000": expected a whole number, e.g. 10000 (no units or separators)`},
 		{[]string{"TRUSTPIPE_MIGRATE=maybe"}, `TRUSTPIPE_MIGRATE="maybe": expected true or false`},
 		{[]string{"TRUSTPIPE_BUCKET_SIZE=7m"}, `TRUSTPIPE_BUCKET_SIZE="7m": the bucket size must be at least 1s and divide 24h evenly (e.g. 1m, 5m, 1h)`},
 		{[]string{"TRUSTPIPE_BLOCK_SIZE=0"}, `TRUSTPIPE_BLOCK_SIZE="0": the block size must be a whole number of offsets from 1 to 1000000`},

@@ -14,6 +14,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/sink"
@@ -23,59 +25,103 @@ import (
 // envPrefix is the prefix of every configuration variable. Only prefixed
 // variables are read: LOG_LEVEL or BLOCK_SIZE set for another program never
 // reach trustpipe.
-const envPrefix = "TRUSTPIPE_"
+const envPrefix = envconfigPrefix + "_"
 
-// Config is the whole configuration, read from TRUSTPIPE_* variables (see
-// settings). Its defaults come from the packages' DefaultConfig functions
-// (defaultConfig); the fields only say where each setting goes.
+// envconfigPrefix is envPrefix as envconfig takes it (it adds the "_").
+const envconfigPrefix = "TRUSTPIPE"
+
+// Config is the whole configuration, read by envconfig from TRUSTPIPE_*
+// variables. It is the one definition of every variable: envconfig derives
+// the name from the field name (split_words, hence Clickhouse and TLSCa:
+// ClickHouse would be CLICK_HOUSE, TLSCA would be TLSCA), desc is the help
+// text, secret marks values that are never printed and may come from a
+// NAME_FILE file. There are no envconfig name tags, since envconfig falls
+// back to the unprefixed name of a tagged field (LOG_LEVEL set for another
+// program), and no default tags: the defaults are the packages'
+// DefaultConfig (defaultConfig), which envconfig leaves alone when a
+// variable is unset. The sentinels each field answers for are in blames.
 type Config struct {
-	KafkaBrokers       []string
-	KafkaTopics        []string
-	KafkaGroup         string
-	KafkaDLQTopic      string
-	KafkaTLS           bool
-	KafkaTLSCA         string
-	KafkaTLSCert       string
-	KafkaTLSKey        string
-	KafkaTLSSkipVerify bool
-	KafkaSASLMechanism string
-	KafkaSASLUsername  string
-	KafkaSASLPassword  string
+	KafkaBrokers               []string `split_words:"true" desc:"comma-separated Kafka bootstrap host:port list"`
+	KafkaTopics                []string `split_words:"true" desc:"comma-separated input topics"`
+	KafkaGroup                 string   `split_words:"true" desc:"consumer group id"`
+	KafkaDLQTopic              string   `split_words:"true" desc:"dead-letter topic for rejected records (not an input topic)"`
+	KafkaTLS                   bool     `split_words:"true" desc:"connect to Kafka over TLS"`
+	KafkaTLSCaFile             string   `split_words:"true" desc:"PEM CA bundle for Kafka TLS (default: system roots)"`
+	KafkaTLSCertFile           string   `split_words:"true" desc:"PEM client certificate for Kafka mTLS"`
+	KafkaTLSKeyFile            string   `split_words:"true" desc:"PEM client key for Kafka mTLS"`
+	KafkaTLSInsecureSkipVerify bool     `split_words:"true" desc:"skip Kafka certificate verification (testing only)"`
+	KafkaSASLMechanism         string   `split_words:"true" desc:"SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: no SASL)"`
+	KafkaSASLUsername          string   `split_words:"true" desc:"SASL username"`
+	KafkaSASLPassword          string   `split_words:"true" desc:"SASL password" secret:"true"`
 
-	ClickHouseAddr          string
-	ClickHouseDatabase      string
-	ClickHouseUsername      string
-	ClickHousePassword      string
-	ClickHouseTLS           bool
-	ClickHouseTLSCA         string
-	ClickHouseTLSSkipVerify bool
+	ClickhouseAddr                  string `split_words:"true" desc:"ClickHouse native-protocol host:port"`
+	ClickhouseDatabase              string `split_words:"true" desc:"ClickHouse database (created by migrate)"`
+	ClickhouseUsername              string `split_words:"true" desc:"ClickHouse user"`
+	ClickhousePassword              string `split_words:"true" desc:"ClickHouse password" secret:"true"`
+	ClickhouseTLS                   bool   `split_words:"true" desc:"connect to ClickHouse over TLS (secure native port, usually 9440)"`
+	ClickhouseTLSCaFile             string `split_words:"true" desc:"PEM CA bundle for ClickHouse TLS (default: system roots)"`
+	ClickhouseTLSInsecureSkipVerify bool   `split_words:"true" desc:"skip ClickHouse certificate verification (testing only)"`
 
-	HTTPAddr      string
-	HTTPWebConfig string
+	HTTPAddr          string `split_words:"true" desc:"listen address of /metrics, /healthz and /readyz"`
+	HTTPWebConfigFile string `split_words:"true" desc:"Prometheus exporter-toolkit web config (TLS, basic auth) for the HTTP endpoint"`
+	PseudonymKey      string `split_words:"true" secret:"true" desc:"secret (>= 16 bytes) for HMAC-SHA256 pseudonyms of contact and account ids; required by run and replay"`
 
-	PseudonymKey string
+	BucketSize      time.Duration `split_words:"true" desc:"base time bucket of trust_counts (must divide 24h)"`
+	BlockSize       int64         `split_words:"true" desc:"offsets per block; commits happen at block ends, so up to this many records per partition are re-read after a crash"`
+	FlushInterval   time.Duration `split_words:"true" desc:"how often counted events are written to ClickHouse"`
+	MaxPendingRows  int           `split_words:"true" desc:"rows held before an early flush (bounds memory)"`
+	QueueSize       int           `split_words:"true" desc:"records fetched ahead of processing"`
+	ShutdownTimeout time.Duration `split_words:"true" desc:"how long the final flush may take on SIGINT/SIGTERM"`
+	Migrate         bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
 
-	BucketSize      time.Duration
-	BlockSize       int64
-	FlushInterval   time.Duration
-	MaxPendingRows  int
-	QueueSize       int
-	ShutdownTimeout time.Duration
-	Migrate         bool
+	MaxEventBytes int           `split_words:"true" desc:"records larger than this are rejected (too_large)"`
+	MaxDepth      int           `split_words:"true" desc:"JSON nesting deeper than this is rejected (too_deep)"`
+	MaxSkew       time.Duration `split_words:"true" desc:"occurred_at may be this far after the record's Kafka timestamp"`
+	MaxAge        time.Duration `split_words:"true" desc:"occurred_at may be this far before the record's Kafka timestamp (400 days)"`
 
-	MaxEventBytes int
-	MaxDepth      int
-	MaxSkew       time.Duration
-	MaxAge        time.Duration
+	IndexComponents string `split_words:"true" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
 
-	IndexComponents string
+	ReadbackInterval  time.Duration `split_words:"true" desc:"how often the trust gauges (trustpipe_indicator, trustpipe_trust_index, ...) are read back from ClickHouse"`
+	ReadbackBreakdown string        `split_words:"true" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
+	ReadbackTopN      int           `split_words:"true" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
 
-	ReadbackInterval  time.Duration
-	ReadbackBreakdown string
-	ReadbackTopN      int
+	LogLevel  string `split_words:"true" desc:"debug, info, warn or error"`
+	LogFormat string `split_words:"true" desc:"text or json"`
+}
 
-	LogLevel  string
-	LogFormat string
+// blames maps the sentinels of the stages' Validate to the field, and so
+// the variable, they blame: the one place explainSetting looks them up.
+// Fields are named by pointer so the compiler checks them.
+func (c *Config) blames() []blame {
+	return []blame{
+		{&c.KafkaBrokers, []error{consumers.ErrNoBrokers, consumers.ErrBroker}},
+		{&c.KafkaTopics, []error{consumers.ErrNoTopics, consumers.ErrTopic}},
+		{&c.KafkaGroup, []error{consumers.ErrNoGroup}},
+		{&c.KafkaDLQTopic, []error{consumers.ErrDeadLetterTopic, consumers.ErrDeadLetterIsInput}},
+		{&c.ClickhouseAddr, []error{sink.ErrAddr}},
+		{&c.ClickhouseDatabase, []error{sink.ErrDatabase, readback.ErrDatabase}},
+		{&c.PseudonymKey, []error{consumers.ErrPseudonymKey}},
+		{&c.BucketSize, []error{aggregate.ErrBucketSize, readback.ErrBucketSize}},
+		{&c.BlockSize, []error{aggregate.ErrBlockSize}},
+		{&c.FlushInterval, []error{consumers.ErrFlushInterval}},
+		{&c.MaxPendingRows, []error{consumers.ErrMaxPendingRows}},
+		{&c.QueueSize, []error{consumers.ErrQueueSize}},
+		{&c.ShutdownTimeout, []error{consumers.ErrShutdownTimeout}},
+		{&c.MaxEventBytes, []error{event.ErrMaxBytes}},
+		{&c.MaxDepth, []error{event.ErrMaxDepth}},
+		{&c.MaxSkew, []error{event.ErrMaxSkew}},
+		{&c.MaxAge, []error{event.ErrMaxAge}},
+		{&c.IndexComponents, []error{indicator.ErrIndexComponents}},
+		{&c.ReadbackInterval, []error{readback.ErrInterval}},
+		{&c.ReadbackBreakdown, []error{readback.ErrBreakdown}},
+		{&c.ReadbackTopN, []error{readback.ErrTopN}},
+	}
+}
+
+// blame is one entry of blames: field points into the Config.
+type blame struct {
+	field any
+	errs  []error
 }
 
 // defaultConfig is the configuration with no variable set. Every default
@@ -89,7 +135,7 @@ func defaultConfig() Config {
 	r := readback.DefaultConfig()
 	return Config{
 		KafkaBrokers: k.Brokers, KafkaTopics: k.Topics, KafkaGroup: k.Group, KafkaDLQTopic: p.DeadLetterTopic,
-		ClickHouseAddr: s.Addr, ClickHouseDatabase: s.Database, ClickHouseUsername: s.Username, ClickHousePassword: s.Password,
+		ClickhouseAddr: s.Addr, ClickhouseDatabase: s.Database, ClickhouseUsername: s.Username, ClickhousePassword: s.Password,
 		HTTPAddr:   ":9464",
 		BucketSize: p.Aggregate.BucketSize, BlockSize: p.Aggregate.BlockSize,
 		FlushInterval: p.FlushInterval, MaxPendingRows: p.MaxPendingRows, QueueSize: p.QueueSize, ShutdownTimeout: p.ShutdownTimeout,
@@ -106,7 +152,7 @@ func defaultConfig() Config {
 // migrate and report do not need one.
 func loadConfig() (Config, error) {
 	c := defaultConfig()
-	if err := readEnv(&c, os.LookupEnv, os.ReadFile); err != nil {
+	if err := readEnv(&c); err != nil {
 		return c, err
 	}
 	return c, c.validate()
@@ -126,7 +172,7 @@ func loadEnv() (Config, *slog.Logger, error) {
 // validate runs every stage's Validate on the configuration it would get
 // and turns a refusal into a *configError naming the variable.
 func (c Config) validate() error {
-	sc := sink.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase}
+	sc := sink.Config{Addr: c.ClickhouseAddr, Database: c.ClickhouseDatabase}
 	checks := []func() error{
 		c.kafkaConfig().Validate,
 		c.pipelineConfig().Validate,
@@ -189,7 +235,7 @@ func (c Config) readbackConfig() (readback.Config, error) {
 		return readback.Config{}, err
 	}
 	r := readback.DefaultConfig()
-	r.Database = c.ClickHouseDatabase
+	r.Database = c.ClickhouseDatabase
 	r.Interval = c.ReadbackInterval
 	r.BucketSize = c.BucketSize
 	r.Breakdown = c.ReadbackBreakdown
@@ -200,9 +246,9 @@ func (c Config) readbackConfig() (readback.Config, error) {
 
 func (c Config) sinkConfig() (sink.Config, error) {
 	s := sink.DefaultConfig()
-	s.Addr, s.Database, s.Username, s.Password = c.ClickHouseAddr, c.ClickHouseDatabase, c.ClickHouseUsername, c.ClickHousePassword
-	if c.ClickHouseTLS {
-		t, err := tlsConfig(c.ClickHouseTLSCA, "", "", c.ClickHouseTLSSkipVerify)
+	s.Addr, s.Database, s.Username, s.Password = c.ClickhouseAddr, c.ClickhouseDatabase, c.ClickhouseUsername, c.ClickhousePassword
+	if c.ClickhouseTLS {
+		t, err := tlsConfig(c.ClickhouseTLSCaFile, "", "", c.ClickhouseTLSInsecureSkipVerify)
 		if err != nil {
 			return s, fmt.Errorf("%sCLICKHOUSE_TLS_CA_FILE: %w", envPrefix, err)
 		}
@@ -216,7 +262,7 @@ func (c Config) kafkaSecurity() (*tls.Config, sasl.Mechanism, error) {
 	var t *tls.Config
 	if c.KafkaTLS {
 		var err error
-		if t, err = tlsConfig(c.KafkaTLSCA, c.KafkaTLSCert, c.KafkaTLSKey, c.KafkaTLSSkipVerify); err != nil {
+		if t, err = tlsConfig(c.KafkaTLSCaFile, c.KafkaTLSCertFile, c.KafkaTLSKeyFile, c.KafkaTLSInsecureSkipVerify); err != nil {
 			return nil, nil, fmt.Errorf("%sKAFKA_TLS_*_FILE: %w", envPrefix, err)
 		}
 	}

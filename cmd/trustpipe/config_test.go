@@ -19,14 +19,21 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the README's Configuration table from `trustpipe help`")
 
-// envMap is a fake environment for readEnv.
-func envMap(kv ...string) func(string) (string, bool) {
-	m := map[string]string{}
+// setEnv makes kv the only TRUSTPIPE_ variables of the process (besides
+// the unprefixed ones it names) until the test ends; envconfig reads the
+// real environment.
+func setEnv(t *testing.T, kv ...string) {
+	t.Helper()
+	for _, e := range os.Environ() {
+		if k, _, _ := strings.Cut(e, "="); strings.HasPrefix(k, envPrefix) {
+			t.Setenv(k, "") // restored when the test ends
+			os.Unsetenv(k)
+		}
+	}
 	for _, e := range kv {
 		k, v, _ := strings.Cut(e, "=")
-		m[k] = v
+		t.Setenv(k, v)
 	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
 // With nothing set, every stage gets exactly its own DefaultConfig: cmd
@@ -53,20 +60,35 @@ func TestConfigDefaultsComeFromThePackages(t *testing.T) {
 	}
 }
 
-// Unprefixed variables of other programs are never read (envconfig fell
-// back to them when the prefixed one was unset).
+// Unprefixed variables of other programs are never read (envconfig falls
+// back to them for fields with an envconfig name tag, which Config has
+// none of).
 func TestConfigIgnoresUnprefixedVariables(t *testing.T) {
 	c := defaultConfig()
-	lookup := envMap("LOG_LEVEL=bogus", "BLOCK_SIZE=10k", "CLICKHOUSE_ADDR=elsewhere:1", "KAFKA_BROKERS=elsewhere:2",
+	setEnv(t, "LOG_LEVEL=bogus", "BLOCK_SIZE=10k", "CLICKHOUSE_ADDR=elsewhere:1", "KAFKA_BROKERS=elsewhere:2",
 		"KAFKA_TOPICS=", "PSEUDONYM_KEY=0123456789abcdef0123", "HTTP_ADDR=:1", "MIGRATE=false")
-	if err := readEnv(&c, lookup, os.ReadFile); err != nil {
+	if err := readEnv(&c); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, defaultConfig()) {
+		t.Fatalf("unprefixed variables changed the configuration: %+v", c)
+	}
+	// Nor any other variable without the prefix, nor a secret's file.
+	var unprefixed []string
+	for _, s := range c.settings() {
+		name := strings.TrimPrefix(s.key, envPrefix)
+		unprefixed = append(unprefixed, name+"=bogus", name+fileSuffix+"=/nonexistent")
+	}
+	setEnv(t, unprefixed...)
+	if err := readEnv(&c); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(c, defaultConfig()) {
 		t.Fatalf("unprefixed variables changed the configuration: %+v", c)
 	}
 	// The prefixed ones are read.
-	if err := readEnv(&c, envMap("TRUSTPIPE_BLOCK_SIZE=500", "TRUSTPIPE_KAFKA_TOPICS= a, b ", "TRUSTPIPE_MAX_AGE=48h"), os.ReadFile); err != nil {
+	setEnv(t, "TRUSTPIPE_BLOCK_SIZE=500", "TRUSTPIPE_KAFKA_TOPICS= a, b ", "TRUSTPIPE_MAX_AGE=48h")
+	if err := readEnv(&c); err != nil {
 		t.Fatal(err)
 	}
 	if c.BlockSize != 500 || !reflect.DeepEqual(c.KafkaTopics, []string{"a", "b"}) || c.MaxAge != 48*time.Hour {
@@ -86,27 +108,31 @@ func TestConfigSecretsFromFiles(t *testing.T) {
 		name  string
 		field func(*Config) string
 	}{
-		{"TRUSTPIPE_CLICKHOUSE_PASSWORD", func(c *Config) string { return c.ClickHousePassword }},
+		{"TRUSTPIPE_CLICKHOUSE_PASSWORD", func(c *Config) string { return c.ClickhousePassword }},
 		{"TRUSTPIPE_KAFKA_SASL_PASSWORD", func(c *Config) string { return c.KafkaSASLPassword }},
 		{"TRUSTPIPE_PSEUDONYM_KEY", func(c *Config) string { return c.PseudonymKey }},
 	} {
 		c := defaultConfig()
-		if err := readEnv(&c, envMap(s.name+"_FILE="+file), os.ReadFile); err != nil || s.field(&c) != "s3cret-from-a-file-0123" {
+		setEnv(t, s.name+"_FILE="+file)
+		if err := readEnv(&c); err != nil || s.field(&c) != "s3cret-from-a-file-0123" {
 			t.Errorf("%s_FILE: value %q, err %v; want the file's content without its newline", s.name, s.field(&c), err)
 		}
 		c = defaultConfig()
-		err := readEnv(&c, envMap(s.name+"=inline-secret-value", s.name+"_FILE="+file), os.ReadFile)
+		setEnv(t, s.name+"=inline-secret-value", s.name+"_FILE="+file)
+		err := readEnv(&c)
 		want := s.name + ": both it and " + s.name + "_FILE are set; set only one"
 		if err == nil || err.Error() != want {
 			t.Errorf("both set: err %v, want %q", err, want)
 		}
-		err = readEnv(&c, envMap(s.name+"_FILE="+filepath.Join(dir, "missing")), os.ReadFile)
+		setEnv(t, s.name+"_FILE="+filepath.Join(dir, "missing"))
+		err = readEnv(&c)
 		if err == nil || !strings.HasPrefix(err.Error(), s.name+`_FILE="`+dir) || !strings.Contains(err.Error(), "cannot read the file: no such file") {
 			t.Errorf("missing file: err %v", err)
 		}
 	}
 	c := defaultConfig()
-	if err := readEnv(&c, envMap("TRUSTPIPE_PSEUDONYM_KEY=short"), os.ReadFile); err != nil {
+	setEnv(t, "TRUSTPIPE_PSEUDONYM_KEY=short")
+	if err := readEnv(&c); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.pseudonymizer()
@@ -117,21 +143,59 @@ func TestConfigSecretsFromFiles(t *testing.T) {
 }
 
 // Every stage sentinel a setting claims maps back to that setting's
-// variable, and every sentinel is claimed once.
+// variable, every sentinel is claimed once, and every entry of blames
+// reaches a setting.
 func TestConfigEverySentinelNamesOneVariable(t *testing.T) {
 	c := defaultConfig()
 	seen := map[error]string{}
 	for _, s := range c.settings() {
 		for _, e := range s.errs {
 			if prev, dup := seen[e]; dup {
-				t.Errorf("%v claimed by %s and %s", e, prev, s.name)
+				t.Errorf("%v claimed by %s and %s", e, prev, s.key)
 			}
-			seen[e] = s.name
+			seen[e] = s.key
 			var ce *configError
-			if err := c.explainSetting(errors.Join(errors.New("context"), e)); !errors.As(err, &ce) || ce.name != envPrefix+s.name {
-				t.Errorf("%v maps to %v, want %s", e, err, envPrefix+s.name)
+			if err := c.explainSetting(errors.Join(errors.New("context"), e)); !errors.As(err, &ce) || ce.name != s.key {
+				t.Errorf("%v maps to %v, want %s", e, err, s.key)
 			}
 		}
+	}
+	n := 0
+	for _, b := range c.blames() {
+		n += len(b.errs)
+	}
+	if n != len(seen) {
+		t.Errorf("blames lists %d sentinels, the settings carry %d: a blamed field is not read from the environment", n, len(seen))
+	}
+}
+
+// The tags of Config are the ones the rest relies on: split_words names
+// without envconfig name tags (those fall back to the unprefixed name),
+// no default tags (the defaults are the packages'), a description for
+// help, secrets that are text, and a bad-value message for every type
+// envconfig can fail to parse.
+func TestConfigTags(t *testing.T) {
+	ct := reflect.TypeFor[Config]()
+	for i := range ct.NumField() {
+		f := ct.Field(i)
+		if f.Tag.Get("split_words") != "true" || f.Tag.Get("desc") == "" {
+			t.Errorf("%s: tags %q lack split_words:\"true\" or a desc", f.Name, f.Tag)
+		}
+		for _, tag := range []string{"envconfig", "default", "required", "ignored"} {
+			if _, has := f.Tag.Lookup(tag); has {
+				t.Errorf("%s: tag %s is not allowed", f.Name, tag)
+			}
+		}
+		if s, has := f.Tag.Lookup("secret"); has && (s != "true" || f.Type.Kind() != reflect.String) {
+			t.Errorf("%s: secret:%q on a %s; want secret:\"true\" on a string", f.Name, s, f.Type)
+		}
+		if k := f.Type.String(); k != "string" && k != "[]string" && expected[k] == "" {
+			t.Errorf("%s: no bad-value message for type %s", f.Name, k)
+		}
+	}
+	c := defaultConfig()
+	if n := len(c.settings()); n != ct.NumField() {
+		t.Errorf("%d settings for %d fields", n, ct.NumField())
 	}
 }
 

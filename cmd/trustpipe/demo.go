@@ -107,30 +107,30 @@ func cmdDemo(ctx context.Context, args []string) error {
 		}
 		defer cluster.Close()
 		c.KafkaBrokers = cluster.ListenAddrs()
-		c.ClickHouseDatabase = demoDatabase
+		c.ClickhouseDatabase = demoDatabase
 		say("started an embedded Kafka-protocol broker on %s (set TRUSTPIPE_KAFKA_BROKERS to use yours)", c.KafkaBrokers[0])
 	}
 
 	// ClickHouse: the configured server, or a private child process.
 	if err := pingClickHouse(ctx, c); err != nil {
 		if !localserver.Installed() {
-			return fmt.Errorf("ClickHouse at %s (TRUSTPIPE_CLICKHOUSE_ADDR): %v\n%s", c.ClickHouseAddr, err, localserver.InstallHint)
+			return fmt.Errorf("ClickHouse at %s (TRUSTPIPE_CLICKHOUSE_ADDR): %v\n%s", c.ClickhouseAddr, err, localserver.InstallHint)
 		}
 		dir, err := os.MkdirTemp("", "trustpipe-demo-clickhouse-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		say("no ClickHouse at %s; starting a private clickhouse-server (data in %s)", c.ClickHouseAddr, dir)
+		say("no ClickHouse at %s; starting a private clickhouse-server (data in %s)", c.ClickhouseAddr, dir)
 		srv, err := localserver.Start(ctx, filepath.Join(dir, "server"), 0, localserver.Options{})
 		if err != nil {
 			return err
 		}
 		defer srv.Stop()
-		c.ClickHouseAddr, c.ClickHouseUsername, c.ClickHousePassword = srv.Addr(), "default", ""
+		c.ClickhouseAddr, c.ClickhouseUsername, c.ClickhousePassword = srv.Addr(), "default", ""
 		say("ClickHouse ready on %s", srv.Addr())
 	}
-	if c.ClickHouseDatabase == demoDatabase {
+	if c.ClickhouseDatabase == demoDatabase {
 		if err := dropDatabase(ctx, c); err != nil {
 			return err
 		}
@@ -223,8 +223,8 @@ func dropDatabase(ctx context.Context, c Config) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+c.ClickHouseDatabase); err != nil {
-		return fmt.Errorf("reset demo database %s: %w", c.ClickHouseDatabase, err)
+	if err := st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+c.ClickhouseDatabase); err != nil {
+		return fmt.Errorf("reset demo database %s: %w", c.ClickhouseDatabase, err)
 	}
 	return nil
 }
@@ -237,7 +237,7 @@ func waitCaughtUp(ctx context.Context, c Config, want uint64, pipeDone <-chan er
 	}
 	defer st.Close()
 	progress := progress.New(os.Stderr, "demo: ingest")
-	q := "SELECT sum(consumed) FROM " + c.ClickHouseDatabase + ".ingest_ledger"
+	q := "SELECT sum(consumed) FROM " + c.ClickhouseDatabase + ".ingest_ledger"
 	for {
 		var got uint64
 		if err := st.Conn().QueryRow(ctx, q).Scan(&got); err != nil {

@@ -151,7 +151,7 @@ func cmdReplay(ctx context.Context, args []string) error {
 	} else if missing, err := st.MissingTables(ctx, tables); err != nil {
 		return err
 	} else if len(missing) > 0 {
-		return fmt.Errorf("table %s.%s does not exist: run `trustpipe migrate` first", c.ClickHouseDatabase, missing[0])
+		return fmt.Errorf("table %s.%s does not exist: run `trustpipe migrate` first", c.ClickhouseDatabase, missing[0])
 	}
 	plan, err := r.Plan(ctx, sel)
 	if err != nil {
@@ -170,7 +170,7 @@ func cmdReplay(ctx context.Context, args []string) error {
 		where = "shadow tables " + strings.Join(tables.Names(), ", ")
 	}
 	fmt.Fprintf(os.Stderr, "replay: %d offsets in %d blocks of %d partitions into %s of %s\n",
-		plan.Offsets(), plan.Blocks(), plan.Partitions(), where, c.ClickHouseDatabase)
+		plan.Offsets(), plan.Blocks(), plan.Partitions(), where, c.ClickhouseDatabase)
 	sum, err := r.Run(ctx, plan)
 	if sum != nil {
 		sum.Print(os.Stdout)
@@ -311,7 +311,7 @@ func cmdReplaySwap(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("\nSwap %s.{%s} into the live names? If the backfill used other definitions (bucket size, limits,\n"+
 			"pseudonym key, a new trustpipe version), stop the live pipeline first and restart it with them after the swap. [y/N] ",
-			c.ClickHouseDatabase, strings.Join(shadow.Names(), ","))
+			c.ClickhouseDatabase, strings.Join(shadow.Names(), ","))
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 		if err != nil && line == "" {
 			fmt.Println()
@@ -335,6 +335,6 @@ func cmdReplaySwap(ctx context.Context, args []string) error {
 		return replayError(err)
 	}
 	fmt.Printf("swap: done. The previous live tables are kept as %s.{%s}: `trustpipe replay swap --target %s` swaps them back;\n"+
-		"drop them with DROP TABLE when you no longer need them.\n", c.ClickHouseDatabase, strings.Join(shadow.Names(), ","), o.target)
+		"drop them with DROP TABLE when you no longer need them.\n", c.ClickhouseDatabase, strings.Join(shadow.Names(), ","), o.target)
 	return nil
 }

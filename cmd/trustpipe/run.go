@@ -79,7 +79,7 @@ func openPinged(ctx context.Context, c Config, tables sink.Tables) (*sink.Store,
 	defer cancel()
 	if err := st.Ping(pingCtx); err != nil {
 		_ = st.Close()
-		return nil, fmt.Errorf("ClickHouse at %s: %w", c.ClickHouseAddr, err)
+		return nil, fmt.Errorf("ClickHouse at %s: %w", c.ClickhouseAddr, err)
 	}
 	return st, nil
 }
@@ -108,7 +108,7 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	v, _ := st.ServerVersion()
-	fmt.Printf("schema of database %s is up to date (ClickHouse %s at %s)\n", c.ClickHouseDatabase, v, c.ClickHouseAddr)
+	fmt.Printf("schema of database %s is up to date (ClickHouse %s at %s)\n", c.ClickhouseDatabase, v, c.ClickhouseAddr)
 	return nil
 }
 
@@ -214,7 +214,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	}
 	srv := &http.Server{Handler: httpHandler(reg, readiness(c, dialer, st, pipe)), ReadHeaderTimeout: 10 * time.Second}
 	log.Info("trustpipe running", "topics", strings.Join(c.KafkaTopics, ","), "group", c.KafkaGroup,
-		"clickhouse", c.ClickHouseAddr, "database", c.ClickHouseDatabase, "http", ln.Addr().String())
+		"clickhouse", c.ClickhouseAddr, "database", c.ClickhouseDatabase, "http", ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -223,7 +223,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return trust.Run(gctx) })
 	g.Go(func() error {
-		webConfig := c.HTTPWebConfig
+		webConfig := c.HTTPWebConfigFile
 		err := web.ServeMultiple([]net.Listener{ln}, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil

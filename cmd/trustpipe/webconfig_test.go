@@ -30,7 +30,7 @@ func TestMetricsBasicAuth(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	run, out := startTrustpipe(t, testEnv(brokers, chAddr, db, "TRUSTPIPE_HTTP_ADDR="+addr, "TRUSTPIPE_HTTP_WEB_CONFIG_FILE="+webConfig), "run")
-	t.Cleanup(func() { _ = dropDatabase(context.Background(), Config{ClickHouseAddr: chAddr, ClickHouseDatabase: db}) })
+	t.Cleanup(func() { _ = dropDatabase(context.Background(), Config{ClickhouseAddr: chAddr, ClickhouseDatabase: db}) })
 
 	get := func(user, pass string) int {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
