@@ -33,21 +33,26 @@ type Config struct {
 	// at block ends, so up to BlockSize records per partition are re-read
 	// after a crash. Memory per partition is bounded by BlockSize keys.
 	BlockSize int64
+	// Dedup counts each event_id once (zero value: off).
+	Dedup DedupConfig
 }
 
-// DefaultConfig returns the defaults: one-minute buckets, 10 000-offset blocks.
+// DefaultConfig returns the defaults: one-minute buckets, 10 000-offset
+// blocks, DefaultDedupConfig.
 func DefaultConfig() Config {
-	return Config{BucketSize: time.Minute, BlockSize: 10000}
+	return Config{BucketSize: time.Minute, BlockSize: 10000, Dedup: DefaultDedupConfig()}
 }
 
 // The errors Validate wraps; callers map them to their own setting names.
 var (
-	ErrBucketSize = errors.New("the bucket size must be at least 1s and divide 24h evenly (e.g. 1m, 5m, 1h)")
-	ErrBlockSize  = fmt.Errorf("the block size must be a whole number of offsets from 1 to %d", MaxBlockSize)
+	ErrBucketSize  = errors.New("the bucket size must be at least 1s and divide 24h evenly (e.g. 1m, 5m, 1h)")
+	ErrBlockSize   = fmt.Errorf("the block size must be a whole number of offsets from 1 to %d", MaxBlockSize)
+	ErrDedupWindow = errors.New("the dedup window must be 0 (off) or at least 1s")
+	ErrDedupMaxIDs = fmt.Errorf("the dedup id limit must be from 1 to %d", maxDedupIDs)
 )
 
 // Validate reports a configuration the aggregator cannot work with: the
-// error wraps ErrBucketSize or ErrBlockSize and names the offending value.
+// error wraps one of the errors above and names the offending value.
 func (c Config) Validate() error {
 	if c.BucketSize < time.Second || (24*time.Hour)%c.BucketSize != 0 {
 		return fmt.Errorf("%w: got %s", ErrBucketSize, c.BucketSize)
@@ -55,7 +60,7 @@ func (c Config) Validate() error {
 	if c.BlockSize < 1 || c.BlockSize > MaxBlockSize {
 		return fmt.Errorf("%w: got %d", ErrBlockSize, c.BlockSize)
 	}
-	return nil
+	return c.Dedup.validate()
 }
 
 // MaxBlockSize bounds BlockSize so that row versions (offset × BlockSize)
@@ -118,7 +123,8 @@ type ContactRow struct {
 
 // LedgerRow accounts for the offsets of a block processed so far.
 // Consumed = Accepted + Rejected always holds; Consumed + Skipped is the
-// number of offsets processed.
+// number of offsets processed. Duplicates of the Accepted were not counted
+// again, so the block's counted events are Accepted - Duplicates.
 type LedgerRow struct {
 	BlockRef
 	FirstOffset, LastOffset int64
@@ -127,6 +133,10 @@ type LedgerRow struct {
 	// Skipped counts offsets that carry no event: transaction markers and
 	// records of aborted transactions.
 	Skipped uint64
+	Duplicates              uint64
+	// Watermark is the partition's newest counted record time (Unix s) as of
+	// LastOffset (0 with dedup off): where a later seed's window starts.
+	Watermark int64
 	// Complete is true once an offset past the block has been seen: the row
 	// is final and the partition may be committed up to the block's end.
 	Complete bool
@@ -135,11 +145,12 @@ type LedgerRow struct {
 }
 
 // Snapshot is everything that changed since the previous snapshot.
-// Writing Counts, Contacts and Ledger durably, in that order, makes the
+// Writing Counts, Contacts, IDs and Ledger durably, in that order, makes the
 // Commits safe to commit.
 type Snapshot struct {
 	Counts   []CountRow
 	Contacts []ContactRow
+	IDs      []IDRow
 	Ledger   []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
 	// completed (its nominal end, (block+1)*BlockSize-1): committing offset+1,
@@ -156,7 +167,7 @@ type Position struct {
 
 // Empty reports whether the snapshot carries nothing to store or commit.
 func (s *Snapshot) Empty() bool {
-	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
+	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
 }
 
 // scoreUnits converts a sentiment score to summed integer units.

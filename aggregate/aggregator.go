@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"time"
+
 	"github.com/trustpipe/trustpipe/aggregate/event"
 )
 
@@ -33,6 +35,9 @@ type partitionState struct {
 	last int64 // last offset seen; -1 before the first
 	cur  *blockState
 	done []*blockState // completed blocks not yet snapshotted
+	// dedup remembers the partition's counted event ids (nil: dedup is off,
+	// or the partition starts afresh at its next record).
+	dedup *dedupState
 }
 
 type blockState struct {
@@ -41,6 +46,10 @@ type blockState struct {
 	accepted    uint64
 	rejected    uint64
 	skipped     uint64
+	duplicates  uint64
+	// watermark is the partition's newest counted record time (Unix s) as of
+	// the block's last offset, stored in its ledger row for later seeds.
+	watermark   int64
 	ledgerDirty bool
 
 	index   map[Key]int32
@@ -49,6 +58,8 @@ type blockState struct {
 
 	contacts    map[ContactRow]struct{}
 	newContacts []ContactRow
+
+	ids []IDRow // dedup decisions since the last snapshot
 }
 
 type entry struct {
@@ -73,15 +84,28 @@ func New(cfg Config) (*Aggregator, error) {
 	}, nil
 }
 
-// Accept counts a valid event read at the given offset. It returns false,
-// counting nothing, when the offset was already counted in the current
-// block (a re-delivery, e.g. after a rebalance).
-func (a *Aggregator) Accept(topic string, partition int32, offset int64, ev *event.Event) bool {
+// Accept counts a valid event read at the given offset, whose Kafka record
+// timestamp is recordTime. It counts nothing and returns Redelivered when the
+// offset was already processed in the current block (a re-delivery, e.g.
+// after a rebalance), and Duplicate when its event_id was already counted
+// (DedupConfig).
+func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordTime time.Time, ev *event.Event) Outcome {
 	b := a.advance(topic, partition, offset)
 	if b == nil {
-		return false
+		return Redelivered
 	}
 	b.accepted++
+	if d := a.lastPart.dedup; d != nil {
+		h, t := IDHash(ev.ID), recordSecs(recordTime)
+		dup := d.decide(&a.cfg, b.ref.Block, h, t)
+		b.watermark = d.newest
+		b.ids = append(b.ids, IDRow{Topic: topic, Partition: partition, Offset: offset, Hash: h, RecordTime: t, Duplicate: dup})
+		a.pending++
+		if dup {
+			b.duplicates++
+			return Duplicate
+		}
+	}
 	key := Key{
 		Bucket:          floorDiv(ev.OccurredAt.Unix(), a.bucketSecs) * a.bucketSecs,
 		EventType:       ev.Type,
@@ -112,7 +136,7 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, ev *eve
 	if ev.ContactID != "" && Engaged(ev) {
 		a.addContact(b, ev)
 	}
-	return true
+	return Counted
 }
 
 // Reject accounts for an invalid record at the given offset. It returns
@@ -171,9 +195,9 @@ func (a *Aggregator) addContact(b *blockState, ev *event.Event) {
 	a.pending++
 }
 
-// advance moves the partition to offset and returns the block that owns it,
-// or nil when the offset was already processed in the current block.
-func (a *Aggregator) advance(topic string, partition int32, offset int64) *blockState {
+// partition returns the state of a partition, creating it, and caches it
+// as the most recent one.
+func (a *Aggregator) partition(topic string, partition int32) *partitionState {
 	p := a.lastPart
 	if p == nil || p.id.partition != partition || p.id.topic != topic {
 		id := partitionID{topic, partition}
@@ -184,15 +208,28 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 		}
 		a.lastPart = p
 	}
-	if p.last >= 0 && offset <= p.last {
-		if p.cur != nil && offset >= p.cur.first {
-			return nil // re-delivered: already counted
-		}
-		// The partition is being re-read from an earlier offset (a
-		// rebalance handed it back from the committed offset). Drop what we
-		// hold: re-reading recomputes identical rows.
+	return p
+}
+
+// restarts reports whether offset re-reads the partition from before its
+// current block: a rebalance handed it back from the committed offset.
+func restarts(p *partitionState, offset int64) bool {
+	return p.last >= 0 && offset <= p.last && (p.cur == nil || offset < p.cur.first)
+}
+
+// advance moves the partition to offset and returns the block that owns it,
+// or nil when the offset was already processed in the current block.
+func (a *Aggregator) advance(topic string, partition int32, offset int64) *blockState {
+	p := a.partition(topic, partition)
+	if restarts(p, offset) {
+		// Drop what we hold: re-reading recomputes identical rows.
 		a.rereads++
 		a.dropPartition(p)
+	} else if p.last >= 0 && offset <= p.last {
+		return nil // re-delivered: already counted
+	}
+	if p.dedup == nil && a.cfg.Dedup.Enabled() {
+		p.dedup = newDedupState() // not seeded: nothing counted before
 	}
 	blk := offset / a.cfg.BlockSize
 	if p.cur == nil || p.cur.ref.Block != blk {
@@ -200,6 +237,9 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 			p.done = append(p.done, p.cur)
 		}
 		p.cur = a.newBlock(BlockRef{Topic: topic, Partition: partition, Block: blk}, offset)
+		if p.dedup != nil {
+			p.cur.watermark = p.dedup.newest
+		}
 	}
 	p.last = offset
 	b := p.cur
@@ -228,8 +268,8 @@ func (a *Aggregator) release(b *blockState) {
 	}
 	clear(b.index)
 	clear(b.contacts)
-	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
-	b.accepted, b.rejected, b.skipped, b.ledgerDirty = 0, 0, 0, false
+	b.entries, b.dirty, b.newContacts, b.ids = b.entries[:0], b.dirty[:0], b.newContacts[:0], b.ids[:0]
+	b.accepted, b.rejected, b.skipped, b.duplicates, b.watermark, b.ledgerDirty = 0, 0, 0, 0, 0, false
 	a.free = append(a.free, b)
 }
 
@@ -240,11 +280,11 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 	if p.cur != nil {
 		a.pending -= p.cur.pendingRows()
 	}
-	p.done, p.cur, p.last = nil, nil, -1
+	p.done, p.cur, p.last, p.dedup = nil, nil, -1, nil
 }
 
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + len(b.newContacts)
+	n := len(b.dirty) + len(b.newContacts) + len(b.ids)
 	if b.ledgerDirty {
 		n++
 	}
@@ -307,6 +347,11 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	b.dirty = b.dirty[:0]
 	s.Contacts = append(s.Contacts, b.newContacts...)
 	b.newContacts = b.newContacts[:0]
+	for i := range b.ids {
+		b.ids[i].Version = version
+	}
+	s.IDs = append(s.IDs, b.ids...)
+	b.ids = b.ids[:0]
 	if b.ledgerDirty || complete {
 		s.Ledger = append(s.Ledger, LedgerRow{
 			BlockRef:    b.ref,
@@ -316,6 +361,8 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 			Accepted:    b.accepted,
 			Rejected:    b.rejected,
 			Skipped:     b.skipped,
+			Duplicates:  b.duplicates,
+			Watermark:   b.watermark,
 			Complete:    complete,
 			Version:     ledgerVersion(version, complete),
 		})

@@ -49,16 +49,16 @@ func newAgg(t *testing.T, block int64) *Aggregator {
 
 func TestBucketsAndDimensions(t *testing.T) {
 	a := newAgg(t, 100)
-	a.Accept("t", 0, 0, ev(event.Click, "a", t0))
-	a.Accept("t", 0, 1, ev(event.Click, "a", t0.Add(20*time.Second))) // same minute
-	a.Accept("t", 0, 2, ev(event.Click, "a", t0.Add(40*time.Second))) // next minute
-	a.Accept("t", 0, 3, ev(event.Click, "b", t0))                     // other campaign
+	a.Accept("t", 0, 0, t0, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 1, t0, ev(event.Click, "a", t0.Add(20*time.Second))) // same minute
+	a.Accept("t", 0, 2, t0, ev(event.Click, "a", t0.Add(40*time.Second))) // next minute
+	a.Accept("t", 0, 3, t0, ev(event.Click, "b", t0))                     // other campaign
 	sent := ev(event.Sentiment, "a", t0)
 	sent.Score = 0.25
-	a.Accept("t", 0, 4, sent)
+	a.Accept("t", 0, 4, t0, sent)
 	sent2 := ev(event.Sentiment, "a", t0)
 	sent2.Score = -0.5
-	a.Accept("t", 0, 5, sent2)
+	a.Accept("t", 0, 5, t0, sent2)
 	snap := a.Snapshot()
 	var got []string
 	for _, r := range snap.Counts {
@@ -131,7 +131,7 @@ func TestCommitsOnlyCompletedBlocks(t *testing.T) {
 			a.Reject("t", 1, off)
 			continue
 		}
-		a.Accept("t", 1, off, ev(event.Open, "a", t0))
+		a.Accept("t", 1, off, t0, ev(event.Open, "a", t0))
 	}
 	snap := a.Snapshot()
 	if len(snap.Commits) != 1 || snap.Commits[0] != (Position{"t", 1, 19}) {
@@ -192,7 +192,7 @@ func TestRereadIsIdempotent(t *testing.T) {
 					st.apply(a.Snapshot())
 					continue
 				}
-				a.Accept("t", 0, off, ev(event.Click, "a", t0))
+				a.Accept("t", 0, off, t0, ev(event.Click, "a", t0))
 			}
 			if got := st.total(); got != tc.want {
 				t.Fatalf("stored total = %d, want %d", got, tc.want)
@@ -206,9 +206,9 @@ func TestRereadIsIdempotent(t *testing.T) {
 // nominal end, so every committed offset is a block start.
 func TestCommitsAreBlockStarts(t *testing.T) {
 	a := newAgg(t, 10)
-	a.Accept("t", 0, 3, ev(event.Click, "a", t0))
-	a.Accept("t", 0, 4, ev(event.Click, "a", t0))
-	a.Accept("t", 0, 31, ev(event.Click, "a", t0)) // jump to block 3
+	a.Accept("t", 0, 3, t0, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 4, t0, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 31, t0, ev(event.Click, "a", t0)) // jump to block 3
 	snap := a.Snapshot()
 	if len(snap.Commits) != 1 || snap.Commits[0].Offset != 9 {
 		t.Fatalf("commits = %v, want offset 9 (block 0's end)", snap.Commits)
@@ -217,12 +217,12 @@ func TestCommitsAreBlockStarts(t *testing.T) {
 
 func TestEngagedContactsDeduplicatedPerBlock(t *testing.T) {
 	a := newAgg(t, 100)
-	a.Accept("t", 0, 0, ev(event.Click, "a", t0))
-	a.Accept("t", 0, 1, ev(event.Click, "a", t0.Add(time.Hour)))
+	a.Accept("t", 0, 0, t0, ev(event.Click, "a", t0))
+	a.Accept("t", 0, 1, t0, ev(event.Click, "a", t0.Add(time.Hour)))
 	machine := ev(event.Open, "a", t0)
 	machine.Detail = event.DetailMachine
-	a.Accept("t", 0, 2, machine)
-	a.Accept("t", 0, 3, ev(event.Delivered, "a", t0))
+	a.Accept("t", 0, 2, t0, machine)
+	a.Accept("t", 0, 3, t0, ev(event.Delivered, "a", t0))
 	snap := a.Snapshot()
 	if len(snap.Contacts) != 1 || snap.Contacts[0].Contact != "c1" {
 		t.Fatalf("contacts = %+v, want one engaged contact, stored as given", snap.Contacts)

@@ -69,7 +69,7 @@ func BenchmarkDecodeValidateAggregate(b *testing.B) {
 			agg.Reject("t", 0, off)
 		} else {
 			ev.ContactID = pseudonyms.Pseudonym(ev.ContactID)
-			agg.Accept("t", 0, off, &ev)
+			agg.Accept("t", 0, off, r.Time, &ev)
 		}
 		if off%cfg.BlockSize == cfg.BlockSize-1 {
 			agg.Snapshot()

@@ -131,7 +131,7 @@ func benchEndToEnd(b *testing.B, recs []scenario.Record) {
 			r := benchReader(brokers, fmt.Sprintf("tp-%d-%d", i, time.Now().UnixNano()))
 			pseudonyms, _ := NewPseudonymizer([]byte("bench-pseudonym-key-0123456789"))
 			pcfg := DefaultConfig()
-			p, err := New(pcfg, Deps{Fetcher: r, Committer: r, Store: st, DeadLetters: discard{}, Pseudonyms: pseudonyms,
+			p, err := New(pcfg, Deps{Fetcher: r, Committer: r, Store: st, History: st, DeadLetters: discard{}, Pseudonyms: pseudonyms,
 				Metrics: NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				b.Fatal(err)

@@ -16,6 +16,8 @@ import (
 type Metrics struct {
 	consumed      *prometheus.CounterVec
 	accepted      []prometheus.Counter // by event.Type
+	duplicates    []prometheus.Counter // by event.Type
+	remembered    prometheus.Gauge
 	rejected      map[event.Reason]prometheus.Counter
 	lag           *prometheus.GaugeVec
 	watermark     *prometheus.GaugeVec
@@ -77,8 +79,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		})).(prometheus.Counter),
 	}
 	accepted := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "trustpipe_events_accepted_total", Help: "Valid events counted, by event type.",
+		Name: "trustpipe_events_accepted_total", Help: "Valid events, by event type; trustpipe_duplicates_total of them were not counted again.",
 	}, []string{"type"})
+	duplicates := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trustpipe_duplicates_total", Help: "Valid events not counted, by event type: their event_id was already counted in the partition within TRUSTPIPE_DEDUP_WINDOW.",
+	}, []string{"type"})
+	m.remembered = f(prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "trustpipe_dedup_ids", Help: "Event ids held in memory for deduplication, over the partitions read (about 40 bytes each).",
+	})).(prometheus.Gauge)
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_events_rejected_total", Help: "Invalid records dead-lettered, by rejection reason.",
 	}, []string{"reason"})
@@ -88,17 +96,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.kafkaRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_kafka_retries_total", Help: "Retried Kafka operations after a transient failure (e.g. a broker restart), by operation.",
 	}, []string{"op"})
-	reg.MustRegister(accepted, rejected, skipped, m.kafkaRetries)
+	reg.MustRegister(accepted, duplicates, rejected, skipped, m.kafkaRetries)
 	m.skipped = map[RecordKind]prometheus.Counter{Marker: skipped.WithLabelValues("marker"), Aborted: skipped.WithLabelValues("aborted")}
 	m.accepted = make([]prometheus.Counter, len(event.Types())+1)
+	m.duplicates = make([]prometheus.Counter, len(event.Types())+1)
 	for _, t := range event.Types() {
 		m.accepted[t] = accepted.WithLabelValues(t.String())
+		m.duplicates[t] = duplicates.WithLabelValues(t.String())
 	}
 	m.rejected = make(map[event.Reason]prometheus.Counter)
 	for _, r := range event.Reasons() {
 		m.rejected[r] = rejected.WithLabelValues(string(r))
 	}
-	for _, table := range []string{"counts", "contacts", "ledger"} {
+	for _, table := range []string{"counts", "contacts", "ids", "ledger"} {
 		m.rowsWritten.WithLabelValues(table)
 	}
 	return m
@@ -108,12 +118,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // snapshot: a cached counter Add per batch instead of a label lookup per
 // record keeps metrics off the hot path.
 type tally struct {
-	consumed  map[string]uint64
-	accepted  []uint64 // by event.Type
-	rejected  map[event.Reason]uint64
-	skipped   map[RecordKind]uint64
-	partition map[partitionKey]partitionTally
-	rereads   uint64
+	consumed   map[string]uint64
+	accepted   []uint64 // by event.Type
+	duplicates []uint64 // by event.Type
+	rejected   map[event.Reason]uint64
+	skipped    map[RecordKind]uint64
+	partition  map[partitionKey]partitionTally
+	rereads    uint64
+	remembered int // a gauge: ids held at the hand-off
 	// rebalances is the number of group generations joined since the
 	// previous batch: the store side then drops every partition gauge.
 	rebalances int64
@@ -131,11 +143,12 @@ type partitionTally struct {
 
 func newTally() *tally {
 	return &tally{
-		consumed:  map[string]uint64{},
-		accepted:  make([]uint64, len(event.Types())+1),
-		rejected:  map[event.Reason]uint64{},
-		skipped:   map[RecordKind]uint64{},
-		partition: map[partitionKey]partitionTally{},
+		consumed:   map[string]uint64{},
+		accepted:   make([]uint64, len(event.Types())+1),
+		duplicates: make([]uint64, len(event.Types())+1),
+		rejected:   map[event.Reason]uint64{},
+		skipped:    map[RecordKind]uint64{},
+		partition:  map[partitionKey]partitionTally{},
 	}
 }
 
@@ -156,9 +169,10 @@ func (t *tally) progress(m *kafka.Message, occurred int64) {
 // starts new ones. Partition lag and watermarks carry over (they are gauges;
 // the watermark only moves forward); the returned copy is not shared.
 func (t *tally) handOff() *tally {
-	out := &tally{consumed: t.consumed, accepted: t.accepted, rejected: t.rejected, skipped: t.skipped, rereads: t.rereads, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
+	out := &tally{consumed: t.consumed, accepted: t.accepted, duplicates: t.duplicates, rejected: t.rejected, skipped: t.skipped, rereads: t.rereads, remembered: t.remembered, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
 	t.consumed = map[string]uint64{}
 	t.accepted = make([]uint64, len(event.Types())+1)
+	t.duplicates = make([]uint64, len(event.Types())+1)
 	t.rejected = map[event.Reason]uint64{}
 	t.skipped = map[RecordKind]uint64{}
 	t.rereads = 0
@@ -174,6 +188,12 @@ func (m *Metrics) add(t *tally) {
 			m.accepted[typ].Add(float64(n))
 		}
 	}
+	for typ, n := range t.duplicates {
+		if n > 0 {
+			m.duplicates[typ].Add(float64(n))
+		}
+	}
+	m.remembered.Set(float64(t.remembered))
 	for r, n := range t.rejected {
 		m.rejected[r].Add(float64(n))
 	}

@@ -47,6 +47,12 @@ type Store interface {
 	Write(ctx context.Context, snap *aggregate.Snapshot) error
 }
 
+// History loads what a partition's deduplication needs before a read
+// starting at q.Before (aggregate.HistoryQuery): the sink's stored decisions.
+type History interface {
+	DedupHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error)
+}
+
 // Publisher publishes records (the dead-letter topic's kafka-go Writer).
 type Publisher interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
@@ -113,9 +119,12 @@ type Pseudonyms interface {
 
 // Deps are the Pipeline's collaborators.
 type Deps struct {
-	Fetcher     Fetcher
-	Committer   Committer
-	Store       Store
+	Fetcher   Fetcher
+	Committer Committer
+	Store     Store
+	// History is required when Config.Aggregate.Dedup is on; it must read
+	// what Store wrote.
+	History     History
 	DeadLetters Publisher
 	Pseudonyms  Pseudonyms
 	Metrics     *Metrics
@@ -196,6 +205,9 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	agg, err := aggregate.New(cfg.Aggregate)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Aggregate.Dedup.Enabled() && deps.History == nil {
+		return nil, errors.New("pipeline: deduplication is on but no history store is given")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -297,6 +309,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 		}
 		t.rebalances = rebalanced
 		t.rereads, rereads = p.agg.Rereads()-rereads, p.agg.Rereads()
+		t.remembered = p.agg.Remembered()
 		b := &batch{snap: snap, deadLetters: dead.take(), tally: t.handOff()}
 		select {
 		case batches <- b:
@@ -342,6 +355,9 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 			return nil
 		case errors.Is(err, errStoreStopped):
 			return nil
+		case errors.Is(err, errHistory):
+			_ = emit()
+			return err
 		case !flushDue:
 			return fmt.Errorf("%w (retried since %s): %w", ErrFetch, outageStart.Format(time.RFC3339), err)
 		}
@@ -351,7 +367,10 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	}
 }
 
-var errStoreStopped = errors.New("store stopped")
+var (
+	errStoreStopped = errors.New("store stopped")
+	errHistory      = errors.New("load dedup history")
+)
 
 // pendingDeadLetters are the rejected records of the batch being filled.
 type pendingDeadLetters struct {
@@ -374,7 +393,8 @@ func (d *pendingDeadLetters) take() []kafka.Message {
 // emitting early whenever the pending rows or dead letters reach their
 // bounds. A fetched record is classified under runCtx, not flushCtx: the
 // reader has handed it over, so giving up on it at a flush deadline would
-// lose it.
+// lose it. History loads (seed) run under runCtx too: they may outlast a
+// flush interval.
 func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *event.Event, dead *pendingDeadLetters, emit func() error, fetched *uint64) error {
 	for {
 		m, err := p.deps.Fetcher.FetchMessage(flushCtx)
@@ -382,6 +402,9 @@ func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *ev
 			return err
 		}
 		*fetched++
+		if err := p.seed(runCtx, &m); err != nil {
+			return err
+		}
 		kind, err := p.classify(runCtx, &m)
 		if err != nil {
 			return err
@@ -399,6 +422,28 @@ func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *ev
 	}
 }
 
+// seed loads the partition's dedup history from storage when m starts the
+// partition afresh (its first record here, or a re-read from an earlier
+// block), so that m and the records after it are decided as on every other
+// read. Transient failures are retried, as when storing.
+func (p *Pipeline) seed(ctx context.Context, m *kafka.Message) error {
+	part := int32(m.Partition)
+	if !p.agg.NeedsHistory(m.Topic, part, m.Offset) {
+		return nil
+	}
+	q := p.agg.HistoryQuery(m.Topic, part, m.Offset)
+	var h aggregate.History
+	err := p.retry(ctx, "load dedup history from ClickHouse", func() (err error) {
+		h, err = p.deps.History.DedupHistory(ctx, q)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w of %s/%d before offset %d: %w", errHistory, m.Topic, m.Partition, m.Offset, err)
+	}
+	p.agg.Seed(q, h)
+	return nil
+}
+
 // handle decodes and counts one record. It returns a dead letter for a
 // newly rejected record, and ok=false for a re-delivered one.
 func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafka.Message, ok bool) {
@@ -411,8 +456,11 @@ func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafk
 		dl = p.deadLetter(m, rej)
 	} else {
 		ev.ContactID = p.deps.Pseudonyms.Pseudonym(ev.ContactID)
-		if !p.agg.Accept(m.Topic, int32(m.Partition), m.Offset, ev) {
+		switch p.agg.Accept(m.Topic, int32(m.Partition), m.Offset, m.Time, ev) {
+		case aggregate.Redelivered:
 			return nil, false
+		case aggregate.Duplicate:
+			t.duplicates[ev.Type]++
 		}
 		t.accepted[ev.Type]++
 	}
@@ -555,6 +603,7 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 		m.lastFlush.Set(float64(p.deps.Now().UnixNano()) / 1e9)
 		m.rowsWritten.WithLabelValues("counts").Add(float64(len(b.snap.Counts)))
 		m.rowsWritten.WithLabelValues("contacts").Add(float64(len(b.snap.Contacts)))
+		m.rowsWritten.WithLabelValues("ids").Add(float64(len(b.snap.IDs)))
 		m.rowsWritten.WithLabelValues("ledger").Add(float64(len(b.snap.Ledger)))
 		m.deadLetters.Add(float64(len(b.deadLetters)))
 		if b.tally.rebalances > 0 {

@@ -130,7 +130,7 @@ func newTestPipeline(t *testing.T, k *fakeKafka, st Store, dlq Publisher, reg pr
 	cfg.FlushInterval = 10 * time.Millisecond
 	cfg.RetryBackoff = time.Millisecond
 	cfg.MaxRetryBackoff = 5 * time.Millisecond
-	p, err := New(cfg, Deps{Fetcher: k, Committer: k, Store: st, DeadLetters: dlq, Pseudonyms: testPseudonyms{},
+	p, err := New(cfg, Deps{Fetcher: k, Committer: k, Store: st, History: &fakeHistory{}, DeadLetters: dlq, Pseudonyms: testPseudonyms{},
 		Metrics: NewMetrics(reg), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +287,7 @@ func TestFetchErrorWhileStoreIsDown(t *testing.T) {
 	cfg.RetryBackoff, cfg.MaxRetryBackoff = time.Millisecond, 5*time.Millisecond
 	cfg.ShutdownTimeout = 50 * time.Millisecond
 	cfg.MaxFetchOutage = 20 * time.Millisecond
-	p, err := New(cfg, Deps{Fetcher: failingFetcher{k}, Committer: k, Store: &flakyStore{failures: 1 << 30}, DeadLetters: &dlqRecorder{},
+	p, err := New(cfg, Deps{Fetcher: failingFetcher{k}, Committer: k, Store: &flakyStore{failures: 1 << 30}, History: &fakeHistory{}, DeadLetters: &dlqRecorder{},
 		Pseudonyms: testPseudonyms{}, Metrics: NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -12,16 +12,17 @@ type Tables struct {
 	Counts   string // cumulative per-block count rows (ReplacingMergeTree)
 	Contacts string // engaged contacts per day (ReplacingMergeTree)
 	Ledger   string // per-block offset accounting (ReplacingMergeTree)
+	IDs      string // dedup decision per valid event (ReplacingMergeTree)
 }
 
 // LiveTables are the storage tables behind the read surface.
 func LiveTables() Tables {
-	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks", Ledger: "ingest_ledger_blocks"}
+	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_ids"}
 }
 
 // Prefixed returns the storage tables with a prefix, e.g. "shadow_".
 func (t Tables) Prefixed(prefix string) Tables {
-	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Ledger: prefix + t.Ledger}
+	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs}
 }
 
 // countColumns are the columns of the count table, in insert order.
@@ -29,7 +30,9 @@ const countColumns = "bucket, event_type, detail, campaign_id, channel, segment,
 
 const contactColumns = "day, campaign_id, channel, segment, source, contact"
 
-const ledgerColumns = "topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, complete, version"
+const ledgerColumns = "topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, duplicates, dedup_watermark, complete, version"
+
+const idColumns = "topic, partition, record_offset, id_hash, record_time, duplicate, version"
 
 // storageDDL returns the CREATE statements of one set of storage tables.
 //
@@ -79,11 +82,33 @@ ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts)
 	accepted UInt64,
 	rejected UInt64,
 	skipped UInt64 DEFAULT 0,
+	duplicates UInt64 DEFAULT 0,
+	dedup_watermark Int64 DEFAULT 0,
 	complete UInt8,
 	version Int64
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (topic, partition, block)`, db, t.Ledger),
+		dedupDDL(db, t),
 	}
+}
+
+// dedupDDL creates the table of dedup decisions (aggregate.DedupConfig):
+// one row per valid event, keyed by its offset, versioned like count rows,
+// so re-reads replace their own rows. Loading a partition's history reads
+// a range of offsets (the primary key) within a window of record time
+// (monthly partitions: old months can be dropped, see README).
+func dedupDDL(db string, t Tables) string {
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	topic String,
+	partition Int32,
+	record_offset Int64,
+	id_hash UInt64,
+	record_time DateTime,
+	duplicate UInt8,
+	version Int64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(record_time)
+ORDER BY (topic, partition, record_offset)`, db, t.IDs)
 }
 
 // migration is one versioned, append-only schema step. Never edit a
@@ -103,6 +128,12 @@ var migrations = []migration{
 	}},
 	{2, "ledger: skipped offsets (transaction markers, aborted records)", func(db string) []string {
 		return []string{fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN skipped UInt64 DEFAULT 0 AFTER rejected", db, LiveTables().Ledger)}
+	}},
+	{3, "dedup: event ids table; ledger duplicates and watermark", func(db string) []string {
+		t := LiveTables()
+		return []string{dedupDDL(db, t),
+			fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN duplicates UInt64 DEFAULT 0 AFTER skipped", db, t.Ledger),
+			fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN dedup_watermark Int64 DEFAULT 0 AFTER duplicates", db, t.Ledger)}
 	}},
 }
 
@@ -145,8 +176,11 @@ FROM %s.%s FINAL`, db, t.Counts)},
 FROM %s.%s FINAL
 GROUP BY bucket, event_type, detail, campaign_id, channel, segment, source, personalization, consent_tier`, db, t.Counts)},
 		{Name: "ingest_ledger", Query: fmt.Sprintf(`SELECT
-	topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, complete
+	topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, duplicates, complete
 FROM %s.%s FINAL`, db, t.Ledger)},
+		{Name: "duplicate_events", Query: fmt.Sprintf(`SELECT topic, partition, record_offset, record_time
+FROM %s.%s FINAL
+WHERE duplicate = 1`, db, t.IDs)},
 		{Name: "engaged_contacts", Query: fmt.Sprintf(`SELECT day, campaign_id, channel, segment, source, contact
 FROM %s.%s FINAL`, db, t.Contacts)},
 	}

@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"slices"
@@ -79,7 +80,7 @@ func Open(ctx context.Context, cfg Config, tables Tables) (*Store, error) {
 	if !identRe.MatchString(cfg.Database) {
 		return nil, fmt.Errorf("%w: got %q", ErrDatabase, cfg.Database)
 	}
-	for _, name := range []string{tables.Counts, tables.Contacts, tables.Ledger} {
+	for _, name := range tables.Names() {
 		if !identRe.MatchString(name) {
 			return nil, fmt.Errorf("clickhouse table %q: use letters, digits and underscores only", name)
 		}
@@ -135,9 +136,10 @@ func (s *Store) ServerVersion() (string, error) {
 	return fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch), nil
 }
 
-// Write stores a snapshot: count rows, then engaged contacts, then the
-// ledger, so a ledger row is never visible before the counts it accounts
-// for. Each insert is idempotent; on error the whole Write may be retried.
+// Write stores a snapshot: count rows, then engaged contacts, then dedup
+// decisions, then the ledger, so a ledger row is never visible before the
+// rows it accounts for (and a committed block's ids are always stored).
+// Each insert is idempotent; on error the whole Write may be retried.
 func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
 	if err := s.writeCounts(ctx, snap.Counts); err != nil {
 		return err
@@ -145,7 +147,63 @@ func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
 	if err := s.writeContacts(ctx, snap.Contacts); err != nil {
 		return err
 	}
+	if err := s.writeIDs(ctx, snap.IDs); err != nil {
+		return err
+	}
 	return s.writeLedger(ctx, snap.Ledger)
+}
+
+func (s *Store) writeIDs(ctx context.Context, rows []aggregate.IDRow) error {
+	return s.insert(ctx, s.tables.IDs, idColumns, len(rows), func(b driver.Batch) error {
+		n := len(rows)
+		topic := make([]string, n)
+		partition := make([]int32, n)
+		offset, version := make([]int64, n), make([]int64, n)
+		hash := make([]uint64, n)
+		at := make([]time.Time, n)
+		dup := make([]uint8, n)
+		for i := range rows {
+			r := &rows[i]
+			topic[i], partition[i], offset[i], hash[i] = r.Topic, r.Partition, r.Offset, r.Hash
+			at[i], version[i] = time.Unix(r.RecordTime, 0).UTC(), r.Version
+			if r.Duplicate {
+				dup[i] = 1
+			}
+		}
+		return appendColumns(b, topic, partition, offset, hash, at, dup, version)
+	})
+}
+
+// DedupHistory loads the stored dedup decisions a read of q's partition
+// starting at q.Before needs (aggregate.HistoryQuery). The duplicate flag
+// is filtered here, after FINAL: it is the one column that can differ
+// between two reads' rows of an offset, and a condition on it could be
+// applied before the replacement.
+func (s *Store) DedupHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error) {
+	var h aggregate.History
+	wm := fmt.Sprintf("SELECT max(dedup_watermark) FROM %s.%s FINAL WHERE topic = ? AND partition = ? AND block < ?", s.db, s.tables.Ledger)
+	if err := s.conn.QueryRow(ctx, wm, q.Topic, q.Partition, q.Block).Scan(&h.Watermark); err != nil {
+		return h, fmt.Errorf("dedup watermark of %s/%d before block %d: %w", q.Topic, q.Partition, q.Block, err)
+	}
+	from := max(0, h.Watermark-int64(q.Window/time.Second)+1) // record_time > watermark - window
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT record_offset, id_hash, toInt64(record_time), duplicate FROM %s.%s FINAL
+WHERE topic = ? AND partition = ? AND record_offset >= ? AND record_offset < ? AND record_time >= toDateTime(?)
+ORDER BY record_offset`, s.db, s.tables.IDs), q.Topic, q.Partition, q.FromOffset, q.Before, uint32(min(from, math.MaxUint32)))
+	if err != nil {
+		return h, fmt.Errorf("dedup ids of %s/%d in offsets %d-%d: %w", q.Topic, q.Partition, q.FromOffset, q.Before-1, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id aggregate.SeenID
+		var dup uint8
+		if err := rows.Scan(&id.Offset, &id.Hash, &id.RecordTime, &dup); err != nil {
+			return h, fmt.Errorf("dedup ids of %s/%d: %w", q.Topic, q.Partition, err)
+		}
+		if dup == 0 {
+			h.IDs = append(h.IDs, id)
+		}
+	}
+	return h, rows.Err()
 }
 
 func (s *Store) insert(ctx context.Context, table, columns string, n int, fill func(b driver.Batch) error) error {
@@ -211,17 +269,19 @@ func (s *Store) writeLedger(ctx context.Context, rows []aggregate.LedgerRow) err
 		partition := make([]int32, n)
 		block, first, last, version := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		consumed, accepted, rejected, skipped := make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		dups, watermark := make([]uint64, n), make([]int64, n)
 		complete := make([]uint8, n)
 		for i, r := range rows {
 			topic[i], partition[i], block[i] = r.Topic, r.Partition, r.Block
 			first[i], last[i] = r.FirstOffset, r.LastOffset
 			consumed[i], accepted[i], rejected[i], skipped[i] = r.Consumed, r.Accepted, r.Rejected, r.Skipped
+			dups[i], watermark[i] = r.Duplicates, r.Watermark
 			if r.Complete {
 				complete[i] = 1
 			}
 			version[i] = r.Version
 		}
-		return appendColumns(b, topic, partition, block, first, last, consumed, accepted, rejected, skipped, complete, version)
+		return appendColumns(b, topic, partition, block, first, last, consumed, accepted, rejected, skipped, dups, watermark, complete, version)
 	})
 }
 

@@ -27,8 +27,8 @@ func (s *Store) CreateStorage(ctx context.Context) error {
 	return nil
 }
 
-// Names lists the storage tables in a fixed order: counts, contacts, ledger.
-func (t Tables) Names() []string { return []string{t.Counts, t.Contacts, t.Ledger} }
+// Names lists the storage tables in a fixed order: counts, contacts, ledger, ids.
+func (t Tables) Names() []string { return []string{t.Counts, t.Contacts, t.Ledger, t.IDs} }
 
 // MissingTables returns those of t's tables that do not exist.
 func (s *Store) MissingTables(ctx context.Context, t Tables) ([]string, error) {

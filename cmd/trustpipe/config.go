@@ -73,6 +73,8 @@ type Config struct {
 	QueueSize       int           `split_words:"true" desc:"records fetched ahead of processing"`
 	ShutdownTimeout time.Duration `split_words:"true" desc:"how long the final flush may take on SIGINT/SIGTERM"`
 	Migrate         bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
+	DedupWindow     time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
+	DedupMaxIds     int           `split_words:"true" desc:"event ids remembered per partition (about 55 bytes of memory each; rounded up to whole blocks); older ids are forgotten even within the window"`
 
 	MaxEventBytes int           `split_words:"true" desc:"records larger than this are rejected (too_large)"`
 	MaxDepth      int           `split_words:"true" desc:"JSON nesting deeper than this is rejected (too_deep)"`
@@ -107,6 +109,8 @@ func (c *Config) blames() []blame {
 		{&c.MaxPendingRows, []error{consumers.ErrMaxPendingRows}},
 		{&c.QueueSize, []error{consumers.ErrQueueSize}},
 		{&c.ShutdownTimeout, []error{consumers.ErrShutdownTimeout}},
+		{&c.DedupWindow, []error{aggregate.ErrDedupWindow}},
+		{&c.DedupMaxIds, []error{aggregate.ErrDedupMaxIds}},
 		{&c.MaxEventBytes, []error{event.ErrMaxBytes}},
 		{&c.MaxDepth, []error{event.ErrMaxDepth}},
 		{&c.MaxSkew, []error{event.ErrMaxSkew}},
@@ -139,7 +143,8 @@ func defaultConfig() Config {
 		HTTPAddr:   ":9464",
 		BucketSize: p.Aggregate.BucketSize, BlockSize: p.Aggregate.BlockSize,
 		FlushInterval: p.FlushInterval, MaxPendingRows: p.MaxPendingRows, QueueSize: p.QueueSize, ShutdownTimeout: p.ShutdownTimeout,
-		Migrate:       true,
+		Migrate:     true,
+		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		LogLevel: "info", LogFormat: "text",
@@ -212,6 +217,7 @@ func (c Config) kafkaConfig() consumers.KafkaConfig {
 func (c Config) pipelineConfig() consumers.Config {
 	p := consumers.DefaultConfig()
 	p.Aggregate.BucketSize, p.Aggregate.BlockSize = c.BucketSize, c.BlockSize
+	p.Aggregate.Dedup = aggregate.DedupConfig{Window: c.DedupWindow, MaxIDs: c.DedupMaxIds}
 	p.Limits.MaxBytes, p.Limits.MaxDepth, p.Limits.MaxSkew, p.Limits.MaxAge = c.MaxEventBytes, c.MaxDepth, c.MaxSkew, c.MaxAge
 	p.DeadLetterTopic = c.KafkaDLQTopic
 	p.FlushInterval = c.FlushInterval

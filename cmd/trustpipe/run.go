@@ -191,6 +191,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		Fetcher:     reader,
 		Committer:   reader,
 		Store:       st,
+		History:     st,
 		DeadLetters: dlq,
 		Pseudonyms:  pseudonyms,
 		Metrics:     metrics,

@@ -60,6 +60,9 @@ type Config struct {
 // a shadow set.
 type Target interface {
 	consumers.Store
+	// History reads the dedup decisions stored before each replayed range,
+	// so a replay decides every offset as the live read did.
+	consumers.History
 	// CheckCompatible refuses tables written with another block or bucket
 	// size, where a replay would add rows instead of replacing them.
 	CheckCompatible(ctx context.Context, blockSize int64, bucket time.Duration) error
@@ -168,6 +171,7 @@ func (r *Replayer) Run(ctx context.Context, p *Plan) (*Summary, error) {
 		Fetcher:     f,
 		Committer:   noCommits{},
 		Store:       rec,
+		History:     r.deps.Target,
 		DeadLetters: discardDeadLetters{},
 		Pseudonyms:  r.deps.Pseudonyms,
 		Metrics:     consumers.NewMetrics(reg),

@@ -92,7 +92,7 @@ func LoadScenario(t testing.TB, st *sink.Store, cfg scenario.Config, opt LoadOpt
 			out.Rejected++
 		} else {
 			ev.ContactID = hashPseudonym(ev.ContactID)
-			agg.Accept(opt.Topic, int32(p), off, &ev)
+			agg.Accept(opt.Topic, int32(p), off, r.Time, &ev)
 			out.Accepted++
 		}
 		if agg.Pending() >= 100000 {
