@@ -128,8 +128,11 @@ type SeenID struct {
 // their record time out of the window (a dead id stays until it reaches the
 // front: lookups check the window themselves, so it is never matched).
 type dedupState struct {
-	ids      map[uint64]seenAt
-	fifo     []uint64 // fifo[head:] are remembered, oldest first
+	ids  map[uint64]seenAt
+	fifo []uint64 // fifo[head:] are remembered, oldest first
+	// times holds the record time of each fifo entry, so the front is
+	// checked against the window without a map lookup per event.
+	times    []uint32
 	head     int
 	frontSeq uint32 // sequence number of fifo[head]
 	marks    []blockMark
@@ -175,6 +178,7 @@ func (d *dedupState) remember(blk int64, h uint64, t int64) {
 		d.marks = append(d.marks, blockMark{block: blk, seq: seq})
 	}
 	d.fifo = append(d.fifo, h)
+	d.times = append(d.times, uint32(t))
 	d.ids[h] = seenAt{seq: seq, time: uint32(t)}
 	d.newest = max(d.newest, t)
 }
@@ -192,12 +196,10 @@ func (d *dedupState) forget(oldest, window int64) {
 		}
 		d.marks = d.marks[1:]
 	}
-	for d.head < len(d.fifo) {
-		e, ok := d.ids[d.fifo[d.head]]
-		if ok && e.seq == d.frontSeq && int64(e.time) > d.newest-window {
-			break
-		}
-		d.pop() // out of the window, or superseded by a newer occurrence
+	// An id superseded by a newer occurrence of its hash was out of the
+	// window when that occurrence was counted, so it leaves here too.
+	for d.head < len(d.fifo) && int64(d.times[d.head]) <= d.newest-window {
+		d.pop()
 	}
 	for len(d.marks) > 1 && int32(d.marks[1].seq-d.frontSeq) <= 0 {
 		d.marks = d.marks[1:] // the block's ids all fell out of the window
@@ -207,7 +209,8 @@ func (d *dedupState) forget(oldest, window int64) {
 	}
 	if d.head >= 1024 && d.head*2 >= len(d.fifo) {
 		n := copy(d.fifo, d.fifo[d.head:])
-		d.fifo, d.head = d.fifo[:n], 0
+		copy(d.times, d.times[d.head:])
+		d.fifo, d.times, d.head = d.fifo[:n], d.times[:n], 0
 	}
 }
 

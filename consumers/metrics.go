@@ -85,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "trustpipe_duplicates_total", Help: "Valid events not counted, by event type: their event_id was already counted in the partition within TRUSTPIPE_DEDUP_WINDOW.",
 	}, []string{"type"})
 	m.remembered = f(prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "trustpipe_dedup_ids", Help: "Event ids held in memory for deduplication, over the partitions read (about 40 bytes each).",
+		Name: "trustpipe_dedup_ids", Help: "Event ids held in memory for deduplication, over the partitions read (about 55 bytes each).",
 	})).(prometheus.Gauge)
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_events_rejected_total", Help: "Invalid records dead-lettered, by rejection reason.",

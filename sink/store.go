@@ -174,6 +174,20 @@ func (s *Store) writeIDs(ctx context.Context, rows []aggregate.IDRow) error {
 	})
 }
 
+// Duplicates counts the valid records with a record time in [from, to)
+// that were not counted because their event_id already was.
+func (s *Store) Duplicates(ctx context.Context, from, to time.Time) (uint64, error) {
+	var n uint64
+	q := fmt.Sprintf("SELECT count() FROM %s.duplicate_events WHERE record_time >= toDateTime(?) AND record_time < toDateTime(?)", s.db)
+	if err := s.conn.QueryRow(ctx, q, from.Unix(), to.Unix()).Scan(&n); err != nil {
+		if a := Advice(err); a != "" {
+			return 0, fmt.Errorf("read duplicate_events: %w (%s)", err, a)
+		}
+		return 0, fmt.Errorf("read duplicate_events: %w", err)
+	}
+	return n, nil
+}
+
 // DedupHistory loads the stored dedup decisions a read of q's partition
 // starting at q.Before needs (aggregate.HistoryQuery). The duplicate flag
 // is filtered here, after FINAL: it is the one column that can differ

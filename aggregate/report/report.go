@@ -109,6 +109,10 @@ type Input struct {
 	Current, Baseline indicator.Totals
 	Reach             Reach
 	BaselineReach     Reach
+	// Duplicates is the number of valid records whose record time lies in
+	// Period that were not counted because their event_id already was
+	// (duplicate_events; not kept per dimension, so not filtered).
+	Duplicates uint64
 	// Divergence holds the Trust Index configuration (Divergence.Index) and
 	// the divergence thresholds.
 	Divergence indicator.DivergenceConfig
@@ -121,6 +125,8 @@ type Report struct {
 	Filter Filter    `json:"filter"`
 	// Events is the number of valid events in the range under the filter.
 	Events uint64 `json:"events"`
+	// Duplicates is Input.Duplicates; absent when 0.
+	Duplicates uint64 `json:"duplicates,omitempty"`
 	// Empty is true when there are no events; Message then says so.
 	Empty   bool   `json:"empty"`
 	Message string `json:"message,omitempty"`
@@ -265,6 +271,7 @@ func Build(in Input) Report {
 		To:          in.Period.To.UTC(),
 		Filter:      in.Filter,
 		Events:      totalEvents(in.Current),
+		Duplicates:  in.Duplicates,
 		Indicators:  Values(cur),
 		TrustIndex:  curIdx,
 		IndexConfig: icfg.String(),

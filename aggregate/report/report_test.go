@@ -114,6 +114,7 @@ func cases(t *testing.T) map[string]Input {
 			Baseline:       baseline,
 			Reach:          reach("2026-11-13", "2026-11-19", 3120, 900, 880, 0, 850, 790, 760, 700),
 			BaselineReach:  reach("2026-11-06", "2026-11-12", 3410),
+			Duplicates:     1234,
 			Divergence:     dcfg,
 		},
 		"thin": {

@@ -103,6 +103,9 @@ func (r Report) header(p *printer) {
 	}
 	p.line("Compared with: " + span(r.Comparison.From, r.Comparison.To) + ", " + how)
 	p.line("Events:        " + count(r.Events) + " (compared period: " + count(r.Comparison.Events) + ")")
+	if r.Duplicates > 0 {
+		p.line("Duplicates:    " + count(r.Duplicates) + " re-sent records not counted again (same event_id; any campaign, channel, segment, source)")
+	}
 }
 
 func (r Report) indicatorTables(p *printer) {

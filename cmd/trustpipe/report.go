@@ -198,6 +198,9 @@ func writeReport(ctx context.Context, c Config, o reportOptions, w io.Writer) er
 	if err != nil {
 		return err
 	}
+	if in.Duplicates, err = st.Duplicates(ctx, o.period.From, o.period.To); err != nil {
+		return err
+	}
 	in.Divergence = dcfg
 	r := report.Build(in)
 	if o.format == "json" {
