@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -137,6 +139,10 @@ func TestResentRecordsCountOnceAfterKillAndReplay(t *testing.T) {
 		t.Fatalf("replay --all: exit %d\n%s", code, out)
 	}
 	assertOnce("after replay --all")
+	out, code := runTrustpipe(t, env, "report", "--from", "2026-11-19", "--to", "2026-11-20", "--format", "json")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf(`"duplicates": %d,`, nCopies)) {
+		t.Fatalf("report: exit %d, want \"duplicates\": %d in\n%s", code, nCopies, out)
+	}
 
 	// Negative control: the same stream without dedup counts every copy.
 	if out, code := runTrustpipe(t, append(env, "TRUSTPIPE_DEDUP_WINDOW=0"), "replay", "--all", "--target", "nodedup"); code != 0 {
