@@ -132,8 +132,8 @@ type LedgerRow struct {
 	Accepted, Rejected      uint64
 	// Skipped counts offsets that carry no event: transaction markers and
 	// records of aborted transactions.
-	Skipped uint64
-	Duplicates              uint64
+	Skipped    uint64
+	Duplicates uint64
 	// Watermark is the partition's newest counted record time (Unix s) as of
 	// LastOffset (0 with dedup off): where a later seed's window starts.
 	Watermark int64

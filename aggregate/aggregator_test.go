@@ -97,7 +97,7 @@ func TestSkipAccountsOffsetsWithoutCounting(t *testing.T) {
 		case off == 7:
 			a.Reject("t", 0, off)
 		default:
-			a.Accept("t", 0, off, ev(event.Open, "a", t0))
+			a.Accept("t", 0, off, t0, ev(event.Open, "a", t0))
 		}
 	}
 	if a.Skip("t", 0, 11) {

@@ -142,7 +142,7 @@ func TestTransactionalProducers(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Aggregate.BlockSize = 50
 			cfg.FlushInterval = 20 * time.Millisecond
-			deps := Deps{Fetcher: reader, Committer: reader, Store: st, DeadLetters: dlq, Pseudonyms: testPseudonyms{},
+			deps := Deps{Fetcher: reader, Committer: reader, Store: st, History: &fakeHistory{}, DeadLetters: dlq, Pseudonyms: testPseudonyms{},
 				Metrics: NewMetrics(reg), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			if tc.classify {
 				deps.Transactions = NewTransactions(brokers, nil, FetchMaxBytes)

@@ -88,6 +88,10 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	for _, q := range []string{
 		"DROP TABLE " + db + ".ingest_ledger",
 		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN skipped",
+		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN duplicates",
+		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN dedup_watermark",
+		"DROP TABLE " + db + ".duplicate_events",
+		"DROP TABLE " + db + ".event_ids",
 		"DROP TABLE " + db + ".schema_migrations",
 		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY version",
 		"INSERT INTO " + db + ".schema_migrations (version, name, applied_at) SELECT 1, 'storage tables', now()",
@@ -101,15 +105,18 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 1 || !strings.HasPrefix(applied[0], "2 ") {
-		t.Fatalf("applied %v, want migration 2 only", applied)
+	if len(applied) != 2 || !strings.HasPrefix(applied[0], "2 ") || !strings.HasPrefix(applied[1], "3 ") {
+		t.Fatalf("applied %v, want migrations 2 and 3", applied)
 	}
-	var consumed, skipped uint64
-	if err := st.Conn().QueryRow(ctx, "SELECT sum(consumed), sum(skipped) FROM "+db+".ingest_ledger").Scan(&consumed, &skipped); err != nil {
+	var consumed, skipped, dups uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT sum(consumed), sum(skipped), sum(duplicates) FROM "+db+".ingest_ledger").Scan(&consumed, &skipped, &dups); err != nil {
 		t.Fatal(err)
 	}
-	if consumed != 10 || skipped != 0 {
-		t.Fatalf("old row reads consumed %d skipped %d, want 10 0", consumed, skipped)
+	if consumed != 10 || skipped != 0 || dups != 0 {
+		t.Fatalf("old row reads consumed %d skipped %d duplicates %d, want 10 0 0", consumed, skipped, dups)
+	}
+	if _, err := st.DedupHistory(ctx, aggregate.HistoryQuery{Topic: "t", Before: 20, Block: 2, Window: time.Hour}); err != nil {
+		t.Fatalf("dedup history after migration 3: %v", err)
 	}
 }
 
