@@ -110,7 +110,7 @@ func (c *Config) blames() []blame {
 		{&c.QueueSize, []error{consumers.ErrQueueSize}},
 		{&c.ShutdownTimeout, []error{consumers.ErrShutdownTimeout}},
 		{&c.DedupWindow, []error{aggregate.ErrDedupWindow}},
-		{&c.DedupMaxIds, []error{aggregate.ErrDedupMaxIds}},
+		{&c.DedupMaxIds, []error{aggregate.ErrDedupMaxIDs}},
 		{&c.MaxEventBytes, []error{event.ErrMaxBytes}},
 		{&c.MaxDepth, []error{event.ErrMaxDepth}},
 		{&c.MaxSkew, []error{event.ErrMaxSkew}},
