@@ -12,6 +12,8 @@ command -v clickhouse-client >/dev/null || need+=(clickhouse-client)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+# The report page's browser test renders it in headless Chromium.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]} from Debian" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

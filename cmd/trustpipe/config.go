@@ -62,7 +62,7 @@ type Config struct {
 	ClickhouseTLSCaFile             string `split_words:"true" desc:"PEM CA bundle for ClickHouse TLS (default: system roots)"`
 	ClickhouseTLSInsecureSkipVerify bool   `split_words:"true" desc:"skip ClickHouse certificate verification (testing only)"`
 
-	HTTPAddr          string `split_words:"true" desc:"listen address of /metrics, /healthz and /readyz"`
+	HTTPAddr          string `split_words:"true" desc:"listen address of /metrics, /healthz, /readyz and the report page /report"`
 	HTTPWebConfigFile string `split_words:"true" desc:"Prometheus exporter-toolkit web config (TLS, basic auth) for the HTTP endpoint"`
 	PseudonymKey      string `split_words:"true" secret:"true" desc:"secret (>= 16 bytes) for HMAC-SHA256 pseudonyms of contact and account ids; required by run and replay"`
 

@@ -161,9 +161,10 @@ func cmdDemo(ctx context.Context, args []string) error {
 	pipeDone := make(chan error, 1)
 	httpAddr := make(chan string, 1)
 	go func() { pipeDone <- runPipeline(pipeCtx, c, log, reg, func(a string) { httpAddr <- a }) }()
+	var addr string
 	select {
-	case a := <-httpAddr:
-		say("pipeline running; metrics on http://%s/metrics", a)
+	case addr = <-httpAddr:
+		say("pipeline running; metrics on http://%s/metrics", addr)
 	case err := <-pipeDone:
 		return err
 	}
@@ -172,14 +173,17 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 
 	// The report over the history, compared with the period before the drift.
-	if err := printDemoReport(ctx, c, now, o.days); err != nil {
+	reportArgs, err := printDemoReport(ctx, c, now, o.days)
+	if err != nil {
 		return err
 	}
 	if o.once {
+		say("the same report as a page: trustpipe report %s --format html > report.html", strings.Join(reportArgs, " "))
 		stopPipe()
 		return <-pipeDone
 	}
 
+	say("the report as a page, with charts: %s", reportURL(addr, reportArgs))
 	say("streaming live events at %.0f/s; Ctrl-C to stop", o.liveRate)
 	live := &genOptions{scenario: o.scenario, live: true, rate: o.liveRate, days: o.days, seed: o.seed + 1}
 	_, err = generate(ctx, w, *live, time.Now(), os.Stderr)
@@ -263,14 +267,15 @@ func waitCaughtUp(ctx context.Context, c Config, want uint64, pipeDone <-chan er
 }
 
 // printDemoReport prints the report over the last third of the history —
-// where the scenario drifts — compared with the period just before it.
-func printDemoReport(ctx context.Context, c Config, end time.Time, days int) error {
+// where the scenario drifts — compared with the period just before it, and
+// returns its flags.
+func printDemoReport(ctx context.Context, c Config, end time.Time, days int) ([]string, error) {
 	window := time.Duration(days) * 24 * time.Hour / 3
 	args := []string{"--from", end.Add(-window).Format(time.RFC3339), "--to", end.Format(time.RFC3339), "--compare-to", "previous"}
 	o, err := parseReportArgs(args, end)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(os.Stdout, "\ntrustpipe report %s\n\n", strings.Join(args, " "))
-	return writeReport(ctx, c, o, os.Stdout)
+	return args, writeReport(ctx, c, o, os.Stdout)
 }

@@ -38,4 +38,8 @@ func TestDemoOnce(t *testing.T) {
 			t.Fatalf("demo report lacks %q:\n%s", want, out)
 		}
 	}
+	if !strings.Contains(stderr.String(), "the same report as a page: trustpipe report --from ") ||
+		!strings.Contains(stderr.String(), " --format html > report.html") {
+		t.Errorf("demo --once does not say how to get the page:\n%s", stderr.String())
+	}
 }

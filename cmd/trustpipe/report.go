@@ -22,12 +22,15 @@ import (
 const reportExample = "trustpipe report --from 2026-11-01 --to 2026-11-08 --channel email --format json"
 
 const reportUsage = `Usage: trustpipe report [--from T] [--to T] [--campaign X] [--channel Z] [--segment Y] [--source S]
-                        [--compare-to previous|T1..T2] [--format table|json]
+                        [--compare-to previous|T1..T2] [--format table|json|html]
 
 Prints the trust indicators of the range [from, to) with their 95% intervals,
 the Trust Index with its components, what moved it since the comparison
 period, the divergence verdict (click metrics up while trust falls), consent
 tier migration and engaged reach. It reads the ClickHouse read surface only.
+--format html writes the same as one self-contained page with charts (the
+Index over time, clicks against trust, complaints, the campaign ranking);
+'trustpipe run' and 'trustpipe demo' serve it at /report.
 
   --from T         start of the range, inclusive (default -7d)
   --to T           end of the range, exclusive (default now)
@@ -35,7 +38,7 @@ tier migration and engaged reach. It reads the ClickHouse read surface only.
                    an empty value selects events without that dimension)
   --compare-to C   previous: the same length just before --from (default);
                    T1..T2: an explicit range, e.g. 2026-10-01..2026-11-01
-  --format F       table (default) or json
+  --format F       table (default), json or html
 
 Times: RFC 3339 (2026-11-01T09:30:00Z), a UTC date (2026-11-01), now, today
 (UTC midnight), or relative to now: -30m, -12h, -7d, -2w.
@@ -127,8 +130,8 @@ func parseReportArgs(args []string, now time.Time) (reportOptions, error) {
 	default:
 		return o, usagef("--compare-to %q: use previous or T1..T2, e.g. --compare-to 2026-10-01..2026-11-01", *compare)
 	}
-	if o.format != "table" && o.format != "json" {
-		return o, usagef("--format %q: use table or json, e.g. --format json", o.format)
+	if o.format != "table" && o.format != "json" && o.format != "html" {
+		return o, usagef("--format %q: use table, json or html, e.g. --format json", o.format)
 	}
 	return o, nil
 }
@@ -179,12 +182,10 @@ func cmdReport(ctx context.Context, args []string) error {
 // writeReport reads the report's inputs from ClickHouse and writes it in the
 // requested format; `report` and `demo` share it.
 func writeReport(ctx context.Context, c Config, o reportOptions, w io.Writer) error {
-	icfg, err := indicator.ParseIndexComponents(c.IndexComponents, indicator.DefaultIndexConfig())
+	dcfg, err := divergenceConfig(c)
 	if err != nil {
 		return err
 	}
-	dcfg := indicator.DefaultDivergenceConfig()
-	dcfg.Index = icfg
 	log, err := newLogger(c)
 	if err != nil {
 		return err
@@ -194,6 +195,12 @@ func writeReport(ctx context.Context, c Config, o reportOptions, w io.Writer) er
 		return err
 	}
 	defer st.Close()
+	return renderReport(ctx, st, dcfg, o, w)
+}
+
+// renderReport reads the report's inputs through st and writes the report
+// in o.format; writeReport and the /report page share it.
+func renderReport(ctx context.Context, st *sink.Store, dcfg indicator.DivergenceConfig, o reportOptions, w io.Writer) error {
 	in, err := readReportInput(ctx, reportReader{conn: st.Conn(), db: st.Database()}, o)
 	if err != nil {
 		return err
@@ -203,10 +210,34 @@ func writeReport(ctx context.Context, c Config, o reportOptions, w io.Writer) er
 	}
 	in.Divergence = dcfg
 	r := report.Build(in)
-	if o.format == "json" {
+	switch o.format {
+	case "json":
 		return r.WriteJSON(w)
+	case "html":
+		// The page adds the timeline and the campaign ranking.
+		var oi report.OverviewInput
+		oi.Span, oi.Step = report.TimelineSpan(o.period, o.comparison, o.mode)
+		if oi.Series, err = st.TotalsByStep(ctx, oi.Span, o.filter, oi.Step); err != nil {
+			return err
+		}
+		if oi.Campaigns, err = st.TotalsByCampaign(ctx, o.period, o.filter); err != nil {
+			return err
+		}
+		return report.BuildOverview(r, dcfg.Index, oi).WriteHTML(w)
 	}
 	return r.WriteTable(w)
+}
+
+// divergenceConfig is the report's divergence configuration, with the
+// Trust Index of TRUSTPIPE_INDEX_COMPONENTS.
+func divergenceConfig(c Config) (indicator.DivergenceConfig, error) {
+	icfg, err := indicator.ParseIndexComponents(c.IndexComponents, indicator.DefaultIndexConfig())
+	if err != nil {
+		return indicator.DivergenceConfig{}, err
+	}
+	dcfg := indicator.DefaultDivergenceConfig()
+	dcfg.Index = icfg
+	return dcfg, nil
 }
 
 func readReportInput(ctx context.Context, rr reportReader, o reportOptions) (report.Input, error) {

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -80,7 +83,7 @@ func TestReportArgErrors(t *testing.T) {
 		{[]string{"--to", "2026-13-01"}, []string{"--to", "not a time", "e.g. --to"}},
 		{[]string{"--from", "2026-11-08", "--to", "2026-11-01"}, []string{"--from 2026-11-08T00:00:00Z is not before --to 2026-11-01T00:00:00Z", "e.g. --from"}},
 		{[]string{"--from", "2026-11-01", "--to", "2026-11-01"}, []string{"is not before --to", "e.g."}},
-		{[]string{"--format", "xml"}, []string{`--format "xml"`, "table or json", "e.g. --format json"}},
+		{[]string{"--format", "xml"}, []string{`--format "xml"`, "table, json or html", "e.g. --format json"}},
 		{[]string{"--compare-to", "last-year"}, []string{`--compare-to "last-year"`, "previous or T1..T2", "e.g."}},
 		{[]string{"--compare-to", "2026-11-01..junk"}, []string{"--compare-to", `end "junk"`, "e.g."}},
 		{[]string{"--compare-to", "2026-11-01..2026-10-01"}, []string{"--compare-to", "start is not before the end"}},
@@ -427,6 +430,39 @@ func (ro reachOracle) distinct(from, to time.Time) int {
 	return len(seen)
 }
 
+// getReportPage fetches a report page and checks it is served as a page
+// under the report's Content-Security-Policy.
+func getReportPage(t *testing.T, url string) []byte {
+	t.Helper()
+	code, resp := getReportPageStatus(url)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, code, resp.body)
+	}
+	if resp.contentType != "text/html; charset=utf-8" || resp.csp != report.CSP {
+		t.Errorf("GET %s: Content-Type %q, Content-Security-Policy %q", url, resp.contentType, resp.csp)
+	}
+	return resp.body
+}
+
+type pageResponse struct {
+	body             []byte
+	contentType, csp string
+}
+
+func getReportPageStatus(url string) (int, pageResponse) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, pageResponse{body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, pageResponse{body: []byte(err.Error())}
+	}
+	return resp.StatusCode, pageResponse{body: body, contentType: resp.Header.Get("Content-Type"),
+		csp: resp.Header.Get("Content-Security-Policy")}
+}
+
 func runReport(t *testing.T, env []string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"report"}, args...)...)
@@ -477,8 +513,9 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	w.Close()
 	stats := g.Stats()
 
+	httpAddr := freeAddr(t)
 	env := testEnv(brokers, chAddr, db, "TRUSTPIPE_BLOCK_SIZE=5000", "TRUSTPIPE_FLUSH_INTERVAL=200ms",
-		"TRUSTPIPE_INDEX_COMPONENTS="+testIndexEnv())
+		"TRUSTPIPE_INDEX_COMPONENTS="+testIndexEnv(), "TRUSTPIPE_HTTP_ADDR="+httpAddr)
 	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
 	if err != nil {
 		t.Fatal(err)
@@ -491,6 +528,12 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 		err := st.Conn().QueryRow(context.Background(), "SELECT sum(consumed) FROM "+db+".ingest_ledger").Scan(&c)
 		return err == nil && c == n
 	})
+	// The page `run` serves at /report, with the report's flags as query
+	// parameters.
+	served := getReportPage(t, "http://"+httpAddr+"/report?from=2026-11-13&to=2026-11-20")
+	if code, _ := getReportPageStatus("http://" + httpAddr + "/report?from=yesterday"); code != http.StatusBadRequest {
+		t.Errorf("GET /report?from=yesterday: %d, want 400", code)
+	}
 	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -578,6 +621,14 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 		}
 	}
 
+	// The HTML page is the same report: the served page equals `report
+	// --format html`, and in a browser it shows the JSON's Index and flag.
+	page := runReport(t, env, "--from", "2026-11-13", "--to", "2026-11-20", "--format", "html")
+	if !bytes.Equal(page, served) {
+		t.Errorf("GET /report (%d bytes) differs from report --format html (%d bytes)", len(served), len(page))
+	}
+	checkReportPage(t, page, j)
+
 	// The table renders the same report.
 	table := string(runReport(t, env, "--from", "2026-11-13", "--to", "2026-11-20"))
 	for _, want := range []string{"TRUST REPORT  2026-11-13 00:00 to 2026-11-20 00:00 UTC (7 days)", "TRUST INDEX",
@@ -606,5 +657,26 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	emptyTable := string(runReport(t, env, "--from", "2025-01-01", "--to", "2025-01-08"))
 	if !strings.Contains(emptyTable, "No events between 2025-01-01T00:00:00Z and 2025-01-08T00:00:00Z") {
 		t.Errorf("empty table:\n%s", emptyTable)
+	}
+}
+
+// The page's query parameters are the report's flags.
+func TestReportPageQuery(t *testing.T) {
+	q, _ := url.ParseQuery("to=2026-11-20&from=2026-11-13&campaign=&format=json")
+	if got, want := strings.Join(queryArgs(q), " "), "--campaign= --format=json --from=2026-11-13 --to=2026-11-20"; got != want {
+		t.Errorf("queryArgs = %q, want %q", got, want)
+	}
+	o, err := parseReportArgs(queryArgs(url.Values{"from": {"2026-11-13"}}), reportNow)
+	if err != nil || o.format != "html" || o.filter.Campaign != nil {
+		t.Errorf("default page: format %q, campaign %v, err %v", o.format, o.filter.Campaign, err)
+	}
+	for _, c := range []struct{ addr, want string }{
+		{"127.0.0.1:9464", "http://127.0.0.1:9464/report?compare-to=previous&from=2026-11-13T00%3A00%3A00Z"},
+		{"[::]:9464", "http://localhost:9464/report?compare-to=previous&from=2026-11-13T00%3A00%3A00Z"},
+		{":9464", "http://localhost:9464/report?compare-to=previous&from=2026-11-13T00%3A00%3A00Z"},
+	} {
+		if got := reportURL(c.addr, []string{"--from", "2026-11-13T00:00:00Z", "--compare-to", "previous"}); got != c.want {
+			t.Errorf("reportURL(%q) = %q, want %q", c.addr, got, c.want)
+		}
 	}
 }

@@ -117,7 +117,9 @@ const runUsage = `Usage: trustpipe run
 Consumes the input topics as a consumer group, validates and counts every
 record, writes the counts to ClickHouse (committing offsets only once they
 are stored), sends rejected records to the dead-letter topic, and serves
-/metrics, /healthz and /readyz. It stops cleanly on SIGINT or SIGTERM.
+/metrics, /healthz, /readyz and the report page /report (the flags of
+'trustpipe report' as query parameters, e.g. /report?from=-7d&campaign=X).
+It stops cleanly on SIGINT or SIGTERM.
 It takes no flags: everything comes from these variables.
 
 Environment:
@@ -213,7 +215,12 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return fmt.Errorf("listen on TRUSTPIPE_HTTP_ADDR=%s: %w", c.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: httpHandler(reg, readiness(c, dialer, st, pipe)), ReadHeaderTimeout: 10 * time.Second}
+	dcfg, err := divergenceConfig(c)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: httpHandler(reg, readiness(c, dialer, st, pipe), reportHandler(st, dcfg, log)),
+		ReadHeaderTimeout: 10 * time.Second}
 	log.Info("trustpipe running", "topics", strings.Join(c.KafkaTopics, ","), "group", c.KafkaGroup,
 		"clickhouse", c.ClickhouseAddr, "database", c.ClickhouseDatabase, "http", ln.Addr().String())
 	if ready != nil {
@@ -250,8 +257,11 @@ func pingKafka(ctx context.Context, c Config, dialer *kafka.Dialer) error {
 	return consumers.Ping(pingCtx, dialer, c.KafkaBrokers)
 }
 
-func httpHandler(reg *prometheus.Registry, ready func(context.Context) error) http.Handler {
+// httpHandler serves /metrics, /healthz, /readyz and the report page; the
+// web config (TLS, basic auth) wraps them all alike.
+func httpHandler(reg *prometheus.Registry, ready func(context.Context) error, reportPage http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(reportPath, reportPage)
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {

@@ -32,8 +32,8 @@ func TestMetricsBasicAuth(t *testing.T) {
 	run, out := startTrustpipe(t, testEnv(brokers, chAddr, db, "TRUSTPIPE_HTTP_ADDR="+addr, "TRUSTPIPE_HTTP_WEB_CONFIG_FILE="+webConfig), "run")
 	t.Cleanup(func() { _ = dropDatabase(context.Background(), Config{ClickhouseAddr: chAddr, ClickhouseDatabase: db}) })
 
-	get := func(user, pass string) int {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	getPath := func(path, user, pass string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		if user != "" {
 			req.SetBasicAuth(user, pass)
 		}
@@ -44,12 +44,20 @@ func TestMetricsBasicAuth(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	get := func(user, pass string) int { return getPath("/metrics", user, pass) }
 	waitFor(t, "the HTTP endpoint", time.Minute, out, func() bool { return get("prometheus", "s3cret") == http.StatusOK })
 	if code := get("", ""); code != http.StatusUnauthorized {
 		t.Fatalf("GET /metrics without credentials: %d, want 401", code)
 	}
 	if code := get("prometheus", "wrong"); code != http.StatusUnauthorized {
 		t.Fatalf("GET /metrics with a wrong password: %d, want 401", code)
+	}
+	// The report page sits behind the same web config.
+	if code := getPath("/report?from=-1d", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("GET /report without credentials: %d, want 401", code)
+	}
+	if code := getPath("/report?from=-1d", "prometheus", "s3cret"); code != http.StatusOK {
+		t.Fatalf("GET /report with credentials: %d, want 200", code)
 	}
 	_ = run.Process.Kill()
 }

@@ -1,5 +1,7 @@
 package grafana
 
+import "github.com/trustpipe/trustpipe/aggregate/indicator"
+
 // Panel constructors with trustpipe's defaults. Each returns a panel without
 // id or position; layout.add sets both.
 
@@ -16,9 +18,10 @@ func step(color string, value any) Obj { return Obj{"color": color, "value": val
 // greenSteps are neutral thresholds (no colouring).
 func greenSteps() Obj { return steps(step("green", nil)) }
 
-// indexSteps colour a Trust Index: red below 50, orange below 70, green.
+// indexSteps colour a Trust Index by its bands: red below
+// indicator.IndexAtRisk, orange below indicator.IndexHealthy, green.
 func indexSteps() Obj {
-	return steps(step("red", nil), step("orange", 50), step("green", 70))
+	return steps(step("red", nil), step("orange", indicator.IndexAtRisk), step("green", indicator.IndexHealthy))
 }
 
 func tsCustom(draw string, fill int) Obj {
