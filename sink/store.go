@@ -115,7 +115,7 @@ func (c Config) clusterSettings() clickhouse.Settings {
 	return clickhouse.Settings{
 		"insert_distributed_sync": 1,
 		"insert_quorum":           quorum,
-		"insert_quorum_timeout":   timeout.Milliseconds(),
+		"insert_quorum_timeout":   int(timeout.Milliseconds()),
 	}
 }
 
