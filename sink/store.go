@@ -42,17 +42,20 @@ type Config struct {
 	// replicas of the shard hold them.
 	Cluster string
 	// InsertQuorum is how many replicas of a shard must have written a
-	// block before the insert returns (insert_quorum); 0 means 2. It must
-	// not exceed a shard's replica count, or every insert fails.
+	// block before the insert returns (insert_quorum); 0 means the default.
+	// More than a shard's replica count makes every insert fail.
 	InsertQuorum int
-	// QuorumTimeout bounds the wait for InsertQuorum replicas; 0 means 60 s.
+	// QuorumTimeout bounds the wait for InsertQuorum replicas; 0 means the
+	// default.
 	QuorumTimeout time.Duration
 }
 
 // DefaultConfig is a local server's: 127.0.0.1:9000, database trustpipe,
-// user default without password, plain TCP, 5 s to connect.
+// user default without password, plain TCP, 5 s to connect; on a cluster,
+// writes wait up to a minute for 2 replicas of their shard.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:9000", Database: "trustpipe", Username: "default", DialTimeout: 5 * time.Second}
+	return Config{Addr: "127.0.0.1:9000", Database: "trustpipe", Username: "default", DialTimeout: 5 * time.Second,
+		InsertQuorum: 2, QuorumTimeout: time.Minute}
 }
 
 // The errors Config.Validate and Ping wrap, so a caller can name its own
@@ -66,7 +69,7 @@ var (
 	// ErrUnreachable: no answer at the address (or not the native protocol).
 	ErrUnreachable  = errors.New("ClickHouse did not answer")
 	ErrCluster      = errors.New("the ClickHouse cluster name must be letters, digits and underscores, as in the servers' remote_servers")
-	ErrInsertQuorum = errors.New("the ClickHouse insert quorum must be 0 (default 2) or a positive replica count")
+	ErrInsertQuorum = errors.New("the ClickHouse insert quorum must be a positive replica count")
 )
 
 // Validate checks the configuration without connecting; the error wraps
@@ -83,7 +86,7 @@ func (c Config) Validate() error {
 	if c.Cluster != "" && !identRe.MatchString(c.Cluster) {
 		return fmt.Errorf("%w: got %q", ErrCluster, c.Cluster)
 	}
-	if c.InsertQuorum < 0 {
+	if c.InsertQuorum < 0 || c.QuorumTimeout < 0 {
 		return fmt.Errorf("%w: got %d", ErrInsertQuorum, c.InsertQuorum)
 	}
 	return nil
@@ -107,10 +110,10 @@ func (c Config) addrs() []string {
 func (c Config) clusterSettings() clickhouse.Settings {
 	quorum, timeout := c.InsertQuorum, c.QuorumTimeout
 	if quorum == 0 {
-		quorum = 2
+		quorum = DefaultConfig().InsertQuorum
 	}
 	if timeout == 0 {
-		timeout = time.Minute
+		timeout = DefaultConfig().QuorumTimeout
 	}
 	return clickhouse.Settings{
 		"insert_distributed_sync": 1,
