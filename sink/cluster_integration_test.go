@@ -106,7 +106,12 @@ func TestClusterWriteIsDurableOnQuorum(t *testing.T) {
 	if err := c.KillNode(down); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.StartNode(context.Background(), down, localserver.Options{Detach: true}) })
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = c.StartNode(context.Background(), down, localserver.Options{Detach: true})
+		}
+	})
 	err := st.Write(ctx, snap)
 	if err == nil {
 		t.Fatal("Write succeeded with a replica of shard 1 down: the quorum of 2 was not enforced")
@@ -117,6 +122,7 @@ func TestClusterWriteIsDurableOnQuorum(t *testing.T) {
 	if err := c.StartNode(ctx, down, localserver.Options{Detach: true}); err != nil {
 		t.Fatal(err)
 	}
+	restarted = true
 	deadline := time.Now().Add(time.Minute)
 	for err = st.Write(ctx, snap); err != nil; err = st.Write(ctx, snap) {
 		if time.Now().After(deadline) || !sink.Retryable(err) {

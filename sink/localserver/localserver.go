@@ -130,6 +130,12 @@ func Start(ctx context.Context, dir string, port int, opt Options) (*Server, err
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
 		return nil, err
 	}
+	// A server already on the port would answer the readiness check below
+	// for the new one, which then exits, leaving a pid file of nothing.
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond); err == nil {
+		conn.Close()
+		return nil, fmt.Errorf("port %d is in use: is a server already running from %s?", port, dir)
+	}
 	logFile, err := os.Create(filepath.Join(dir, "log", "stdout.log"))
 	if err != nil {
 		return nil, err
