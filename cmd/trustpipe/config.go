@@ -85,6 +85,7 @@ type Config struct {
 
 	IndexComponents string `split_words:"true" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
 
+	Readback          bool          `split_words:"true" desc:"read the trust gauges back on this instance; they are the same on every instance, so with several instances enable it on one or two only (each reader adds its queries to ClickHouse)"`
 	ReadbackInterval  time.Duration `split_words:"true" desc:"how often the trust gauges (trustpipe_indicator, trustpipe_trust_index, ...) are read back from ClickHouse"`
 	ReadbackBreakdown string        `split_words:"true" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
 	ReadbackTopN      int           `split_words:"true" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
@@ -151,7 +152,7 @@ func defaultConfig() Config {
 		Migrate:     true,
 		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
-		ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
+		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		LogLevel: "info", LogFormat: "text",
 	}
 }
