@@ -14,6 +14,7 @@ command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 # The report page's browser test renders it in headless Chromium.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]} from Debian" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -23,12 +24,24 @@ fi
 
 go mod download
 
+# Servers this script started, stopped on exit.
+cleanup=()
+trap 'for c in "${cleanup[@]}"; do $c; done' EXIT
 chdir=${TRUSTPIPE_TEST_CLICKHOUSE_DIR:-$PWD/.tmp/clickhouse-test}
 chport=${TRUSTPIPE_TEST_CLICKHOUSE_PORT:-19000}
 if [ -z "${TRUSTPIPE_TEST_CLICKHOUSE_ADDR:-}" ]; then
   go run ./cmd/localclickhouse start "$chdir" "$chport"
-  trap 'go run ./cmd/localclickhouse stop "$chdir"' EXIT
+  cleanup+=("go run ./cmd/localclickhouse stop $chdir")
   export TRUSTPIPE_TEST_CLICKHOUSE_ADDR=127.0.0.1:$chport
+fi
+
+# The 2 shards x 2 replicas cluster (and its ZooKeeper) of the cluster
+# tests, from the same Debian packages.
+cldir=${TRUSTPIPE_TEST_CLICKHOUSE_CLUSTER_DIR:-$PWD/.tmp/clickhouse-cluster}
+if [ -z "${TRUSTPIPE_TEST_CLICKHOUSE_CLUSTER_DIR:-}" ]; then
+  go run ./cmd/localclickhouse start-cluster "$cldir" "${TRUSTPIPE_TEST_CLICKHOUSE_CLUSTER_PORT:-19200}"
+  cleanup+=("go run ./cmd/localclickhouse stop-cluster $cldir")
+  export TRUSTPIPE_TEST_CLICKHOUSE_CLUSTER_DIR=$cldir
 fi
 
 go vet ./...

@@ -24,7 +24,7 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 ) ENGINE = ReplacingMergeTree() ORDER BY version`, s.db),
 	}
 	for _, q := range stmts {
-		if err := s.conn.Exec(ctx, q); err != nil {
+		if err := s.exec(ctx, q); err != nil {
 			return nil, fmt.Errorf("migrate: %s: %w", firstLine(q), err)
 		}
 	}
@@ -37,7 +37,7 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 			continue
 		}
 		for _, q := range m.statements(s.db) {
-			if err := s.conn.Exec(ctx, q); err != nil {
+			if err := s.exec(ctx, q); err != nil {
 				return applied, fmt.Errorf("migrate: migration %d (%s): %s: %w", m.version, m.name, firstLine(q), err)
 			}
 		}
@@ -61,13 +61,13 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 	}
 	if s.tables != LiveTables() {
 		for _, q := range storageDDL(s.db, s.tables) {
-			if err := s.conn.Exec(ctx, q); err != nil {
+			if err := s.exec(ctx, q); err != nil {
 				return applied, fmt.Errorf("migrate: %s: %w", firstLine(q), err)
 			}
 		}
 	}
 	for _, q := range viewDDL(s.db, extra) {
-		if err := s.conn.Exec(ctx, q); err != nil {
+		if err := s.exec(ctx, q); err != nil {
 			return applied, fmt.Errorf("migrate: %s: %w", firstLine(q), err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -27,18 +28,34 @@ import (
 
 // Config locates ClickHouse (native protocol).
 type Config struct {
+	// Addr is host:port, or a comma-separated list of the nodes of a
+	// cluster: connections go to the first that answers (failover).
 	Addr        string
 	Database    string
 	Username    string
 	Password    string
 	TLS         *tls.Config // nil: plain TCP
 	DialTimeout time.Duration
+	// Cluster, when set, names a cluster of the servers' remote_servers:
+	// the schema is created ON CLUSTER with replicated, sharded storage
+	// (see cluster.go), and writes are acknowledged only once InsertQuorum
+	// replicas of the shard hold them.
+	Cluster string
+	// InsertQuorum is how many replicas of a shard must have written a
+	// block before the insert returns (insert_quorum); 0 means the default.
+	// More than a shard's replica count makes every insert fail.
+	InsertQuorum int
+	// QuorumTimeout bounds the wait for InsertQuorum replicas; 0 means the
+	// default.
+	QuorumTimeout time.Duration
 }
 
 // DefaultConfig is a local server's: 127.0.0.1:9000, database trustpipe,
-// user default without password, plain TCP, 5 s to connect.
+// user default without password, plain TCP, 5 s to connect; on a cluster,
+// writes wait up to a minute for 2 replicas of their shard.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:9000", Database: "trustpipe", Username: "default", DialTimeout: 5 * time.Second}
+	return Config{Addr: "127.0.0.1:9000", Database: "trustpipe", Username: "default", DialTimeout: 5 * time.Second,
+		InsertQuorum: 2, QuorumTimeout: time.Minute}
 }
 
 // The errors Config.Validate and Ping wrap, so a caller can name its own
@@ -50,26 +67,67 @@ var (
 	// password; the address is right.
 	ErrAuthentication = errors.New("ClickHouse refused the user name or password")
 	// ErrUnreachable: no answer at the address (or not the native protocol).
-	ErrUnreachable = errors.New("ClickHouse did not answer")
+	ErrUnreachable  = errors.New("ClickHouse did not answer")
+	ErrCluster      = errors.New("the ClickHouse cluster name must be letters, digits and underscores, as in the servers' remote_servers")
+	ErrInsertQuorum = errors.New("the ClickHouse insert quorum must be a positive replica count")
 )
 
 // Validate checks the configuration without connecting; the error wraps
 // ErrAddr or ErrDatabase and names the value.
 func (c Config) Validate() error {
-	if host, port, err := net.SplitHostPort(c.Addr); err != nil || host == "" || port == "" {
-		return fmt.Errorf("%w: got %q", ErrAddr, c.Addr)
+	for _, addr := range c.addrs() {
+		if host, port, err := net.SplitHostPort(addr); err != nil || host == "" || port == "" {
+			return fmt.Errorf("%w: got %q", ErrAddr, c.Addr)
+		}
 	}
 	if !identRe.MatchString(c.Database) {
 		return fmt.Errorf("%w: got %q", ErrDatabase, c.Database)
 	}
+	if c.Cluster != "" && !identRe.MatchString(c.Cluster) {
+		return fmt.Errorf("%w: got %q", ErrCluster, c.Cluster)
+	}
+	if c.InsertQuorum < 0 || c.QuorumTimeout < 0 {
+		return fmt.Errorf("%w: got %d", ErrInsertQuorum, c.InsertQuorum)
+	}
 	return nil
+}
+
+// addrs splits Addr into the nodes' addresses.
+func (c Config) addrs() []string {
+	var out []string
+	for _, a := range strings.Split(c.Addr, ",") {
+		out = append(out, strings.TrimSpace(a))
+	}
+	return out
+}
+
+// clusterSettings are the settings of every query in cluster mode: an
+// insert into a Distributed table is sent to its shards before it returns
+// (not queued on the node that received it), and each shard's replicated
+// table acknowledges it only once InsertQuorum replicas hold the block.
+// So a returned Write — and the offset commit that follows it — means the
+// rows are on that many replicas of their shard.
+func (c Config) clusterSettings() clickhouse.Settings {
+	quorum, timeout := c.InsertQuorum, c.QuorumTimeout
+	if quorum == 0 {
+		quorum = DefaultConfig().InsertQuorum
+	}
+	if timeout == 0 {
+		timeout = DefaultConfig().QuorumTimeout
+	}
+	return clickhouse.Settings{
+		"insert_distributed_sync": 1,
+		"insert_quorum":           quorum,
+		"insert_quorum_timeout":   int(timeout.Milliseconds()),
+	}
 }
 
 // Store writes snapshots to one set of storage tables.
 type Store struct {
-	conn   driver.Conn
-	db     string
-	tables Tables
+	conn    driver.Conn
+	db      string
+	tables  Tables
+	cluster string // empty: one node
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -80,6 +138,9 @@ func Open(ctx context.Context, cfg Config, tables Tables) (*Store, error) {
 	if !identRe.MatchString(cfg.Database) {
 		return nil, fmt.Errorf("%w: got %q", ErrDatabase, cfg.Database)
 	}
+	if cfg.Cluster != "" && !identRe.MatchString(cfg.Cluster) {
+		return nil, fmt.Errorf("%w: got %q", ErrCluster, cfg.Cluster)
+	}
 	for _, name := range tables.Names() {
 		if !identRe.MatchString(name) {
 			return nil, fmt.Errorf("clickhouse table %q: use letters, digits and underscores only", name)
@@ -88,18 +149,52 @@ func Open(ctx context.Context, cfg Config, tables Tables) (*Store, error) {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 5 * time.Second
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{cfg.Addr},
+	opts := &clickhouse.Options{
+		Addr:        cfg.addrs(),
 		Auth:        clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
 		TLS:         cfg.TLS,
 		DialTimeout: cfg.DialTimeout,
 		ReadTimeout: 5 * time.Minute,
 		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-	})
+	}
+	if cfg.Cluster != "" {
+		opts.Settings = cfg.clusterSettings()
+	}
+	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
 	}
-	return &Store{conn: conn, db: cfg.Database, tables: tables}, nil
+	return &Store{conn: conn, db: cfg.Database, tables: tables, cluster: cfg.Cluster}, nil
+}
+
+// Cluster is the cluster the schema lives on, or "" for one node.
+func (s *Store) Cluster() string { return s.cluster }
+
+// DropDatabase drops the database and everything in it (on every node of
+// a cluster, ZooKeeper metadata of the replicated tables included).
+func (s *Store) DropDatabase(ctx context.Context) error {
+	if err := s.exec(ctx, "DROP DATABASE IF EXISTS "+s.db); err != nil {
+		return fmt.Errorf("drop database %s: %w", s.db, err)
+	}
+	return nil
+}
+
+// exec runs a DDL statement written for one node: as it is, or in its
+// cluster form (onCluster).
+func (s *Store) exec(ctx context.Context, q string) error {
+	if s.cluster == "" {
+		return s.conn.Exec(ctx, q)
+	}
+	stmts, err := onCluster(s.cluster, q)
+	if err != nil {
+		return err
+	}
+	for _, c := range stmts {
+		if err := s.conn.Exec(ctx, c); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(c), err)
+		}
+	}
+	return nil
 }
 
 // Close releases the connections.

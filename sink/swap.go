@@ -20,7 +20,7 @@ import (
 func (s *Store) CreateStorage(ctx context.Context) error {
 	stmts := append([]string{fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s", s.db)}, storageDDL(s.db, s.tables)...)
 	for _, q := range stmts {
-		if err := s.conn.Exec(ctx, q); err != nil {
+		if err := s.exec(ctx, q); err != nil {
 			return fmt.Errorf("create storage: %s: %w", firstLine(q), err)
 		}
 	}
@@ -255,26 +255,34 @@ func (s *Store) Swap(ctx context.Context, a, b Tables) (string, error) {
 	if err := s.conn.QueryRow(ctx, "SELECT engine FROM system.databases WHERE name = ?", s.db).Scan(&engine); err != nil {
 		return "", fmt.Errorf("swap: engine of database %s: %w", s.db, err)
 	}
+	// On a cluster the shard-local tables are exchanged on every node: each
+	// Distributed table keeps reading its own name's local table, which
+	// then holds the other set's data.
+	an, bn := a.Names(), b.Names()
+	if s.cluster != "" {
+		for i := range an {
+			an[i], bn[i], tmp[i] = an[i]+LocalSuffix, bn[i]+LocalSuffix, tmp[i]+LocalSuffix
+		}
+	}
 	switch engine {
 	case "Atomic", "Replicated", "Shared":
-		for i, an := range a.Names() {
-			q := fmt.Sprintf("EXCHANGE TABLES %s.%s AND %s.%s", s.db, an, s.db, b.Names()[i])
-			if err := s.conn.Exec(ctx, q); err != nil {
+		for i := range an {
+			q := fmt.Sprintf("EXCHANGE TABLES %s.%s AND %s.%s", s.db, an[i], s.db, bn[i])
+			if err := s.exec(ctx, q); err != nil {
 				return "", fmt.Errorf("swap: %s (after %d of 3 pairs): %w", q, i, err)
 			}
 		}
 		return "EXCHANGE TABLES", nil
 	}
 	var parts []string
-	for i, an := range a.Names() {
-		bn := b.Names()[i]
+	for i := range an {
 		parts = append(parts,
-			fmt.Sprintf("%s.%s TO %s.%s", s.db, an, s.db, tmp[i]),
-			fmt.Sprintf("%s.%s TO %s.%s", s.db, bn, s.db, an),
-			fmt.Sprintf("%s.%s TO %s.%s", s.db, tmp[i], s.db, bn))
+			fmt.Sprintf("%s.%s TO %s.%s", s.db, an[i], s.db, tmp[i]),
+			fmt.Sprintf("%s.%s TO %s.%s", s.db, bn[i], s.db, an[i]),
+			fmt.Sprintf("%s.%s TO %s.%s", s.db, tmp[i], s.db, bn[i]))
 	}
 	q := "RENAME TABLE " + strings.Join(parts, ", ")
-	if err := s.conn.Exec(ctx, q); err != nil {
+	if err := s.exec(ctx, q); err != nil {
 		return "", fmt.Errorf("swap: %s: %w", q, err)
 	}
 	return "RENAME TABLE", nil

@@ -54,13 +54,15 @@ type Config struct {
 	KafkaSASLUsername          string   `split_words:"true" desc:"SASL username"`
 	KafkaSASLPassword          string   `split_words:"true" desc:"SASL password" secret:"true"`
 
-	ClickhouseAddr                  string `split_words:"true" desc:"ClickHouse native-protocol host:port"`
+	ClickhouseAddr                  string `split_words:"true" desc:"ClickHouse native-protocol host:port, or a comma-separated list of a cluster's nodes (the first that answers is used)"`
 	ClickhouseDatabase              string `split_words:"true" desc:"ClickHouse database (created by migrate)"`
 	ClickhouseUsername              string `split_words:"true" desc:"ClickHouse user"`
 	ClickhousePassword              string `split_words:"true" desc:"ClickHouse password" secret:"true"`
 	ClickhouseTLS                   bool   `split_words:"true" desc:"connect to ClickHouse over TLS (secure native port, usually 9440)"`
 	ClickhouseTLSCaFile             string `split_words:"true" desc:"PEM CA bundle for ClickHouse TLS (default: system roots)"`
 	ClickhouseTLSInsecureSkipVerify bool   `split_words:"true" desc:"skip ClickHouse certificate verification (testing only)"`
+	ClickhouseCluster               string `split_words:"true" desc:"cluster of the servers' remote_servers: schema ON CLUSTER, Replicated storage behind Distributed tables (empty: one node)"`
+	ClickhouseInsertQuorum          int    `split_words:"true" desc:"with a cluster, replicas of a shard that must hold a flush before its offsets are committed (at most the replicas per shard)"`
 
 	HTTPAddr          string `split_words:"true" desc:"listen address of /metrics, /healthz, /readyz and the report page /report"`
 	HTTPWebConfigFile string `split_words:"true" desc:"Prometheus exporter-toolkit web config (TLS, basic auth) for the HTTP endpoint"`
@@ -83,6 +85,7 @@ type Config struct {
 
 	IndexComponents string `split_words:"true" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
 
+	Readback          bool          `split_words:"true" desc:"read the trust gauges back on this instance; they are the same on every instance, so with several instances enable it on one or two only (each reader adds its queries to ClickHouse)"`
 	ReadbackInterval  time.Duration `split_words:"true" desc:"how often the trust gauges (trustpipe_indicator, trustpipe_trust_index, ...) are read back from ClickHouse"`
 	ReadbackBreakdown string        `split_words:"true" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
 	ReadbackTopN      int           `split_words:"true" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
@@ -102,6 +105,8 @@ func (c *Config) blames() []blame {
 		{&c.KafkaDLQTopic, []error{consumers.ErrDeadLetterTopic, consumers.ErrDeadLetterIsInput}},
 		{&c.ClickhouseAddr, []error{sink.ErrAddr}},
 		{&c.ClickhouseDatabase, []error{sink.ErrDatabase, readback.ErrDatabase}},
+		{&c.ClickhouseCluster, []error{sink.ErrCluster}},
+		{&c.ClickhouseInsertQuorum, []error{sink.ErrInsertQuorum}},
 		{&c.PseudonymKey, []error{consumers.ErrPseudonymKey}},
 		{&c.BucketSize, []error{aggregate.ErrBucketSize, readback.ErrBucketSize}},
 		{&c.BlockSize, []error{aggregate.ErrBlockSize}},
@@ -140,13 +145,14 @@ func defaultConfig() Config {
 	return Config{
 		KafkaBrokers: k.Brokers, KafkaTopics: k.Topics, KafkaGroup: k.Group, KafkaDLQTopic: p.DeadLetterTopic,
 		ClickhouseAddr: s.Addr, ClickhouseDatabase: s.Database, ClickhouseUsername: s.Username, ClickhousePassword: s.Password,
-		HTTPAddr:   ":9464",
-		BucketSize: p.Aggregate.BucketSize, BlockSize: p.Aggregate.BlockSize,
+		ClickhouseInsertQuorum: s.InsertQuorum,
+		HTTPAddr:               ":9464",
+		BucketSize:             p.Aggregate.BucketSize, BlockSize: p.Aggregate.BlockSize,
 		FlushInterval: p.FlushInterval, MaxPendingRows: p.MaxPendingRows, QueueSize: p.QueueSize, ShutdownTimeout: p.ShutdownTimeout,
 		Migrate:     true,
 		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
-		ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
+		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		LogLevel: "info", LogFormat: "text",
 	}
 }
@@ -177,7 +183,7 @@ func loadEnv() (Config, *slog.Logger, error) {
 // validate runs every stage's Validate on the configuration it would get
 // and turns a refusal into a *configError naming the variable.
 func (c Config) validate() error {
-	sc := sink.Config{Addr: c.ClickhouseAddr, Database: c.ClickhouseDatabase}
+	sc := sink.Config{Addr: c.ClickhouseAddr, Database: c.ClickhouseDatabase, Cluster: c.ClickhouseCluster, InsertQuorum: c.ClickhouseInsertQuorum}
 	checks := []func() error{
 		c.kafkaConfig().Validate,
 		c.pipelineConfig().Validate,
@@ -253,6 +259,7 @@ func (c Config) readbackConfig() (readback.Config, error) {
 func (c Config) sinkConfig() (sink.Config, error) {
 	s := sink.DefaultConfig()
 	s.Addr, s.Database, s.Username, s.Password = c.ClickhouseAddr, c.ClickhouseDatabase, c.ClickhouseUsername, c.ClickhousePassword
+	s.Cluster, s.InsertQuorum = c.ClickhouseCluster, c.ClickhouseInsertQuorum
 	if c.ClickhouseTLS {
 		t, err := tlsConfig(c.ClickhouseTLSCaFile, "", "", c.ClickhouseTLSInsecureSkipVerify)
 		if err != nil {

@@ -206,9 +206,13 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		return err
 	}
 	// Trust gauges read back from ClickHouse by event time (sink/readback).
-	trust, err := readback.New(readbackCfg, readback.Deps{Querier: st.Conn(), Registerer: reg, Logger: log})
-	if err != nil {
-		return err
+	// An instance with the read-back off exports none of its series (not
+	// even a stale success timestamp), so the rules see only the readers.
+	var trust *readback.ReadBack
+	if c.Readback {
+		if trust, err = readback.New(readbackCfg, readback.Deps{Querier: st.Conn(), Registerer: reg, Logger: log}); err != nil {
+			return err
+		}
 	}
 
 	ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -229,7 +233,9 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pipe.Run(gctx) })
-	g.Go(func() error { return trust.Run(gctx) })
+	if trust != nil {
+		g.Go(func() error { return trust.Run(gctx) })
+	}
 	g.Go(func() error {
 		webConfig := c.HTTPWebConfigFile
 		err := web.ServeMultiple([]net.Listener{ln}, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)

@@ -42,8 +42,8 @@ var configTemplate = template.Must(template.New("config").Parse(`<?xml version="
   <listen_host>127.0.0.1</listen_host>
   <max_connections>256</max_connections>
   <max_concurrent_queries>64</max_concurrent_queries>
-  <uncompressed_cache_size>268435456</uncompressed_cache_size>
-  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>{{.CacheBytes}}</uncompressed_cache_size>
+  <mark_cache_size>{{.CacheBytes}}</mark_cache_size>
   <path>{{.Dir}}/data/</path>
   <tmp_path>{{.Dir}}/tmp/</tmp_path>
   <user_files_path>{{.Dir}}/user_files/</user_files_path>
@@ -57,7 +57,7 @@ var configTemplate = template.Must(template.New("config").Parse(`<?xml version="
        benchmark compares against: a new consumer group starts at the
        earliest offset, like trustpipe's. -->
   <kafka><auto_offset_reset>smallest</auto_offset_reset></kafka>
-</yandex>
+{{.Extra}}</yandex>
 `))
 
 const usersXML = `<?xml version="1.0"?>
@@ -86,6 +86,11 @@ type Options struct {
 	Detach bool
 	// Wait bounds how long Start waits for the server to answer.
 	Wait time.Duration
+	// extra is XML inserted into the server's config (a cluster node's
+	// replication, ZooKeeper, remote_servers and macros settings).
+	extra string
+	// cacheBytes sizes the mark and uncompressed caches; 0 means 256 MiB.
+	cacheBytes int
 }
 
 // Start writes a config under dir and starts the server on port (0 picks a
@@ -112,7 +117,11 @@ func Start(ctx context.Context, dir string, port int, opt Options) (*Server, err
 		}
 	}
 	var cfg strings.Builder
-	if err := configTemplate.Execute(&cfg, map[string]any{"Dir": dir, "Port": port, "HTTPPort": port + 1}); err != nil {
+	if opt.cacheBytes == 0 {
+		opt.cacheBytes = 256 << 20
+	}
+	vars := map[string]any{"Dir": dir, "Port": port, "HTTPPort": port + 1, "Extra": opt.extra, "CacheBytes": opt.cacheBytes}
+	if err := configTemplate.Execute(&cfg, vars); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg.String()), 0o644); err != nil {
@@ -120,6 +129,12 @@ func Start(ctx context.Context, dir string, port int, opt Options) (*Server, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
 		return nil, err
+	}
+	// A server already on the port would answer the readiness check below
+	// for the new one, which then exits, leaving a pid file of nothing.
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond); err == nil {
+		conn.Close()
+		return nil, fmt.Errorf("port %d is in use: is a server already running from %s?", port, dir)
 	}
 	logFile, err := os.Create(filepath.Join(dir, "log", "stdout.log"))
 	if err != nil {
@@ -171,16 +186,12 @@ func (s *Server) Stop() error {
 // StopDir terminates the server whose pid file is in dir, waiting for it to
 // exit (so its ports and files are free afterwards).
 func StopDir(dir string) error {
-	raw, err := os.ReadFile(filepath.Join(dir, "pid"))
+	pid, err := readPid(filepath.Join(dir, "pid"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return fmt.Errorf("pid file %s: %w", dir, err)
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	for range 100 {
@@ -191,6 +202,28 @@ func StopDir(dir string) error {
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	return os.Remove(filepath.Join(dir, "pid"))
+}
+
+func readPid(file string) (int, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return 0, fmt.Errorf("pid file %s: %w", file, err)
+	}
+	return pid, nil
+}
+
+// freePort returns a port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // freePortPair finds a port p such that p and p+1 are free.

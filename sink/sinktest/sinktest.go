@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/localserver"
 )
 
 // AddrEnv names the variable holding the test server's native address.
@@ -42,11 +43,46 @@ func Database(t testing.TB) string {
 	return fmt.Sprintf("t_%s_%d", name, rand.Uint32())
 }
 
+// ClusterDirEnv names the variable holding the directory of the private
+// test cluster (`go run ./cmd/localclickhouse start-cluster DIR PORT`).
+const ClusterDirEnv = "TRUSTPIPE_TEST_CLICKHOUSE_CLUSTER_DIR"
+
+// Cluster returns the private test cluster, skipping (or failing under CI)
+// when none is configured.
+func Cluster(t testing.TB) *localserver.Cluster {
+	t.Helper()
+	dir := os.Getenv(ClusterDirEnv)
+	if dir == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set under CI=true: integration tests must not skip (run `bash .ci/run`)", ClusterDirEnv)
+		}
+		t.Skipf("%s not set: start one with `go run ./cmd/localclickhouse start-cluster .tmp/cluster 19100` and export %s=.tmp/cluster", ClusterDirEnv, ClusterDirEnv)
+	}
+	c, err := localserver.LoadCluster(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ClusterConfig is the configuration of a new database on the test
+// cluster, with every node's address and the cluster's name.
+func ClusterConfig(t testing.TB) sink.Config {
+	c := Cluster(t)
+	return sink.Config{Addr: c.Addrs(), Database: Database(t), Cluster: c.Name}
+}
+
 // Open returns a store on a new, migrated database that is dropped when the
 // test ends. views are extra read-surface views to create.
 func Open(t testing.TB, views []sink.View) (*sink.Store, sink.Config) {
 	t.Helper()
-	cfg := sink.Config{Addr: Addr(t), Database: Database(t)}
+	return OpenConfig(t, sink.Config{Addr: Addr(t), Database: Database(t)}, views)
+}
+
+// OpenConfig is Open with a given configuration (ClusterConfig, for one);
+// on a cluster the database is dropped on every node.
+func OpenConfig(t testing.TB, cfg sink.Config, views []sink.View) (*sink.Store, sink.Config) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := sink.Open(ctx, cfg, sink.LiveTables())
@@ -58,7 +94,7 @@ func Open(t testing.TB, views []sink.View) (*sink.Store, sink.Config) {
 	}
 	t.Cleanup(func() {
 		if os.Getenv("TRUSTPIPE_TEST_KEEP_DB") == "" {
-			_ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
+			_ = st.DropDatabase(context.Background())
 		}
 		_ = st.Close()
 	})
