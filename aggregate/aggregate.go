@@ -5,8 +5,8 @@
 // offsets are cut into fixed blocks (block = offset / BlockSize). For every
 // block the Aggregator keeps cumulative counts per base bucket and dimension
 // combination. A Snapshot hands out the rows that changed since the previous
-// snapshot, each tagged with a version — the highest offset the block had
-// covered — so storage that keeps the highest version per key holds exactly
+// snapshot, each tagged with a version — how early in the block the read
+// began, then the highest offset it had covered — so storage that keeps the highest version per key holds exactly
 // the block's counts, however often the block is re-read or re-flushed.
 // Re-reading a block from its start always produces the same rows, so a
 // crash, a rebalance or a replay never loses or doubles an event.
@@ -63,8 +63,8 @@ func (c Config) Validate() error {
 	return c.Dedup.validate()
 }
 
-// MaxBlockSize bounds BlockSize so that row versions (offset × BlockSize)
-// fit in int64 for offsets up to 9e12.
+// MaxBlockSize bounds BlockSize so that row versions (see
+// blockState.version, about 2·BlockSize² above their epoch) fit in int64.
 const MaxBlockSize = 1_000_000
 
 // Key is one base bucket and dimension combination: the grouping of the
@@ -99,10 +99,10 @@ type BlockRef struct {
 	Block     int64
 }
 
-// CountRow is a cumulative count for a Key within a block. Version grows with
-// the highest offset the block had covered when the row was produced and,
-// at equal offsets, with how early in the block the read began, so the
-// highest version is always the most complete count.
+// CountRow is a cumulative count for a Key within a block. Version grows
+// with how early in the block the read began and, within one read, with the
+// highest offset it had covered, so the highest version is always the most
+// complete count, whatever the flush timing of either read.
 type CountRow struct {
 	Key
 	BlockRef

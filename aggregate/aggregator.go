@@ -327,18 +327,36 @@ func (a *Aggregator) Snapshot() *Snapshot {
 	return s
 }
 
-// version orders the rows of one block written by different reads of it:
-// the read that reached the higher offset wins; at the same last offset, the
-// read that started earlier in the block wins — a complete read over a
-// partial one that began mid-block (after retention deleted the block's
-// start, or after a consumer group lost its offsets), which would otherwise
-// tie and could replace complete counts with partial ones.
-func (b *blockState) version(blockSize int64) int64 {
-	return b.last*blockSize + (blockSize - 1 - (b.first - b.ref.Block*blockSize))
+// version orders the rows of one block written by different reads of it.
+// Reads are ranked first by where they began in the block: a read that began
+// earlier saw every record a later-starting read saw, so its rows win for
+// every key, whichever offset either read had reached when it flushed that
+// key (a partial read, after retention deleted the block's start or after a
+// consumer group lost its offsets, flushes a key late in the block that the
+// complete read last flushed early). Within one read, rows grow with the
+// offset reached, and the final row of a completed block wins over an
+// interim one at the same offset. Rows written after a crash by a re-read
+// from the same start carry the same counts at the same position, so equal
+// versions never disagree.
+func (b *blockState) version(blockSize int64, complete bool) int64 {
+	start := b.ref.Block * blockSize
+	rank := blockSize - 1 - (b.first - start) // blockSize−1 for a read from the block start
+	v := (rank*blockSize + (b.last - start)) * 2
+	if complete {
+		v++
+	}
+	return versionEpoch + v
 }
 
+// versionEpoch lifts every version above those of the earlier layout (last
+// offset × block size + rank, below 2^62 for any offset below 4.6e12 at the
+// largest block size), so a block that was being read when trustpipe was
+// upgraded is rewritten, not shadowed, by its re-read. Versions stay below
+// 2^62 + 2·MaxBlockSize².
+const versionEpoch = 1 << 62
+
 func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
-	version := b.version(blockSize)
+	version := b.version(blockSize, complete)
 	for _, i := range b.dirty {
 		e := &b.entries[i]
 		e.dirty = false
@@ -364,20 +382,10 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 			Duplicates:  b.duplicates,
 			Watermark:   b.watermark,
 			Complete:    complete,
-			Version:     ledgerVersion(version, complete),
+			Version:     version,
 		})
 		b.ledgerDirty = false
 	}
-}
-
-// ledgerVersion orders ledger rows like count rows, and at the same read
-// position the final ("complete") row over an interim one.
-func ledgerVersion(version int64, complete bool) int64 {
-	v := version * 2
-	if complete {
-		v++
-	}
-	return v
 }
 
 // floorDiv divides rounding towards negative infinity, so buckets before

@@ -63,16 +63,16 @@ func TestBucketsAndDimensions(t *testing.T) {
 	var got []string
 	for _, r := range snap.Counts {
 		got = append(got, fmt.Sprintf("%s %s %s events=%d nanos=%d v=%d",
-			time.Unix(r.Bucket, 0).UTC().Format("15:04"), r.EventType, r.CampaignID, r.Events, r.ValueNanos, r.Version))
+			time.Unix(r.Bucket, 0).UTC().Format("15:04"), r.EventType, r.CampaignID, r.Events, r.ValueNanos, r.Version-versionEpoch))
 	}
 	sort.Strings(got)
-	// Version = last offset × block size + (block size − 1 − where the read
-	// began in the block) = 5×100 + 99.
+	// Version − epoch = ((block size − 1 − where the read began in the
+	// block) × block size + last offset in the block) × 2 = (99×100 + 5)×2.
 	want := []string{
-		"10:00 click a events=2 nanos=0 v=599",
-		"10:00 click b events=1 nanos=0 v=599",
-		"10:00 sentiment a events=2 nanos=-250000000 v=599",
-		"10:01 click a events=1 nanos=0 v=599",
+		"10:00 click a events=2 nanos=0 v=19810",
+		"10:00 click b events=1 nanos=0 v=19810",
+		"10:00 sentiment a events=2 nanos=-250000000 v=19810",
+		"10:01 click a events=1 nanos=0 v=19810",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -145,10 +145,11 @@ func TestCommitsOnlyCompletedBlocks(t *testing.T) {
 		}
 	}
 	want := map[int64]LedgerRow{
-		// Ledger versions: (last×10 + 9 − (first − block start))×2, +1 when complete.
-		0: {BlockRef: BlockRef{"t", 1, 0}, FirstOffset: 0, LastOffset: 9, Consumed: 10, Accepted: 9, Rejected: 1, Complete: true, Version: 199},
-		1: {BlockRef: BlockRef{"t", 1, 1}, FirstOffset: 10, LastOffset: 19, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true, Version: 399}, // offsets 10 and 17 rejected,
-		2: {BlockRef: BlockRef{"t", 1, 2}, FirstOffset: 20, LastOffset: 24, Consumed: 5, Accepted: 4, Rejected: 1, Version: 498},
+		// Ledger versions − epoch: ((9 − (first − block start))×10 + last
+		// − block start)×2, +1 when complete.
+		0: {BlockRef: BlockRef{"t", 1, 0}, FirstOffset: 0, LastOffset: 9, Consumed: 10, Accepted: 9, Rejected: 1, Complete: true, Version: versionEpoch + 199},
+		1: {BlockRef: BlockRef{"t", 1, 1}, FirstOffset: 10, LastOffset: 19, Consumed: 10, Accepted: 8, Rejected: 2, Complete: true, Version: versionEpoch + 199}, // offsets 10 and 17 rejected,
+		2: {BlockRef: BlockRef{"t", 1, 2}, FirstOffset: 20, LastOffset: 24, Consumed: 5, Accepted: 4, Rejected: 1, Version: versionEpoch + 188},
 	}
 	for b, w := range want {
 		if byBlock[b] != w {
