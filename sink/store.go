@@ -9,6 +9,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -333,7 +334,58 @@ func (s *Store) insert(ctx context.Context, table, columns string, n int, fill f
 	return nil
 }
 
+// MaxPartitionsPerInsert is the most monthly partitions one INSERT touches.
+// Current ClickHouse refuses an insert block spanning more than
+// max_partitions_per_insert_block (100 by default) — a permanent error that
+// would be retried for ever — so a flush whose rows span more months (a
+// backfill of old events, a late-event storm) is split into several inserts.
+// Each is idempotent, and all count and contact inserts still precede the
+// ledger insert, so splitting changes neither exactness nor ordering.
+const MaxPartitionsPerInsert = 100
+
+// byMonth splits rows into runs spanning at most limit calendar months
+// (the tables' toYYYYMM partitions) of the Unix time unix returns. When the
+// rows span no more months than that, it returns them as they are, without
+// copying: the common case costs one pass.
+func byMonth[T any](rows []T, unix func(*T) int64, limit int) [][]T {
+	month := func(r *T) int {
+		y, m, _ := time.Unix(unix(r), 0).UTC().Date()
+		return y*12 + int(m) - 1
+	}
+	lo, hi := math.MaxInt, math.MinInt
+	for i := range rows {
+		m := month(&rows[i])
+		lo, hi = min(lo, m), max(hi, m)
+	}
+	if len(rows) == 0 || hi-lo < limit {
+		return [][]T{rows}
+	}
+	sorted := slices.Clone(rows)
+	slices.SortStableFunc(sorted, func(a, b T) int { return cmp.Compare(unix(&a), unix(&b)) })
+	var runs [][]T
+	start, months, prev := 0, 0, -1
+	for i := range sorted {
+		if m := month(&sorted[i]); m != prev {
+			if months == limit {
+				runs = append(runs, sorted[start:i])
+				start, months = i, 0
+			}
+			months, prev = months+1, m
+		}
+	}
+	return append(runs, sorted[start:])
+}
+
 func (s *Store) writeCounts(ctx context.Context, rows []aggregate.CountRow) error {
+	for _, run := range byMonth(rows, func(r *aggregate.CountRow) int64 { return r.Bucket }, MaxPartitionsPerInsert) {
+		if err := s.insertCounts(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertCounts(ctx context.Context, rows []aggregate.CountRow) error {
 	return s.insert(ctx, s.tables.Counts, countColumns, len(rows), func(b driver.Batch) error {
 		n := len(rows)
 		bucket := make([]time.Time, n)
@@ -358,6 +410,15 @@ func (s *Store) writeCounts(ctx context.Context, rows []aggregate.CountRow) erro
 }
 
 func (s *Store) writeContacts(ctx context.Context, rows []aggregate.ContactRow) error {
+	for _, run := range byMonth(rows, func(r *aggregate.ContactRow) int64 { return r.Day }, MaxPartitionsPerInsert) {
+		if err := s.insertContacts(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertContacts(ctx context.Context, rows []aggregate.ContactRow) error {
 	return s.insert(ctx, s.tables.Contacts, contactColumns, len(rows), func(b driver.Batch) error {
 		n := len(rows)
 		day := make([]time.Time, n)
