@@ -2,18 +2,24 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Migrate creates the database, applies every storage migration not yet
-// recorded in schema_migrations, and recreates the read-surface views
-// (plus extra views, e.g. the indicator views). It is idempotent: running
-// it again changes nothing but the views, which hold no data.
+// recorded in schema_migrations, and brings the read-surface views (plus
+// extra views, e.g. the indicator views) to their current definitions. It is
+// idempotent, and safe to run from several instances at once: every CREATE
+// is IF NOT EXISTS and tolerates losing a race to an identical one, and a
+// view is replaced only when its definition differs, atomically (see
+// ensureView), so readers never see it missing.
 func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, err error) {
 	stmts := []string{
 		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s", s.db),
@@ -24,7 +30,7 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 ) ENGINE = ReplacingMergeTree() ORDER BY version`, s.db),
 	}
 	for _, q := range stmts {
-		if err := s.exec(ctx, q); err != nil {
+		if err := s.create(ctx, q); err != nil {
 			return nil, fmt.Errorf("migrate: %s: %w", firstLine(q), err)
 		}
 	}
@@ -37,7 +43,7 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 			continue
 		}
 		for _, q := range m.statements(s.db) {
-			if err := s.exec(ctx, q); err != nil {
+			if err := s.create(ctx, q); err != nil {
 				return applied, fmt.Errorf("migrate: migration %d (%s): %s: %w", m.version, m.name, firstLine(q), err)
 			}
 		}
@@ -61,17 +67,116 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 	}
 	if s.tables != LiveTables() {
 		for _, q := range storageDDL(s.db, s.tables) {
-			if err := s.exec(ctx, q); err != nil {
+			if err := s.create(ctx, q); err != nil {
 				return applied, fmt.Errorf("migrate: %s: %w", firstLine(q), err)
 			}
 		}
 	}
-	for _, q := range viewDDL(s.db, extra) {
-		if err := s.exec(ctx, q); err != nil {
-			return applied, fmt.Errorf("migrate: %s: %w", firstLine(q), err)
+	// Dependencies first: the extra views read the base views.
+	for _, v := range append(baseViews(s.db, LiveTables()), extra...) {
+		if err := s.ensureView(ctx, v); err != nil {
+			return applied, fmt.Errorf("migrate: view %s.%s: %w", s.db, v.Name, err)
 		}
 	}
 	return applied, nil
+}
+
+// ClickHouse error codes of objects that appeared or vanished under a
+// concurrent DDL statement.
+const (
+	codeUnknownTable   = 60
+	codeTableExists    = 57
+	codeDatabaseExists = 82
+	codeNoCreateQuery  = 390 // SHOW CREATE of a missing table on 18.16
+)
+
+func hasCode(err error, codes ...int32) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && slices.Contains(codes, ex.Code)
+}
+
+// create runs a CREATE … IF NOT EXISTS. ClickHouse checks existence and
+// creates in two steps, so of two instances migrating at once both can pass
+// the check; the loser's "already exists" means the object is there, which
+// is all the statement asks for.
+func (s *Store) create(ctx context.Context, q string) error {
+	if err := s.exec(ctx, q); err != nil && !hasCode(err, codeTableExists, codeDatabaseExists) {
+		return err
+	}
+	return nil
+}
+
+// viewAttempts bounds how often ensureView starts over after losing a race
+// with another instance's migration; each attempt that loses means another
+// instance made progress, so a handful always suffices in practice.
+const viewAttempts = 20
+
+// ensureView makes db.name the view v describes, without a moment where it
+// is missing (CREATE OR REPLACE VIEW does not exist on 18.16): it creates the
+// definition under a unique temporary name, compares the server's rendering
+// of it with the existing view's, and only when they differ swaps it in with
+// one RENAME statement (which ClickHouse runs under one lock) and drops the
+// old view. A concurrent migration that creates, replaces or drops the view
+// in between makes a step fail with "already exists" or "doesn't exist";
+// ensureView then starts over.
+func (s *Store) ensureView(ctx context.Context, v View) error {
+	var err error
+	for attempt := 1; attempt <= viewAttempts; attempt++ {
+		if err = s.tryEnsureView(ctx, v); !hasCode(err, codeTableExists, codeUnknownTable) {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(rand.IntN(20*attempt)) * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("still racing other migrations after %d attempts: %w", viewAttempts, err)
+}
+
+func (s *Store) tryEnsureView(ctx context.Context, v View) error {
+	suffix := fmt.Sprintf("%08x", rand.Uint32())
+	tmp, old := "_new_"+v.Name+"_"+suffix, "_old_"+v.Name+"_"+suffix
+	query := strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", s.db)
+	if err := s.exec(ctx, fmt.Sprintf("CREATE VIEW %s.%s AS %s", s.db, tmp, query)); err != nil {
+		return err
+	}
+	// Dropped on every path: after a successful swap it no longer exists.
+	defer func() {
+		_ = s.exec(context.WithoutCancel(ctx), fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", s.db, tmp))
+	}()
+	want, _, err := s.createQuery(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	want = strings.Replace(want, s.db+"."+tmp, s.db+"."+v.Name, 1)
+	have, exists, err := s.createQuery(ctx, v.Name)
+	switch {
+	case err != nil:
+		return err
+	case exists && have == want:
+		return nil
+	case !exists:
+		return s.exec(ctx, fmt.Sprintf("RENAME TABLE %s.%s TO %s.%s", s.db, tmp, s.db, v.Name))
+	}
+	if err := s.exec(ctx, fmt.Sprintf("RENAME TABLE %[1]s.%[2]s TO %[1]s.%[3]s, %[1]s.%[4]s TO %[1]s.%[2]s", s.db, v.Name, old, tmp)); err != nil {
+		return err
+	}
+	return s.exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", s.db, old))
+}
+
+// createQuery returns the server's CREATE statement of a table or view.
+// SHOW CREATE reads one table's metadata; system.tables would render every
+// table of the server on 18.16, which is slow on a busy one.
+func (s *Store) createQuery(ctx context.Context, name string) (q string, exists bool, err error) {
+	err = s.conn.QueryRow(ctx, fmt.Sprintf("SHOW CREATE TABLE %s.%s", s.db, name)).Scan(&q)
+	switch {
+	case hasCode(err, codeUnknownTable, codeNoCreateQuery):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("read the definition of %s.%s: %w", s.db, name, err)
+	}
+	return q, true, nil
 }
 
 func (s *Store) appliedVersions(ctx context.Context) (map[int]bool, error) {

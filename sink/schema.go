@@ -2,7 +2,6 @@ package sink
 
 import (
 	"fmt"
-	"strings"
 )
 
 // Tables names the storage tables one pipeline writes. The live pipeline
@@ -137,22 +136,8 @@ var migrations = []migration{
 	}},
 }
 
-// viewDDL returns the read-surface views (CONTRACT.md §3). Views hold no
-// data, so migrate recreates them on every run from the current definitions.
-// Every view resolves the replacement with FINAL and sums across partitions
-// and blocks, so a plain SELECT … GROUP BY on a view is exact.
-func viewDDL(db string, extra []View) []string {
-	views := append(baseViews(db, LiveTables()), extra...)
-	var out []string
-	for _, v := range views {
-		out = append(out,
-			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, v.Name),
-			fmt.Sprintf("CREATE VIEW %s.%s AS %s", db, v.Name, strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", db)))
-	}
-	return out
-}
-
-// baseViews are the storage read surface over one set of storage tables:
+// baseViews are the storage read surface (CONTRACT.md §3) over one set of
+// storage tables:
 // the live set for the contract views, a shadow set when `trustpipe replay
 // swap` compares a backfill with the live tables using the same formulas.
 //
@@ -163,6 +148,10 @@ func viewDDL(db string, extra []View) []string {
 // coarser level, rather than first by every dimension: several times faster
 // on ClickHouse 18.16, which does not push filters into views. value_nanos
 // sums exactly; value_sum is there for convenience.
+//
+// Every view resolves the replacement with FINAL and sums across partitions
+// and blocks, so a plain SELECT … GROUP BY on a view is exact. Views hold no
+// data, so migrate brings them to the current definitions on every run.
 func baseViews(db string, t Tables) []View {
 	return []View{
 		{Name: "trust_count_rows", Query: fmt.Sprintf(`SELECT

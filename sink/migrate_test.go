@@ -1,0 +1,90 @@
+package sink_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/sinktest"
+)
+
+// schemaOf lists every table and view of a database with its definition,
+// the database name replaced so two databases compare.
+func schemaOf(t *testing.T, st *sink.Store, db string) string {
+	t.Helper()
+	rows, err := st.Conn().Query(context.Background(), "SELECT name, engine, create_table_query FROM system.tables WHERE database = ? ORDER BY name", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var name, engine, create string
+		if err := rows.Scan(&name, &engine, &create); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %s %s\n", name, engine, strings.ReplaceAll(create, db+".", "DB."))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestConcurrentMigrate starts several instances' migrations at once on a
+// fresh database, as a deployment of several replicas does: every Migrate
+// must succeed, and the schema must be the one a lone Migrate creates.
+func TestConcurrentMigrate(t *testing.T) {
+	addr := sinktest.Addr(t)
+	views := append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...)
+	ref, _ := sinktest.Open(t, views)
+	want := schemaOf(t, ref, ref.Database())
+
+	const instances = 4
+	for round := range 2 {
+		db := sinktest.Database(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		stores := make([]*sink.Store, instances)
+		for i := range stores {
+			st, err := sink.Open(ctx, sink.Config{Addr: addr, Database: db}, sink.LiveTables())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stores[i] = st
+			t.Cleanup(func() { _ = st.Close() })
+		}
+		t.Cleanup(func() {
+			if os.Getenv("TRUSTPIPE_TEST_KEEP_DB") == "" {
+				_ = ref.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+			}
+		})
+		var wg sync.WaitGroup
+		errs := make([]error, instances)
+		start := make(chan struct{})
+		for i, st := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = st.Migrate(ctx, views)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		cancel()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: instance %d: %v", round, i, err)
+			}
+		}
+		if got := schemaOf(t, ref, db); got != want {
+			t.Fatalf("round %d: schema after concurrent migrations:\n%s\nwant (one migration):\n%s", round, got, want)
+		}
+	}
+}
