@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"strings"
 	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
@@ -119,6 +120,7 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 	}
 	i, ok := b.index[key]
 	if !ok {
+		key.clone()
 		i = int32(len(b.entries))
 		b.entries = append(b.entries, entry{key: key})
 		b.index[key] = i
@@ -190,9 +192,21 @@ func (a *Aggregator) addContact(b *blockState, ev *event.Event) {
 	if _, seen := b.contacts[row]; seen {
 		return
 	}
+	row.CampaignID, row.Channel = strings.Clone(row.CampaignID), strings.Clone(row.Channel)
+	row.Segment, row.Source = strings.Clone(row.Segment), strings.Clone(row.Source)
+	row.Contact = strings.Clone(row.Contact)
 	b.contacts[row] = struct{}{}
 	b.newContacts = append(b.newContacts, row)
 	a.pending++
+}
+
+// clone gives the key's strings their own memory. Decoded events alias the
+// fetched record's bytes (zero-copy), so a stored key would otherwise keep a
+// whole record alive — about 64 KiB per distinct key with large records.
+// Only new keys are cloned: counting an existing key allocates nothing.
+func (k *Key) clone() {
+	k.Detail, k.CampaignID, k.Channel = strings.Clone(k.Detail), strings.Clone(k.CampaignID), strings.Clone(k.Channel)
+	k.Segment, k.Source, k.Personalization = strings.Clone(k.Segment), strings.Clone(k.Source), strings.Clone(k.Personalization)
 }
 
 // partition returns the state of a partition, creating it, and caches it

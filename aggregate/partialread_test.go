@@ -33,7 +33,7 @@ func read(t *testing.T, evs [3][]*event.Event, from int64, flushEvery int) []*Sn
 	n := 0
 	for off := from; off < int64(len(evs[0])); off++ {
 		for p := range evs {
-			a.Accept("t", int32(p), off, evs[p][off])
+			a.Accept("t", int32(p), off, t0, evs[p][off])
 			if n++; n%flushEvery == 0 {
 				snaps = append(snaps, a.Snapshot())
 			}

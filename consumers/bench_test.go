@@ -1,6 +1,11 @@
 package consumers
 
 import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,4 +81,70 @@ func BenchmarkDecodeValidateAggregate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkDistinctKeysMemory feeds 100 000 records of 60 KiB, each with its
+// own campaign (a distinct key) and contact, through decode, pseudonymization
+// and aggregation, each record in a fresh buffer as kafka-go hands them out,
+// with a snapshot every 10 000 records (a flush). It reports the peak live
+// heap, measured after a collection every 1 000 records, and the process's
+// peak RSS: both must
+// stay bounded by the configuration (one open block's keys), not grow with
+// the number of distinct keys or the record size.
+func BenchmarkDistinctKeysMemory(b *testing.B) {
+	const records, recordSize, flushEvery = 100000, 60 << 10, 10000
+	pseudonyms, err := NewPseudonymizer([]byte("bench-pseudonym-key-0123456789"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	pad := strings.Repeat("a", recordSize)
+	var peakHeap uint64
+	for range b.N {
+		agg, err := aggregate.New(aggregate.DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		dec := event.NewDecoder(event.DefaultLimits())
+		var ev event.Event
+		var ms runtime.MemStats
+		for i := range records {
+			head := fmt.Sprintf(`{"event_id":"e%d","type":"click","occurred_at":"2026-11-20T10:00:00Z","contact_id":"c%d","campaign_id":"camp-%d","channel":"email","x_pad":"`, i, i, i)
+			value := make([]byte, 0, recordSize)
+			value = append(append(value, head...), pad[:recordSize-len(head)-2]...)
+			value = append(value, `"}`...)
+			if rej := dec.Decode(value, at, &ev); rej != nil {
+				b.Fatalf("record %d rejected: %v", i, rej)
+			}
+			ev.ContactID = pseudonyms.Pseudonym(ev.ContactID)
+			agg.Accept("t", 0, int64(i), &ev)
+			if i%1000 == 999 {
+				runtime.GC() // HeapAlloc is then what is still reachable
+				runtime.ReadMemStats(&ms)
+				peakHeap = max(peakHeap, ms.HeapAlloc)
+			}
+			if i%flushEvery == flushEvery-1 {
+				agg.Snapshot()
+			}
+		}
+	}
+	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-live-heap-MiB")
+	if rss, ok := peakRSS(); ok {
+		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+	}
+}
+
+// peakRSS reads the process's peak resident set (Linux VmHWM).
+func peakRSS() (uint64, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }
