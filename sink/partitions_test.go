@@ -47,8 +47,20 @@ func TestFlushOverManyMonthsIsSplit(t *testing.T) {
 	if events != months || contacts != months {
 		t.Fatalf("stored %d events and %d contacts, want %d of each", events, contacts, months)
 	}
-	if err := st.Conn().Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		t.Fatal(err)
+	// The server logs an insert when it has finished it, which can be just
+	// after the client saw it succeed: wait for both tables' entries.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := st.Conn().Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+			t.Fatal(err)
+		}
+		var logged uint64
+		q := fmt.Sprintf("SELECT sum(written_rows) FROM system.query_log WHERE type = 2 AND query LIKE 'INSERT INTO %s.%%'", cfg.Database)
+		if err := st.Conn().QueryRow(ctx, q).Scan(&logged); err != nil {
+			t.Fatal(err)
+		}
+		if logged >= 2*months || time.Now().After(deadline) {
+			break
+		}
 	}
 	for _, table := range []string{"trust_counts_blocks", "engaged_contacts_blocks"} {
 		rows, err := st.Conn().Query(ctx, fmt.Sprintf(

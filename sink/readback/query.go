@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,10 +13,17 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/sink"
 )
 
-// The SQL below reads only the read surface (trust_count_rows, ingest_ledger),
-// binds every time and value as a parameter (times as Unix seconds inside
+// The SQL below reads the storage tables through FINAL with the same
+// formulas as the read-surface views trust_count_rows and ingest_ledger,
+// not the views themselves: ClickHouse 18.16 does not push a WHERE into a
+// view, so every refresh would read the whole history, while on the tables
+// the time range (the counts' partitions and sorting key start with the
+// bucket) and the ledger's block floors bound what is read. The conditions
+// are on sorting-key columns only, which is what makes them safe before
+// FINAL's replacement. It binds every time and value as a parameter (times as Unix seconds inside
 // toDateTime, which is absolute whatever the server's time zone), and uses
 // only multiIf, indexOf, toDateTime, toUInt8/32, length, sum and max, so it
 // runs on ClickHouse 18.16 and current releases. Aliases never reuse a
@@ -66,6 +74,10 @@ func (p plan) totals(segs []indicator.Totals, per period) indicator.Totals {
 	return t
 }
 
+// countRows is what the count queries read: trust_count_rows without the
+// view (see the comment at the top).
+func countRows(db string) string { return db + "." + sink.LiveTables().Counts + " FINAL" }
+
 // segmentSQL renders the totals query: the rows of trust_counts in
 // [lowest bound, now), summed per segment and indicator key (the columns
 // indicator.Totals keeps), with the newest bucket of each group.
@@ -84,7 +96,7 @@ func segmentSQL(db string, segments int) string {
 	}
 	return `SELECT toUInt32(` + seg + `) AS seg, event_type, detail, personalization, consent_tier,
 	sum(events) AS n, sum(value_nanos) / 1e9 AS v, toUInt32(max(bucket)) AS newest
-FROM ` + db + `.trust_count_rows
+FROM ` + countRows(db) + `
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
 GROUP BY seg, event_type, detail, personalization, consent_tier`
 }
@@ -128,7 +140,7 @@ func (r *ReadBack) querySegments(ctx context.Context, p plan) ([]indicator.Total
 // on them. Arguments: window start, now.
 func topSQL(db, dim string, n int) string {
 	return `SELECT ` + dim + ` AS dv, sum(events) AS n
-FROM ` + db + `.trust_count_rows
+FROM ` + countRows(db) + `
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
 	AND ` + dim + ` != '' AND ` + dim + ` != '` + OtherValue + `' AND length(` + dim + `) <= ` + strconv.Itoa(MaxDimensionValueBytes) + `
 GROUP BY dv
@@ -143,7 +155,7 @@ LIMIT ` + strconv.Itoa(n)
 func breakdownSQL(db, dim string) string {
 	return `SELECT toUInt32(indexOf(?, ` + dim + `)) AS k, toUInt8(bucket >= toDateTime(?)) AS cur,
 	event_type, detail, personalization, consent_tier, sum(events) AS n, sum(value_nanos) / 1e9 AS v
-FROM ` + db + `.trust_count_rows
+FROM ` + countRows(db) + `
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
 GROUP BY k, cur, event_type, detail, personalization, consent_tier`
 }
@@ -225,9 +237,36 @@ func (r *ReadBack) queryBreakdown(ctx context.Context, w windowPlan, cur, base i
 	return groups, err
 }
 
-// ledgerSQL lists every ledger block's offset range.
-func ledgerSQL(db string) string {
-	return `SELECT topic, partition, first_offset, last_offset FROM ` + db + `.ingest_ledger`
+// LedgerBlocks is how many of each partition's newest ingest_ledger blocks
+// the ledger gap looks at (10 million offsets at the default block size).
+// Reading the whole ledger every refresh would cost more with every block
+// ever stored; a hole is found as soon as the block after it is stored, and
+// stays reported while it is among the newest LedgerBlocks blocks.
+const LedgerBlocks = 1000
+
+// partitionID is one partition of one topic.
+type partitionID struct {
+	topic     string
+	partition int32
+}
+
+// ledgerSQL lists the blocks of the ledger from each known partition's floor
+// on, and every block of partitions not seen before (the first refresh reads
+// the whole ledger once). It reads the storage table with FINAL, not the
+// ingest_ledger view: ClickHouse 18.16 does not push a WHERE into a view,
+// and only on the table do conditions on the sorting key (topic, partition,
+// block) limit what is read. Arguments: topic, partition and floor of each
+// known partition, then topic and partition of each again.
+func ledgerSQL(db string, known int) string {
+	q := `SELECT topic, partition, block, first_offset, last_offset FROM ` + db + `.` + sink.LiveTables().Ledger + ` FINAL`
+	if known == 0 {
+		return q
+	}
+	floors := strings.TrimSuffix(strings.Repeat("(topic = ? AND partition = ? AND block >= ?) OR ", known), " OR ")
+	seen := strings.TrimSuffix(strings.Repeat("(topic = ? AND partition = ?) OR ", known), " OR ")
+	return q + `
+WHERE ` + floors + `
+	OR NOT (` + seen + `)`
 }
 
 // ledgerBlock is the offset range of one ingest_ledger row.
@@ -269,20 +308,51 @@ func ledgerGap(blocks []ledgerBlock) int64 {
 	return gap
 }
 
+// queryLedgerGap returns the ledger gap over each partition's newest
+// LedgerBlocks blocks, and moves each partition's floor up behind its
+// newest block.
 func (r *ReadBack) queryLedgerGap(ctx context.Context) (int64, error) {
-	var blocks []ledgerBlock
-	err := r.query(ctx, "ledger", ledgerSQL(r.cfg.Database), nil, func(rows driver.Rows) error {
-		var b ledgerBlock
-		if err := rows.Scan(&b.topic, &b.partition, &b.first, &b.last); err != nil {
+	known := slices.SortedFunc(maps.Keys(r.floors), func(a, b partitionID) int {
+		return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	args := make([]any, 0, 5*len(known))
+	for _, id := range known {
+		args = append(args, id.topic, id.partition, r.floors[id])
+	}
+	for _, id := range known {
+		args = append(args, id.topic, id.partition)
+	}
+	var (
+		read   []ledgerBlock
+		blocks []int64 // block numbers of read
+	)
+	err := r.query(ctx, "ledger", ledgerSQL(r.cfg.Database, len(known)), args, func(rows driver.Rows) error {
+		var (
+			b     ledgerBlock
+			block int64
+		)
+		if err := rows.Scan(&b.topic, &b.partition, &block, &b.first, &b.last); err != nil {
 			return err
 		}
-		blocks = append(blocks, b)
+		read, blocks = append(read, b), append(blocks, block)
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	return ledgerGap(blocks), nil
+	for i, b := range read {
+		id := partitionID{b.topic, b.partition}
+		r.floors[id] = max(r.floors[id], blocks[i]-LedgerBlocks+1)
+	}
+	// A partition's first read returns all its blocks: keep the newest
+	// LedgerBlocks, so the gap means the same on every refresh.
+	recent := read[:0]
+	for i, b := range read {
+		if blocks[i] >= r.floors[partitionID{b.topic, b.partition}] {
+			recent = append(recent, b)
+		}
+	}
+	return ledgerGap(recent), nil
 }
 
 // query runs q and calls scan for every row; errors name the query.

@@ -218,6 +218,9 @@ type ReadBack struct {
 	cfg  Config
 	deps Deps
 	m    *metrics
+	// floors holds, per partition, the lowest ledger block the ledger gap
+	// still looks at (see LedgerBlocks); it only moves up.
+	floors map[partitionID]int64
 }
 
 // New validates cfg, registers the metrics on deps.Registerer and returns a
@@ -241,7 +244,7 @@ func New(cfg Config, deps Deps) (*ReadBack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ReadBack{cfg: cfg, deps: deps, m: m}, nil
+	return &ReadBack{cfg: cfg, deps: deps, m: m, floors: map[partitionID]int64{}}, nil
 }
 
 // Run refreshes at once and then every Interval until ctx ends; it returns
