@@ -123,7 +123,8 @@ type migration struct {
 // upgrade databases created before them.
 var migrations = []migration{
 	{1, "storage tables: per-block counts, engaged contacts, ledger", func(db string) []string {
-		return storageDDL(db, LiveTables())
+		// The current layout, later steps included (see Migrate).
+		return append(storageDDL(db, LiveTables()), settingsDDL(db))
 	}},
 	{2, "ledger: skipped offsets (transaction markers, aborted records)", func(db string) []string {
 		return []string{fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN skipped UInt64 DEFAULT 0 AFTER rejected", db, LiveTables().Ledger)}
@@ -133,6 +134,9 @@ var migrations = []migration{
 		return []string{dedupDDL(db, t),
 			fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN duplicates UInt64 DEFAULT 0 AFTER skipped", db, t.Ledger),
 			fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN dedup_watermark Int64 DEFAULT 0 AFTER duplicates", db, t.Ledger)}
+	}},
+	{4, "pipeline settings fingerprints, checked by replays", func(db string) []string {
+		return []string{settingsDDL(db)}
 	}},
 }
 

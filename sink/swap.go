@@ -18,9 +18,9 @@ import (
 // they are missing. Unlike Migrate it leaves the views alone, so creating a
 // shadow set never makes the read surface disappear, even for a moment.
 func (s *Store) CreateStorage(ctx context.Context) error {
-	stmts := append([]string{fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s", s.db)}, storageDDL(s.db, s.tables)...)
+	stmts := append([]string{fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s", s.db), settingsDDL(s.db)}, storageDDL(s.db, s.tables)...)
 	for _, q := range stmts {
-		if err := s.exec(ctx, q); err != nil {
+		if err := s.create(ctx, q); err != nil {
 			return fmt.Errorf("create storage: %s: %w", firstLine(q), err)
 		}
 	}
@@ -272,7 +272,7 @@ func (s *Store) Swap(ctx context.Context, a, b Tables) (string, error) {
 				return "", fmt.Errorf("swap: %s (after %d of 3 pairs): %w", q, i, err)
 			}
 		}
-		return "EXCHANGE TABLES", nil
+		return "EXCHANGE TABLES", s.swapSettings(ctx, a, b)
 	}
 	var parts []string
 	for i := range an {
@@ -285,7 +285,7 @@ func (s *Store) Swap(ctx context.Context, a, b Tables) (string, error) {
 	if err := s.exec(ctx, q); err != nil {
 		return "", fmt.Errorf("swap: %s: %w", q, err)
 	}
-	return "RENAME TABLE", nil
+	return "RENAME TABLE", s.swapSettings(ctx, a, b)
 }
 
 // columns returns "name type" of every column of table, sorted.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/consumers/replay"
 	"github.com/trustpipe/trustpipe/sink"
 )
@@ -224,6 +225,7 @@ func newReplayer(ctx context.Context, c Config, tables sink.Tables, parallel int
 		Dialer:    dialer,
 		Transport: transport,
 		Parallel:  parallel,
+		Settings:  consumers.SettingsFingerprint(c.pipelineConfig(), []byte(c.PseudonymKey)),
 	}, replay.Deps{Target: st, Pseudonyms: pseudonyms, Logger: log, Progress: os.Stderr})
 	if err != nil {
 		_ = st.Close()

@@ -205,6 +205,9 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
+	if err := recordSettings(ctx, st, consumers.SettingsFingerprint(c.pipelineConfig(), []byte(c.PseudonymKey)), log); err != nil {
+		return err
+	}
 	// Trust gauges read back from ClickHouse by event time (sink/readback).
 	// An instance with the read-back off exports none of its series (not
 	// even a stale success timestamp), so the rules see only the readers.
@@ -297,4 +300,23 @@ func readiness(c Config, dialer *kafka.Dialer, st *sink.Store, pipe *consumers.P
 		}
 		return nil
 	}
+}
+
+// recordSettings records the settings the live tables are now written with,
+// so replays can refuse other ones. A change is allowed — run is how new
+// settings take effect — but logged, since rows of both now sit side by side
+// (the README's replay section says how to change settings cleanly).
+func recordSettings(ctx context.Context, st *sink.Store, settings string, log *slog.Logger) error {
+	prev, ok, err := st.RecordedSettings(ctx)
+	if err != nil {
+		return err
+	}
+	if ok && prev == settings {
+		return nil
+	}
+	if ok {
+		log.Warn("the settings that shape rows changed since the live tables were last written; replays will use the new ones",
+			"recorded", prev, "now", settings)
+	}
+	return st.RecordSettings(ctx, settings)
 }

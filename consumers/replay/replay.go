@@ -54,6 +54,10 @@ type Config struct {
 	Transport kafka.RoundTripper
 	// Parallel is how many partitions are read at once (default 4).
 	Parallel int
+	// Settings is the fingerprint of Pipeline and the pseudonym key
+	// (consumers.SettingsFingerprint); Run refuses a target recorded with
+	// another one.
+	Settings string
 }
 
 // Target is where a replay writes: a *sink.Store on the live tables or on
@@ -66,6 +70,9 @@ type Target interface {
 	// CheckCompatible refuses tables written with another block or bucket
 	// size, where a replay would add rows instead of replacing them.
 	CheckCompatible(ctx context.Context, blockSize int64, bucket time.Duration) error
+	// CheckSettings refuses tables recorded with other settings, and
+	// records these on tables that have none.
+	CheckSettings(ctx context.Context, settings string) error
 }
 
 // Deps are a Replayer's collaborators.
@@ -96,6 +103,9 @@ func New(cfg Config, deps Deps) (*Replayer, error) {
 	}
 	if deps.Target == nil || deps.Pseudonyms == nil {
 		return nil, errors.New("replay: a target store and a pseudonymizer are required")
+	}
+	if cfg.Settings == "" {
+		return nil, errors.New("replay: the settings fingerprint is required")
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
@@ -159,6 +169,9 @@ func (r *Replayer) Run(ctx context.Context, p *Plan) (*Summary, error) {
 		return nil, fmt.Errorf("replay: plan made for block size %d, pipeline uses %d", p.BlockSize, agg.BlockSize)
 	}
 	if err := r.deps.Target.CheckCompatible(ctx, agg.BlockSize, agg.BucketSize); err != nil {
+		return nil, err
+	}
+	if err := r.deps.Target.CheckSettings(ctx, r.cfg.Settings); err != nil {
 		return nil, err
 	}
 	start := r.deps.Now()

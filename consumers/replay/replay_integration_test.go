@@ -60,14 +60,19 @@ func load(t *testing.T, brokers []string, n int, seed int64) map[sink.DayType]ui
 
 func newTestReplayer(t *testing.T, brokers []string, st *sink.Store, blockSize int64, progress io.Writer) *Replayer {
 	t.Helper()
+	return newKeyedReplayer(t, brokers, st, blockSize, progress, "replay-test-pseudonym-key-0123456789")
+}
+
+func newKeyedReplayer(t *testing.T, brokers []string, st *sink.Store, blockSize int64, progress io.Writer, key string) *Replayer {
+	t.Helper()
 	cfg := consumers.DefaultConfig()
 	cfg.Aggregate.BlockSize = blockSize
 	cfg.FlushInterval = 200 * time.Millisecond
-	pseudonyms, err := consumers.NewPseudonymizer([]byte("replay-test-pseudonym-key-0123456789"))
+	pseudonyms, err := consumers.NewPseudonymizer([]byte(key))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(Config{Pipeline: cfg, Brokers: brokers, Parallel: 2},
+	r, err := New(Config{Pipeline: cfg, Brokers: brokers, Parallel: 2, Settings: consumers.SettingsFingerprint(cfg, []byte(key))},
 		Deps{Target: st, Pseudonyms: pseudonyms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Progress: progress})
 	if err != nil {
 		t.Fatal(err)
