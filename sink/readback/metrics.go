@@ -106,7 +106,7 @@ func newTrustCollector(minVolume map[string]float64) (*trustCollector, error) {
 			"Seconds from the end of the newest trust_counts bucket with events (event time, buckets starting after the read-back ignored) to the read-back. Absent when the last 56 days hold no events.",
 			nil, nil),
 		ledgerGap: prometheus.NewDesc("trustpipe_ledger_gap_offsets",
-			"Kafka offsets missing between consecutive ingest_ledger blocks, summed over partitions; 0 when every offset between the first and the last block is accounted for.",
+			"Kafka offsets missing between consecutive ingest_ledger blocks among each partition's newest 1000, summed over partitions; 0 when every offset between them is accounted for.",
 			nil, nil),
 	}
 	minDesc := prometheus.NewDesc("trustpipe_indicator_min_volume",
