@@ -87,6 +87,7 @@ const (
 	codeUnknownTable   = 60
 	codeTableExists    = 57
 	codeDatabaseExists = 82
+	codeIllegalColumn  = 44  // "column with this name already exists", among others
 	codeNoCreateQuery  = 390 // SHOW CREATE of a missing table on 18.16
 )
 
@@ -95,15 +96,21 @@ func hasCode(err error, codes ...int32) bool {
 	return errors.As(err, &ex) && slices.Contains(codes, ex.Code)
 }
 
-// create runs a CREATE … IF NOT EXISTS. ClickHouse checks existence and
-// creates in two steps, so of two instances migrating at once both can pass
-// the check; the loser's "already exists" means the object is there, which
-// is all the statement asks for.
+// create runs a schema step that creates something: CREATE … IF NOT EXISTS,
+// or a migration's ALTER TABLE … ADD COLUMN. ClickHouse checks existence and
+// creates in two steps, and 18.16 has no ADD COLUMN IF NOT EXISTS, so of two
+// instances migrating at once both can pass the check; the loser's "already
+// exists" means the object is there, which is all the step asks for.
 func (s *Store) create(ctx context.Context, q string) error {
-	if err := s.exec(ctx, q); err != nil && !hasCode(err, codeTableExists, codeDatabaseExists) {
-		return err
+	err := s.exec(ctx, q)
+	var ex *clickhouse.Exception
+	switch {
+	case err == nil, hasCode(err, codeTableExists, codeDatabaseExists):
+		return nil
+	case errors.As(err, &ex) && ex.Code == codeIllegalColumn && strings.Contains(ex.Message, "already exists"):
+		return nil
 	}
-	return nil
+	return err
 }
 
 // viewAttempts bounds how often ensureView starts over after losing a race

@@ -88,3 +88,52 @@ func TestConcurrentMigrate(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentMigrateUpgrade: several instances upgrade a database whose
+// ledger predates migration 2 at once; 18.16 has no ADD COLUMN IF NOT
+// EXISTS, so all but one lose the race to add the column, and must succeed
+// anyway.
+func TestConcurrentMigrateUpgrade(t *testing.T) {
+	st, cfg := sinktest.Open(t, nil)
+	ctx := context.Background()
+	db := cfg.Database
+	for _, q := range []string{
+		"DROP TABLE " + db + ".ingest_ledger",
+		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN skipped",
+		"DROP TABLE " + db + ".schema_migrations",
+		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY version",
+		"INSERT INTO " + db + ".schema_migrations (version, name, applied_at) SELECT 1, 'storage tables', now()",
+	} {
+		if err := st.Conn().Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	const instances = 4
+	var wg sync.WaitGroup
+	errs := make([]error, instances)
+	start := make(chan struct{})
+	for i := range instances {
+		other, err := sink.Open(ctx, cfg, sink.LiveTables())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = other.Migrate(ctx, nil)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d: %v", i, err)
+		}
+	}
+	var skipped uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT sum(skipped) FROM "+db+".ingest_ledger").Scan(&skipped); err != nil {
+		t.Fatalf("ledger after the upgrade: %v", err)
+	}
+}
