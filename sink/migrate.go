@@ -119,11 +119,11 @@ func (s *Store) create(ctx context.Context, q string) error {
 const viewAttempts = 20
 
 // ensureView makes db.name the view v describes, without a moment where it
-// is missing (CREATE OR REPLACE VIEW does not exist on 18.16): it creates the
-// definition under a unique temporary name, compares the server's rendering
-// of it with the existing view's, and only when they differ swaps it in with
-// one RENAME statement (which ClickHouse runs under one lock) and drops the
-// old view. A concurrent migration that creates, replaces or drops the view
+// is missing (CREATE OR REPLACE VIEW does not exist on 18.16): a missing view
+// is created; an existing one is compared with the server's rendering of the
+// definition, created under a unique temporary name, and only when they
+// differ is the new one swapped in with one RENAME statement (which
+// ClickHouse runs under one lock) and the old one dropped. A concurrent migration that creates, replaces or drops the view
 // in between makes a step fail with "already exists" or "doesn't exist";
 // ensureView then starts over.
 func (s *Store) ensureView(ctx context.Context, v View) error {
@@ -142,9 +142,19 @@ func (s *Store) ensureView(ctx context.Context, v View) error {
 }
 
 func (s *Store) tryEnsureView(ctx context.Context, v View) error {
+	query := strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", s.db)
+	have, exists, err := s.createQuery(ctx, v.Name)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		// Nothing to compare with or replace (a new database or view): a
+		// concurrent creation makes this fail with "already exists", and the
+		// next attempt compares.
+		return s.exec(ctx, fmt.Sprintf("CREATE VIEW %s.%s AS %s", s.db, v.Name, query))
+	}
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
 	tmp, old := "_new_"+v.Name+"_"+suffix, "_old_"+v.Name+"_"+suffix
-	query := strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", s.db)
 	if err := s.exec(ctx, fmt.Sprintf("CREATE VIEW %s.%s AS %s", s.db, tmp, query)); err != nil {
 		return err
 	}
@@ -156,16 +166,12 @@ func (s *Store) tryEnsureView(ctx context.Context, v View) error {
 	if err != nil {
 		return err
 	}
-	want = strings.Replace(want, s.db+"."+tmp, s.db+"."+v.Name, 1)
-	have, exists, err := s.createQuery(ctx, v.Name)
-	switch {
-	case err != nil:
-		return err
-	case exists && have == want:
+	if strings.Replace(want, s.db+"."+tmp, s.db+"."+v.Name, 1) == have {
 		return nil
-	case !exists:
-		return s.exec(ctx, fmt.Sprintf("RENAME TABLE %s.%s TO %s.%s", s.db, tmp, s.db, v.Name))
 	}
+	// The view may have been replaced or dropped since it was read: RENAME
+	// then fails with "doesn't exist" or moves the newer definition aside,
+	// which is as good (both instances want their current definitions).
 	if err := s.exec(ctx, fmt.Sprintf("RENAME TABLE %[1]s.%[2]s TO %[1]s.%[3]s, %[1]s.%[4]s TO %[1]s.%[2]s", s.db, v.Name, old, tmp)); err != nil {
 		return err
 	}

@@ -137,3 +137,29 @@ func TestConcurrentMigrateUpgrade(t *testing.T) {
 		t.Fatalf("ledger after the upgrade: %v", err)
 	}
 }
+
+// TestMigrateReplacesChangedView: a view whose definition changed is
+// replaced, one whose definition did not is left alone.
+func TestMigrateReplacesChangedView(t *testing.T) {
+	v := func(n int) []sink.View { return []sink.View{{Name: "extra_view", Query: fmt.Sprintf("SELECT toUInt8(%d) AS n", n)}} }
+	st, cfg := sinktest.Open(t, v(1))
+	ctx := context.Background()
+	read := func() (n uint8) {
+		t.Helper()
+		if err := st.Conn().QueryRow(ctx, "SELECT n FROM "+cfg.Database+".extra_view").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, want := range []int{1, 2, 2} {
+		if _, err := st.Migrate(ctx, v(want)); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(); int(got) != want {
+			t.Fatalf("extra_view reads %d after migrating definition %d", got, want)
+		}
+	}
+	if got := schemaOf(t, st, cfg.Database); strings.Contains(got, "_new_") || strings.Contains(got, "_old_") {
+		t.Fatalf("temporary views left behind:\n%s", got)
+	}
+}
