@@ -141,7 +141,9 @@ func TestConcurrentMigrateUpgrade(t *testing.T) {
 // TestMigrateReplacesChangedView: a view whose definition changed is
 // replaced, one whose definition did not is left alone.
 func TestMigrateReplacesChangedView(t *testing.T) {
-	v := func(n int) []sink.View { return []sink.View{{Name: "extra_view", Query: fmt.Sprintf("SELECT toUInt8(%d) AS n", n)}} }
+	v := func(n int) []sink.View {
+		return []sink.View{{Name: "extra_view", Query: fmt.Sprintf("SELECT toUInt8(%d) AS n", n)}}
+	}
 	st, cfg := sinktest.Open(t, v(1))
 	ctx := context.Background()
 	read := func() (n uint8) {
