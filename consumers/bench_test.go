@@ -117,7 +117,7 @@ func BenchmarkDistinctKeysMemory(b *testing.B) {
 				b.Fatalf("record %d rejected: %v", i, rej)
 			}
 			ev.ContactID = pseudonyms.Pseudonym(ev.ContactID)
-			agg.Accept("t", 0, int64(i), &ev)
+			agg.Accept("t", 0, int64(i), at, &ev)
 			if i%1000 == 999 {
 				runtime.GC() // HeapAlloc is then what is still reachable
 				runtime.ReadMemStats(&ms)

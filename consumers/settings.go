@@ -8,8 +8,8 @@ import (
 )
 
 // SettingsFingerprint describes the settings that shape stored rows: bucket
-// and block size (the rows' keys), the validation limits (which records
-// count) and the pseudonym key (which pseudonyms engaged contacts get). The
+// and block size (the rows' keys), the validation limits and the dedup
+// window and id limit (which records count), and the pseudonym key (which pseudonyms engaged contacts get). The
 // key enters only as a keyed hash of a fixed message, so the fingerprint
 // can be stored and shown without revealing it. `trustpipe run` records it
 // with its tables; a replay refuses tables recorded with another one
@@ -18,6 +18,7 @@ func SettingsFingerprint(cfg Config, pseudonymKey []byte) string {
 	mac := hmac.New(sha256.New, pseudonymKey)
 	mac.Write([]byte("trustpipe settings fingerprint v1"))
 	l := cfg.Limits
-	return fmt.Sprintf("bucket=%s block=%d max_bytes=%d max_depth=%d max_skew=%s max_age=%s pseudonym_key=%s",
-		cfg.Aggregate.BucketSize, cfg.Aggregate.BlockSize, l.MaxBytes, l.MaxDepth, l.MaxSkew, l.MaxAge, hex.EncodeToString(mac.Sum(nil)[:8]))
+	a := cfg.Aggregate
+	return fmt.Sprintf("bucket=%s block=%d max_bytes=%d max_depth=%d max_skew=%s max_age=%s dedup_window=%s dedup_max_ids=%d pseudonym_key=%s",
+		a.BucketSize, a.BlockSize, l.MaxBytes, l.MaxDepth, l.MaxSkew, l.MaxAge, a.Dedup.Window, a.Dedup.MaxIDs, hex.EncodeToString(mac.Sum(nil)[:8]))
 }

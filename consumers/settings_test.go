@@ -27,6 +27,8 @@ func TestSettingsFingerprint(t *testing.T) {
 		{"max_depth", func(c *Config, _ *[]byte) { c.Limits.MaxDepth = 4 }, true},
 		{"max_skew", func(c *Config, _ *[]byte) { c.Limits.MaxSkew = time.Hour }, true},
 		{"max_age", func(c *Config, _ *[]byte) { c.Limits.MaxAge = time.Hour }, true},
+		{"dedup_window", func(c *Config, _ *[]byte) { c.Aggregate.Dedup.Window = time.Hour }, true},
+		{"dedup_max_ids", func(c *Config, _ *[]byte) { c.Aggregate.Dedup.MaxIDs = 10 }, true},
 		{"pseudonym_key", func(_ *Config, k *[]byte) { *k = []byte("fingerprint-test-key-0123456780") }, true},
 		{"flush interval", func(c *Config, _ *[]byte) { c.FlushInterval = time.Minute }, false},
 		{"queue size", func(c *Config, _ *[]byte) { c.QueueSize = 1 }, false},

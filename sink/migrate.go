@@ -142,7 +142,7 @@ func (s *Store) ensureView(ctx context.Context, v View) error {
 }
 
 func (s *Store) tryEnsureView(ctx context.Context, v View) error {
-	query := strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", s.db)
+	query := v.query(s.db)
 	have, exists, err := s.createQuery(ctx, v.Name)
 	if err != nil {
 		return err
@@ -151,11 +151,11 @@ func (s *Store) tryEnsureView(ctx context.Context, v View) error {
 		// Nothing to compare with or replace (a new database or view): a
 		// concurrent creation makes this fail with "already exists", and the
 		// next attempt compares.
-		return s.exec(ctx, fmt.Sprintf("CREATE VIEW %s.%s AS %s", s.db, v.Name, query))
+		return s.exec(ctx, createView(s.db, v.Name, query))
 	}
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
 	tmp, old := "_new_"+v.Name+"_"+suffix, "_old_"+v.Name+"_"+suffix
-	if err := s.exec(ctx, fmt.Sprintf("CREATE VIEW %s.%s AS %s", s.db, tmp, query)); err != nil {
+	if err := s.exec(ctx, createView(s.db, tmp, query)); err != nil {
 		return err
 	}
 	// Dropped on every path: after a successful swap it no longer exists.
@@ -176,6 +176,13 @@ func (s *Store) tryEnsureView(ctx context.Context, v View) error {
 		return err
 	}
 	return s.exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", s.db, old))
+}
+
+// query is the view's SELECT for database db.
+func (v View) query(db string) string { return strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", db) }
+
+func createView(db, name, query string) string {
+	return fmt.Sprintf("CREATE VIEW %s.%s AS %s", db, name, query)
 }
 
 // createQuery returns the server's CREATE statement of a table or view.
