@@ -179,7 +179,9 @@ func (s *Store) tryEnsureView(ctx context.Context, v View) error {
 }
 
 // query is the view's SELECT for database db.
-func (v View) query(db string) string { return strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", db) }
+func (v View) query(db string) string {
+	return strings.ReplaceAll(strings.TrimSpace(v.Query), "{db}", db)
+}
 
 func createView(db, name, query string) string {
 	return fmt.Sprintf("CREATE VIEW %s.%s AS %s", db, name, query)
