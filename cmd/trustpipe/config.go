@@ -18,6 +18,7 @@ import (
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/consumers"
+	"github.com/trustpipe/trustpipe/consumers/ingest"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/readback"
 )
@@ -90,6 +91,19 @@ type Config struct {
 	ReadbackBreakdown string        `split_words:"true" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
 	ReadbackTopN      int           `split_words:"true" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
 
+	IngestAddr              string        `split_words:"true" desc:"listen address of trustpipe ingest: the webhook endpoints /ingest/<format>, /metrics and /healthz (TLS and basic auth of TRUSTPIPE_HTTP_WEB_CONFIG_FILE apply)"`
+	IngestTopic             string        `split_words:"true" desc:"topic trustpipe ingest produces contract records to (empty: the first of TRUSTPIPE_KAFKA_TOPICS)"`
+	IngestMaxBodyBytes      int64         `split_words:"true" desc:"largest webhook request body accepted (larger: 413)"`
+	IngestRate              float64       `split_words:"true" desc:"webhook requests per second accepted over all endpoints (more: 429)"`
+	IngestBurst             int           `split_words:"true" desc:"requests accepted at once above TRUSTPIPE_INGEST_RATE"`
+	IngestSignatureMaxAge   time.Duration `split_words:"true" desc:"how far a signed SendGrid or Mailgun timestamp may be from now (replay window)"`
+	IngestSendgridPublicKey string        `split_words:"true" desc:"verification key of SendGrid's signed Event Webhook (base64, as SendGrid shows it); enables /ingest/sendgrid"`
+	IngestMailgunSigningKey string        `split_words:"true" secret:"true" desc:"Mailgun webhook signing key; enables /ingest/mailgun"`
+	IngestSesCertFile       string        `split_words:"true" desc:"PEM file of the SNS signing certificate (downloaded from the SigningCertURL beforehand: ingest makes no outbound calls); with TRUSTPIPE_INGEST_SES_TOPIC_ARNS enables /ingest/ses"`
+	IngestSesTopicArns      []string      `split_words:"true" desc:"comma-separated ARNs of the SNS topics SES publishes to; messages from other topics are refused"`
+	IngestPostmarkUsername  string        `split_words:"true" desc:"basic-auth user of the Postmark webhook URL; with the password enables /ingest/postmark"`
+	IngestPostmarkPassword  string        `split_words:"true" secret:"true" desc:"basic-auth password of the Postmark webhook URL"`
+
 	LogLevel  string `split_words:"true" desc:"debug, info, warn or error"`
 	LogFormat string `split_words:"true" desc:"text or json"`
 }
@@ -124,6 +138,8 @@ func (c *Config) blames() []blame {
 		{&c.ReadbackInterval, []error{readback.ErrInterval}},
 		{&c.ReadbackBreakdown, []error{readback.ErrBreakdown}},
 		{&c.ReadbackTopN, []error{readback.ErrTopN}},
+		{&c.IngestMaxBodyBytes, []error{ingest.ErrMaxBody}},
+		{&c.IngestRate, []error{ingest.ErrRate}},
 	}
 }
 
@@ -142,6 +158,7 @@ func defaultConfig() Config {
 	p := consumers.DefaultConfig()
 	s := sink.DefaultConfig()
 	r := readback.DefaultConfig()
+	in := ingest.DefaultConfig()
 	return Config{
 		KafkaBrokers: k.Brokers, KafkaTopics: k.Topics, KafkaGroup: k.Group, KafkaDLQTopic: p.DeadLetterTopic,
 		ClickhouseAddr: s.Addr, ClickhouseDatabase: s.Database, ClickhouseUsername: s.Username, ClickhousePassword: s.Password,
@@ -153,7 +170,9 @@ func defaultConfig() Config {
 		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
-		LogLevel: "info", LogFormat: "text",
+		IngestAddr: ":9465", IngestMaxBodyBytes: in.MaxBodyBytes, IngestRate: in.Rate, IngestBurst: in.Burst,
+		IngestSignatureMaxAge: 10 * time.Minute,
+		LogLevel:              "info", LogFormat: "text",
 	}
 }
 
@@ -196,6 +215,7 @@ func (c Config) validate() error {
 			}
 			return r.Validate()
 		},
+		c.ingestConfig().Validate,
 		func() error { _, _, err := c.kafkaSecurity(); return err },
 		func() error { _, err := newLogger(c); return err },
 	}
