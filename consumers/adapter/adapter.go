@@ -43,7 +43,7 @@ type Format interface {
 	Name() string
 	// parse appends the payload's events to out; it needs not validate
 	// them under the contract (Convert does).
-	parse(payload []byte, c *converter) error
+	parse(payload []byte, c *converter) *Error
 }
 
 // formats is the registry by name.
@@ -117,17 +117,34 @@ func (o *Output) Reset() {
 // ErrPayload is wrapped by every error of Convert about the payload itself.
 var ErrPayload = errors.New("invalid native payload")
 
-// payloadError builds an ErrPayload error. The detail must never quote a
-// value from the payload: it may be logged or stored in a dead letter, and
-// payload values may be addresses.
-func payloadError(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrPayload, fmt.Sprintf(format, args...))
+// Error is a payload Convert refused: Reason is the contract's code for
+// the problem (invalid_json for a payload that is not the format,
+// missing_field for an event without an address, time or id, or the
+// reason the contract decoder gave), usable as a metric label.
+type Error struct {
+	Format string
+	Reason event.Reason
+	Detail string
+}
+
+func (e *Error) Error() string {
+	return e.Format + ": " + ErrPayload.Error() + ": " + e.Detail
+}
+
+// Unwrap makes errors.Is(err, ErrPayload) hold.
+func (e *Error) Unwrap() error { return ErrPayload }
+
+// payloadError builds an Error (Convert sets its Format). The detail must never quote
+// a value from the payload: it may be logged or stored in a dead letter,
+// and payload values may be addresses.
+func payloadError(r event.Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Detail: fmt.Sprintf(format, args...)}
 }
 
 // Convert converts payload in format f into contract events, pseudonymized
 // with ps, and checks each under the contract with dec against ref (the
 // reference time of the future and too-old checks; zero skips them, as in
-// event.Decoder.Decode). On error out holds no events.
+// event.Decoder.Decode). On error, an *Error, out holds no events.
 func Convert(f Format, payload []byte, ps Pseudonyms, dec *event.Decoder, ref time.Time, out *Output) error {
 	out.Reset()
 	if out.Skipped == nil {
@@ -136,7 +153,8 @@ func Convert(f Format, payload []byte, ps Pseudonyms, dec *event.Decoder, ref ti
 	c := &converter{format: f.Name(), ps: ps, out: out}
 	if err := f.parse(payload, c); err != nil {
 		out.Reset()
-		return fmt.Errorf("%s: %w", f.Name(), err)
+		err.Format = f.Name()
+		return err
 	}
 	var buf []byte
 	var back event.Event
@@ -144,7 +162,7 @@ func Convert(f Format, payload []byte, ps Pseudonyms, dec *event.Decoder, ref ti
 		buf = event.AppendJSON(buf[:0], &out.Events[i])
 		if rej := dec.Decode(buf, ref, &back); rej != nil {
 			out.Reset()
-			return fmt.Errorf("%s: %w: event %d breaks the contract: %s", f.Name(), ErrPayload, i+1, rej.Reason)
+			return &Error{Format: f.Name(), Reason: rej.Reason, Detail: fmt.Sprintf("event %d breaks the contract: %s", i+1, rej.Reason)}
 		}
 	}
 	return nil
@@ -174,14 +192,14 @@ type mail struct {
 }
 
 // add pseudonymizes m and appends it to the output.
-func (c *converter) add(m mail) error {
+func (c *converter) add(m mail) *Error {
 	addr := NormalizeAddress(m.recipient)
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 || at == len(addr)-1 {
-		return payloadError("a %s event has no recipient address", m.typ)
+		return payloadError(event.ReasonMissingField, "a %s event has no recipient address", m.typ)
 	}
 	if m.at.IsZero() {
-		return payloadError("a %s event has no time", m.typ)
+		return payloadError(event.ReasonMissingField, "a %s event has no time", m.typ)
 	}
 	contact := c.ps.Pseudonym(addr)
 	id := m.id

@@ -63,23 +63,23 @@ var mailgunTypes = map[string]event.Type{
 	"clicked": event.Click, "unsubscribed": event.Unsubscribe, "complained": event.Complaint,
 }
 
-func (mailgun) parse(payload []byte, c *converter) error {
+func (mailgun) parse(payload []byte, c *converter) *Error {
 	var w mailgunWebhook
 	if err := strictUnmarshal(payload, &w); err != nil {
-		return payloadError("want a webhook object: %v", err)
+		return payloadError(event.ReasonInvalidJSON, "want a webhook object: %v", err)
 	}
 	e := w.EventData
 	if e == nil {
 		// A bare event-data object (e.g. from the Events API).
 		e = new(mailgunEvent)
 		if err := strictUnmarshal(payload, e); err != nil {
-			return payloadError("want a webhook object: %v", err)
+			return payloadError(event.ReasonInvalidJSON, "want a webhook object: %v", err)
 		}
 	}
 	typ, ok := mailgunTypes[e.Event]
 	switch {
 	case e.Event == "":
-		return payloadError("no event-data.event")
+		return payloadError(event.ReasonMissingField, "no event-data.event")
 	case !ok:
 		c.skip(SkipUnmapped)
 		return nil
@@ -88,7 +88,7 @@ func (mailgun) parse(payload []byte, c *converter) error {
 		return nil
 	}
 	if e.ID == "" {
-		return payloadError("a %s event has no id", typ)
+		return payloadError(event.ReasonMissingField, "a %s event has no id", typ)
 	}
 	m := mail{typ: typ, recipient: e.Recipient, at: unixTime(e.Timestamp), id: e.ID,
 		messageID: e.Message.Headers.MessageID, sender: e.Envelope.Sender}

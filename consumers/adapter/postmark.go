@@ -47,10 +47,10 @@ type postmarkRecord struct {
 
 var postmarkBounceKinds = map[string]string{"HardBounce": "hard", "SoftBounce": "soft", "Transient": "soft", "DnsError": "soft"}
 
-func (postmark) parse(payload []byte, c *converter) error {
+func (postmark) parse(payload []byte, c *converter) *Error {
 	var r postmarkRecord
 	if err := strictUnmarshal(payload, &r); err != nil {
-		return payloadError("want a webhook object: %v", err)
+		return payloadError(event.ReasonInvalidJSON, "want a webhook object: %v", err)
 	}
 	m := mail{recipient: r.Recipient, messageID: r.MessageID, sender: r.From}
 	switch r.RecordType {
@@ -85,7 +85,7 @@ func (postmark) parse(payload []byte, c *converter) error {
 			return nil
 		}
 	case "":
-		return payloadError("no RecordType")
+		return payloadError(event.ReasonMissingField, "no RecordType")
 	default:
 		c.skip(SkipUnmapped)
 		return nil

@@ -50,10 +50,10 @@ var sendgridTypes = map[string]event.Type{
 	"group_unsubscribe": event.OptDown, "group_resubscribe": event.OptUp,
 }
 
-func (sendgrid) parse(payload []byte, c *converter) error {
+func (sendgrid) parse(payload []byte, c *converter) *Error {
 	var evs []sendgridEvent
 	if err := strictUnmarshal(payload, &evs); err != nil {
-		return payloadError("want a JSON array of events: %v", err)
+		return payloadError(event.ReasonInvalidJSON, "want a JSON array of events: %v", err)
 	}
 	for _, e := range evs {
 		typ, ok := sendgridTypes[e.Event]
@@ -79,7 +79,7 @@ func (sendgrid) parse(payload []byte, c *converter) error {
 			m.detail = "hard"
 		}
 		if m.id == "" {
-			return payloadError("a %s event has no sg_event_id", typ)
+			return payloadError(event.ReasonMissingField, "a %s event has no sg_event_id", typ)
 		}
 		if err := c.add(m); err != nil {
 			return err

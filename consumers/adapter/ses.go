@@ -96,10 +96,10 @@ type snsEnvelope struct {
 	Message *string `json:"Message"`
 }
 
-func (ses) parse(payload []byte, c *converter) error {
+func (ses) parse(payload []byte, c *converter) *Error {
 	var env snsEnvelope
 	if err := strictUnmarshal(payload, &env); err != nil {
-		return payloadError("want an SES event or SNS message object: %v", err)
+		return payloadError(event.ReasonInvalidJSON, "want an SES event or SNS message object: %v", err)
 	}
 	if env.Type != "" && env.Message != nil {
 		if env.Type != "Notification" {
@@ -110,14 +110,14 @@ func (ses) parse(payload []byte, c *converter) error {
 	}
 	var e sesEvent
 	if err := strictUnmarshal(payload, &e); err != nil {
-		return payloadError("want an SES event object: %v", err)
+		return payloadError(event.ReasonInvalidJSON, "want an SES event object: %v", err)
 	}
 	kind := e.EventType
 	if kind == "" {
 		kind = e.NotificationType
 	}
 	base := mail{sender: e.Mail.Source, messageID: e.Mail.MessageID, sentAt: isoTime(e.Mail.Timestamp)}
-	each := func(typ event.Type, at string, detail string, recipients []string) error {
+	each := func(typ event.Type, at string, detail string, recipients []string) *Error {
 		for _, r := range recipients {
 			m := base
 			m.typ, m.at, m.detail, m.recipient = typ, isoTime(at), detail, r
@@ -129,7 +129,7 @@ func (ses) parse(payload []byte, c *converter) error {
 			}
 		}
 		if len(recipients) == 0 {
-			return payloadError("a %s event names no recipient", typ)
+			return payloadError(event.ReasonMissingField, "a %s event names no recipient", typ)
 		}
 		return nil
 	}
@@ -147,18 +147,18 @@ func (ses) parse(payload []byte, c *converter) error {
 		return nil
 	case "Delivery":
 		if e.Delivery == nil {
-			return payloadError("a Delivery event has no delivery object")
+			return payloadError(event.ReasonMissingField, "a Delivery event has no delivery object")
 		}
 		return each(event.Delivered, e.Delivery.Timestamp, "", e.Delivery.Recipients)
 	case "Bounce":
 		if e.Bounce == nil {
-			return payloadError("a Bounce event has no bounce object")
+			return payloadError(event.ReasonMissingField, "a Bounce event has no bounce object")
 		}
 		kind := map[string]string{"Permanent": "hard", "Transient": "soft"}[e.Bounce.BounceType]
 		return each(event.Bounce, e.Bounce.Timestamp, kind, addresses(e.Bounce.BouncedRecipients))
 	case "Complaint":
 		if e.Complaint == nil {
-			return payloadError("a Complaint event has no complaint object")
+			return payloadError(event.ReasonMissingField, "a Complaint event has no complaint object")
 		}
 		switch e.Complaint.ComplaintFeedbackType {
 		case "not-spam", "auth-failure":
@@ -172,7 +172,7 @@ func (ses) parse(payload []byte, c *converter) error {
 			typ, t = event.Click, e.Click
 		}
 		if t == nil {
-			return payloadError("an %s event has no %s object", kind, typ)
+			return payloadError(event.ReasonMissingField, "an %s event has no %s object", kind, typ)
 		}
 		if len(e.Mail.Destination) > 1 {
 			c.skip(SkipAmbiguousRecipient)
@@ -182,7 +182,7 @@ func (ses) parse(payload []byte, c *converter) error {
 	case "Subscription":
 		s := e.Subscription
 		if s == nil {
-			return payloadError("a Subscription event has no subscription object")
+			return payloadError(event.ReasonMissingField, "a Subscription event has no subscription object")
 		}
 		var typ event.Type
 		switch newIn, oldIn := s.NewTopicPreferences.optedIn(), s.OldTopicPreferences.optedIn(); {
@@ -198,7 +198,7 @@ func (ses) parse(payload []byte, c *converter) error {
 		}
 		return each(typ, s.Timestamp, "", e.Mail.Destination)
 	case "":
-		return payloadError("no eventType")
+		return payloadError(event.ReasonMissingField, "no eventType")
 	}
 	c.skip(SkipUnmapped)
 	return nil
