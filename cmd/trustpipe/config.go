@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/consumers"
+	"github.com/trustpipe/trustpipe/consumers/adapter"
 	"github.com/trustpipe/trustpipe/consumers/ingest"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/readback"
@@ -44,6 +46,7 @@ const envconfigPrefix = "TRUSTPIPE"
 type Config struct {
 	KafkaBrokers               []string `split_words:"true" desc:"comma-separated Kafka bootstrap host:port list"`
 	KafkaTopics                []string `split_words:"true" desc:"comma-separated input topics"`
+	KafkaTopicFormats          []string `split_words:"true" desc:"input topics holding a platform's native payloads instead of contract records: comma-separated topic:format, format one of mailgun, postmark, ses, sendgrid; run and replay convert them (one record may hold several events)"`
 	KafkaGroup                 string   `split_words:"true" desc:"consumer group id"`
 	KafkaDLQTopic              string   `split_words:"true" desc:"dead-letter topic for rejected records (not an input topic)"`
 	KafkaTLS                   bool     `split_words:"true" desc:"connect to Kafka over TLS"`
@@ -216,6 +219,7 @@ func (c Config) validate() error {
 			return r.Validate()
 		},
 		c.ingestConfig().Validate,
+		func() error { _, err := c.topicFormats(); return err },
 		func() error { _, _, err := c.kafkaSecurity(); return err },
 		func() error { _, err := newLogger(c); return err },
 	}
@@ -250,7 +254,36 @@ func (c Config) pipelineConfig() consumers.Config {
 	p.MaxPendingRows = c.MaxPendingRows
 	p.QueueSize = c.QueueSize
 	p.ShutdownTimeout = c.ShutdownTimeout
+	p.Formats, _ = c.topicFormats() // validate reports its error
 	return p
+}
+
+// topicFormats parses TRUSTPIPE_KAFKA_TOPIC_FORMATS; each topic must be an
+// input topic, each format a registered one.
+func (c Config) topicFormats() (map[string]adapter.Format, error) {
+	if len(c.KafkaTopicFormats) == 0 {
+		return nil, nil
+	}
+	bad := func(item, problem string) error {
+		return &configError{name: envPrefix + "KAFKA_TOPIC_FORMATS", value: strings.Join(c.KafkaTopicFormats, ","), problem: fmt.Sprintf("%q: %s", item, problem)}
+	}
+	out := map[string]adapter.Format{}
+	for _, item := range c.KafkaTopicFormats {
+		topic, name, ok := strings.Cut(item, ":")
+		f, known := adapter.Lookup(name)
+		switch {
+		case !ok || topic == "":
+			return nil, bad(item, "expected topic:format")
+		case !known:
+			return nil, bad(item, "unknown format; expected one of "+strings.Join(adapter.Names(), ", "))
+		case !slices.Contains(c.KafkaTopics, topic):
+			return nil, bad(item, "not one of TRUSTPIPE_KAFKA_TOPICS")
+		case out[topic] != nil:
+			return nil, bad(item, "the topic is listed twice")
+		}
+		out[topic] = f
+	}
+	return out, nil
 }
 
 // indexConfig is the Trust Index of TRUSTPIPE_INDEX_COMPONENTS, shared by
