@@ -60,9 +60,11 @@ var sendgridNames = map[event.Type]string{
 func encodeSendGrid(n Native) (map[string]any, bool) {
 	ev := n.Event
 	name, ok := sendgridNames[ev.Type]
-	if !ok || ev.Type == event.Click && ev.Detail == event.DetailBot || ev.OccurredAt.Nanosecond() != 0 {
+	if !ok || ev.Type == event.Click && ev.Detail == event.DetailBot {
 		return nil, false
 	}
+	// SendGrid's timestamp is whole seconds: the time is truncated, which
+	// keeps it in the same trust_counts bucket (buckets are whole seconds).
 	m := map[string]any{"email": n.Recipient, "timestamp": ev.OccurredAt.Unix(), "event": name, "sg_event_id": ev.ID}
 	if ev.MessageID != "" {
 		m["sg_message_id"] = ev.MessageID
