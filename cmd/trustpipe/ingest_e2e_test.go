@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -246,4 +247,73 @@ func TestIngestEndToEnd(t *testing.T) {
 	if !bytes.Contains(metricsText, []byte(`trustpipe_ingest_requests_total{code="401",format="ses"} 2`)) {
 		t.Errorf("ingest metrics miss the refused SES requests")
 	}
+}
+
+// TestNativeTopicEndToEnd: `trustpipe gen --format sendgrid` writes
+// batches to a topic listed in TRUSTPIPE_KAFKA_TOPIC_FORMATS and `trustpipe
+// run` counts them: trust_counts equals the events the test counts itself
+// from the topic's JSON arrays, the ledger counts records, the broken
+// records are dead-lettered without their payload, and no address is
+// stored.
+func TestNativeTopicEndToEnd(t *testing.T) {
+	chAddr := sinktest.Addr(t)
+	db := sinktest.Database(t)
+	brokers := kafkatest.Start(t, 2, "trust-events", "sg", "trust-events-dlq")
+	env := testEnv(brokers, chAddr, db, "TRUSTPIPE_FLUSH_INTERVAL=200ms", "TRUSTPIPE_BLOCK_SIZE=100",
+		"TRUSTPIPE_KAFKA_TOPICS=trust-events,sg", "TRUSTPIPE_KAFKA_TOPIC_FORMATS=sg:sendgrid")
+	if out, code := runTrustpipe(t, env, "gen", "--format", "sendgrid", "--topic", "sg", "--events", "3000", "--days", "3", "--invalid-ratio", "0.02"); code != 0 {
+		t.Fatalf("gen: %d\n%s", code, out)
+	}
+	records, err := kafkatest.ReadAll(context.Background(), brokers, "sg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The oracle: SendGrid's event names, mapped by the table in the
+	// README, counted from the topic's own bytes.
+	names := map[string]string{"processed": "send", "delivered": "delivered", "open": "open", "click": "click", "bounce": "bounce",
+		"spamreport": "complaint", "unsubscribe": "unsubscribe", "group_unsubscribe": "opt_down", "group_resubscribe": "opt_up"}
+	want := map[string]uint64{}
+	broken := 0
+	for _, m := range records {
+		var batch []struct {
+			Event string `json:"event"`
+		}
+		if json.Unmarshal(m.Value, &batch) != nil {
+			broken++
+			continue
+		}
+		for _, e := range batch {
+			want[names[e.Event]]++
+		}
+	}
+	if broken == 0 || len(want) < 5 || len(records) >= 3000 {
+		t.Fatalf("gen wrote %d records, %d broken, types %v: want batches of several events, some broken", len(records), broken, want)
+	}
+	conn := migratedDatabase(t, env, chAddr, db)
+	run, out := startTrustpipe(t, env, "run")
+	waitFor(t, "every record in the ledger", time.Minute, out, func() bool { return ledgerConsumed(t, conn, db) >= uint64(len(records)) })
+	stopGracefully(t, run, out)
+	got := map[string]uint64{}
+	for k, v := range countsByTypeDay(t, conn, db+".trust_counts") {
+		got[k.typ] += v
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("trust_counts %v, want %v", got, want)
+	}
+	if r := queryUint(t, conn, "SELECT toUInt64(sum(rejected)) FROM "+db+".ingest_ledger"); r != uint64(broken) {
+		t.Errorf("ledger rejected %d, want the %d broken records", r, broken)
+	}
+	dlq, err := kafkatest.ReadAll(context.Background(), brokers, "trust-events-dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dlq) != broken {
+		t.Errorf("%d dead letters, want %d", len(dlq), broken)
+	}
+	for _, m := range dlq {
+		if len(m.Key) != 0 || len(m.Value) != 0 || kafkatest.Header(m, "trustpipe-format") != "sendgrid" {
+			t.Fatalf("dead letter with key %q value %q headers %v: want only headers", m.Key, m.Value, m.Headers)
+		}
+	}
+	assertNoRawIDs(t, conn, db, nil)
 }
