@@ -107,6 +107,43 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 			return Duplicate
 		}
 	}
+	a.count(b, ev)
+	return Counted
+}
+
+// AcceptRecord counts the events of one valid record that holds several
+// (a native platform payload, e.g. a SendGrid batch): the offset is one
+// accepted record in the ledger, its events all count within it. With
+// deduplication on, the record is decided as a whole under recordID (the
+// pipeline derives it from its events' ids): a record seen before within
+// the window counts none of its events (Duplicate), so one stored decision
+// per offset suffices. A record without events (all its native events
+// skipped) is accepted and counts nothing.
+func (a *Aggregator) AcceptRecord(topic string, partition int32, offset int64, recordTime time.Time, recordID string, evs []event.Event) Outcome {
+	b := a.advance(topic, partition, offset)
+	if b == nil {
+		return Redelivered
+	}
+	b.accepted++
+	if d := a.lastPart.dedup; d != nil && len(evs) > 0 {
+		h, t := IDHash(recordID), recordSecs(recordTime)
+		dup := d.decide(&a.cfg, b.ref.Block, h, t)
+		b.watermark = d.newest
+		b.ids = append(b.ids, IDRow{Topic: topic, Partition: partition, Offset: offset, Hash: h, RecordTime: t, Duplicate: dup})
+		a.pending++
+		if dup {
+			b.duplicates++
+			return Duplicate
+		}
+	}
+	for i := range evs {
+		a.count(b, &evs[i])
+	}
+	return Counted
+}
+
+// count adds one event to block b's counts and engaged contacts.
+func (a *Aggregator) count(b *blockState, ev *event.Event) {
 	key := Key{
 		Bucket:          floorDiv(ev.OccurredAt.Unix(), a.bucketSecs) * a.bucketSecs,
 		EventType:       ev.Type,
@@ -138,7 +175,6 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 	if ev.ContactID != "" && Engaged(ev) {
 		a.addContact(b, ev)
 	}
-	return Counted
 }
 
 // Reject accounts for an invalid record at the given offset. It returns

@@ -253,3 +253,48 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAcceptRecordCountsAllEventsAtOneOffset: a record of three events is
+// one accepted offset in the ledger and three events in the counts; its
+// re-delivery counts nothing, and with dedup on a re-sent copy at a later
+// offset is a duplicate as a whole.
+func TestAcceptRecordCountsAllEventsAtOneOffset(t *testing.T) {
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	evs := []event.Event{
+		{ID: "a", Type: event.Delivered, OccurredAt: at, Channel: "email"},
+		{ID: "b", Type: event.Open, OccurredAt: at, Channel: "email", ContactID: "c"},
+		{ID: "c", Type: event.Open, OccurredAt: at, Channel: "email", ContactID: "c"},
+	}
+	for _, dedup := range []bool{false, true} {
+		cfg := Config{BucketSize: time.Minute, BlockSize: 100}
+		if dedup {
+			cfg.Dedup = DedupConfig{Window: time.Hour, MaxIDs: 1000}
+		}
+		a, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dedup {
+			a.Seed(a.HistoryQuery("t", 0, 0), History{})
+		}
+		outcomes := []Outcome{
+			a.AcceptRecord("t", 0, 0, at, "abc", evs),
+			a.AcceptRecord("t", 0, 0, at, "abc", evs), // re-delivered offset
+			a.AcceptRecord("t", 0, 1, at, "abc", evs), // re-sent record
+			a.AcceptRecord("t", 0, 2, at, "", nil),    // all events skipped
+		}
+		wantDup := map[bool]Outcome{false: Counted, true: Duplicate}[dedup]
+		if want := []Outcome{Counted, Redelivered, wantDup, Counted}; fmt.Sprint(outcomes) != fmt.Sprint(want) {
+			t.Errorf("dedup %v: outcomes %v, want %v", dedup, outcomes, want)
+		}
+		s := a.Snapshot()
+		var events uint64
+		for _, r := range s.Counts {
+			events += r.Counts.Events
+		}
+		wantEvents := map[bool]uint64{false: 6, true: 3}[dedup]
+		if events != wantEvents || len(s.Ledger) != 1 || s.Ledger[0].Accepted != 3 || s.Ledger[0].Consumed != 3 {
+			t.Errorf("dedup %v: %d events, ledger %+v; want %d events and 3 accepted offsets", dedup, events, s.Ledger, wantEvents)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
+	"github.com/trustpipe/trustpipe/consumers/adapter"
 )
 
 // Metrics are the pipeline's Prometheus metrics. Label values come only from
@@ -31,6 +32,7 @@ type Metrics struct {
 	rereads       prometheus.Counter
 	deadLetters   prometheus.Counter
 	skipped       map[RecordKind]prometheus.Counter
+	nativeSkipped *prometheus.CounterVec
 	kafkaRetries  *prometheus.CounterVec
 }
 
@@ -96,7 +98,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.kafkaRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_kafka_retries_total", Help: "Retried Kafka operations after a transient failure (e.g. a broker restart), by operation.",
 	}, []string{"op"})
-	reg.MustRegister(accepted, duplicates, rejected, skipped, m.kafkaRetries)
+	m.nativeSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "trustpipe_native_events_skipped_total", Help: "Events of native-format records (TRUSTPIPE_KAFKA_TOPIC_FORMATS) with no contract type, by format and reason; not errors, not counted.",
+	}, []string{"format", "reason"})
+	for _, f := range adapter.Names() {
+		for _, r := range adapter.Skips() {
+			m.nativeSkipped.WithLabelValues(f, string(r))
+		}
+	}
+	reg.MustRegister(accepted, duplicates, rejected, skipped, m.kafkaRetries, m.nativeSkipped)
 	m.skipped = map[RecordKind]prometheus.Counter{Marker: skipped.WithLabelValues("marker"), Aborted: skipped.WithLabelValues("aborted")}
 	m.accepted = make([]prometheus.Counter, len(event.Types())+1)
 	m.duplicates = make([]prometheus.Counter, len(event.Types())+1)
@@ -123,12 +133,19 @@ type tally struct {
 	duplicates []uint64 // by event.Type
 	rejected   map[event.Reason]uint64
 	skipped    map[RecordKind]uint64
-	partition  map[partitionKey]partitionTally
-	rereads    uint64
-	remembered int // a gauge: ids held at the hand-off
+	// nativeSkipped counts the skipped events of native records.
+	nativeSkipped map[nativeSkip]uint64
+	partition     map[partitionKey]partitionTally
+	rereads       uint64
+	remembered    int // a gauge: ids held at the hand-off
 	// rebalances is the number of group generations joined since the
 	// previous batch: the store side then drops every partition gauge.
 	rebalances int64
+}
+
+type nativeSkip struct {
+	format string
+	reason adapter.SkipReason
 }
 
 type partitionKey struct {
@@ -143,12 +160,13 @@ type partitionTally struct {
 
 func newTally() *tally {
 	return &tally{
-		consumed:   map[string]uint64{},
-		accepted:   make([]uint64, len(event.Types())+1),
-		duplicates: make([]uint64, len(event.Types())+1),
-		rejected:   map[event.Reason]uint64{},
-		skipped:    map[RecordKind]uint64{},
-		partition:  map[partitionKey]partitionTally{},
+		consumed:      map[string]uint64{},
+		accepted:      make([]uint64, len(event.Types())+1),
+		duplicates:    make([]uint64, len(event.Types())+1),
+		rejected:      map[event.Reason]uint64{},
+		skipped:       map[RecordKind]uint64{},
+		nativeSkipped: map[nativeSkip]uint64{},
+		partition:     map[partitionKey]partitionTally{},
 	}
 }
 
@@ -169,12 +187,13 @@ func (t *tally) progress(m *kafka.Message, occurred int64) {
 // starts new ones. Partition lag and watermarks carry over (they are gauges;
 // the watermark only moves forward); the returned copy is not shared.
 func (t *tally) handOff() *tally {
-	out := &tally{consumed: t.consumed, accepted: t.accepted, duplicates: t.duplicates, rejected: t.rejected, skipped: t.skipped, rereads: t.rereads, remembered: t.remembered, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
+	out := &tally{consumed: t.consumed, accepted: t.accepted, duplicates: t.duplicates, rejected: t.rejected, skipped: t.skipped, nativeSkipped: t.nativeSkipped, rereads: t.rereads, remembered: t.remembered, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
 	t.consumed = map[string]uint64{}
 	t.accepted = make([]uint64, len(event.Types())+1)
 	t.duplicates = make([]uint64, len(event.Types())+1)
 	t.rejected = map[event.Reason]uint64{}
 	t.skipped = map[RecordKind]uint64{}
+	t.nativeSkipped = map[nativeSkip]uint64{}
 	t.rereads = 0
 	return out
 }
@@ -199,6 +218,9 @@ func (m *Metrics) add(t *tally) {
 	}
 	for k, n := range t.skipped {
 		m.skipped[k].Add(float64(n))
+	}
+	for k, n := range t.nativeSkipped {
+		m.nativeSkipped.WithLabelValues(k.format, string(k.reason)).Add(float64(n))
 	}
 	m.rereads.Add(float64(t.rereads))
 	for k, p := range t.partition {

@@ -15,6 +15,8 @@ package consumers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/aggregate/event"
+	"github.com/trustpipe/trustpipe/consumers/adapter"
 )
 
 // Fetcher hands out records without committing them (kafka-go's
@@ -62,6 +65,12 @@ type Publisher interface {
 type Config struct {
 	Aggregate aggregate.Config
 	Limits    event.Limits
+	// Formats maps input topics that hold a platform's native payloads to
+	// that format; their records are converted (package adapter) instead
+	// of decoded as contract records. One record may hold several events:
+	// the ledger counts the record (one offset, accepted or rejected), the
+	// counts its events; deduplication decides the record as a whole.
+	Formats map[string]adapter.Format
 	// DeadLetterTopic receives rejected records with reason headers.
 	DeadLetterTopic string
 	// FlushInterval bounds how long counted events wait before being stored.
@@ -145,6 +154,8 @@ type Pipeline struct {
 	deps Deps
 	agg  *aggregate.Aggregator
 	dec  *event.Decoder
+	// native is the reused output of converting a native record.
+	native adapter.Output
 
 	// failing names the store step whose last attempt failed ("" when the
 	// last attempt succeeded), for readiness.
@@ -447,6 +458,9 @@ func (p *Pipeline) seed(ctx context.Context, m *kafka.Message) error {
 // handle decodes and counts one record. It returns a dead letter for a
 // newly rejected record, and ok=false for a re-delivered one.
 func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafka.Message, ok bool) {
+	if f := p.cfg.Formats[m.Topic]; f != nil {
+		return p.handleNative(m, f, t)
+	}
 	rej := p.dec.Decode(m.Value, m.Time, ev)
 	if rej != nil {
 		if !p.agg.Reject(m.Topic, int32(m.Partition), m.Offset) {
@@ -471,6 +485,72 @@ func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafk
 	}
 	t.progress(m, occurred)
 	return dl, true
+}
+
+// handleNative converts and counts one record of a native-format topic.
+//
+// Its dead letter carries neither key nor value, only the headers (source
+// topic, partition, offset, reason, a detail without payload values, and
+// the format): a native payload that failed to convert cannot be
+// pseudonymized reliably (where its addresses are is what failed to
+// parse), and the source record stays where the headers say, in a topic
+// that already holds it raw.
+func (p *Pipeline) handleNative(m *kafka.Message, f adapter.Format, t *tally) (*kafka.Message, bool) {
+	part := int32(m.Partition)
+	err := adapter.Convert(f, m.Value, p.deps.Pseudonyms, p.dec, m.Time, &p.native)
+	var occurred int64
+	var dl *kafka.Message
+	if err != nil {
+		ae := &adapter.Error{Reason: event.ReasonInvalidJSON, Detail: "conversion failed"}
+		errors.As(err, &ae)
+		if !p.agg.Reject(m.Topic, part, m.Offset) {
+			return nil, false
+		}
+		t.rejected[ae.Reason]++
+		stripped := *m
+		stripped.Key, stripped.Value = nil, nil
+		dl = p.deadLetter(&stripped, &event.Rejection{Reason: ae.Reason, Detail: ae.Detail})
+		dl.Headers = append(dl.Headers, kafka.Header{Key: HeaderFormat, Value: []byte(f.Name())})
+	} else {
+		evs := p.native.Events
+		for i := range evs {
+			// Pseudonymized again, as every contract record's contact_id
+			// is: the same address then has the same stored pseudonym
+			// whether it came through `trustpipe ingest` or this topic.
+			evs[i].ContactID = p.deps.Pseudonyms.Pseudonym(evs[i].ContactID)
+			occurred = max(occurred, evs[i].OccurredAt.Unix())
+		}
+		outcome := p.agg.AcceptRecord(m.Topic, part, m.Offset, m.Time, recordID(evs), evs)
+		if outcome == aggregate.Redelivered {
+			return nil, false
+		}
+		for i := range evs {
+			if outcome == aggregate.Duplicate {
+				t.duplicates[evs[i].Type]++
+			}
+			t.accepted[evs[i].Type]++
+		}
+		for r, n := range p.native.Skipped {
+			t.nativeSkipped[nativeSkip{f.Name(), r}] += uint64(n)
+		}
+	}
+	t.consumed[m.Topic]++
+	t.progress(m, occurred)
+	return dl, true
+}
+
+// HeaderFormat, on the dead letter of a native record, names its format.
+const HeaderFormat = "trustpipe-format"
+
+// recordID identifies a native record for deduplication by its events'
+// ids: a platform re-sending the same events gives the same id.
+func recordID(evs []event.Event) string {
+	h := sha256.New()
+	for i := range evs {
+		h.Write([]byte(evs[i].ID))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // classify asks Deps.Transactions what m is, retrying a failed look-up

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/consumers"
+	"github.com/trustpipe/trustpipe/consumers/adapter"
+	"github.com/trustpipe/trustpipe/consumers/ingest"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/readback"
 )
@@ -43,6 +46,7 @@ const envconfigPrefix = "TRUSTPIPE"
 type Config struct {
 	KafkaBrokers               []string `split_words:"true" desc:"comma-separated Kafka bootstrap host:port list"`
 	KafkaTopics                []string `split_words:"true" desc:"comma-separated input topics"`
+	KafkaTopicFormats          []string `split_words:"true" desc:"input topics holding a platform's native payloads instead of contract records: comma-separated topic:format, format one of mailgun, postmark, ses, sendgrid; run and replay convert them (one record may hold several events)"`
 	KafkaGroup                 string   `split_words:"true" desc:"consumer group id"`
 	KafkaDLQTopic              string   `split_words:"true" desc:"dead-letter topic for rejected records (not an input topic)"`
 	KafkaTLS                   bool     `split_words:"true" desc:"connect to Kafka over TLS"`
@@ -90,6 +94,19 @@ type Config struct {
 	ReadbackBreakdown string        `split_words:"true" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
 	ReadbackTopN      int           `split_words:"true" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
 
+	IngestAddr              string        `split_words:"true" desc:"listen address of trustpipe ingest: the webhook endpoints /ingest/<format>, /metrics and /healthz (TLS and basic auth of TRUSTPIPE_HTTP_WEB_CONFIG_FILE apply)"`
+	IngestTopic             string        `split_words:"true" desc:"topic trustpipe ingest produces contract records to (empty: the first of TRUSTPIPE_KAFKA_TOPICS)"`
+	IngestMaxBodyBytes      int64         `split_words:"true" desc:"largest webhook request body accepted (larger: 413)"`
+	IngestRate              float64       `split_words:"true" desc:"webhook requests per second accepted over all endpoints (more: 429)"`
+	IngestBurst             int           `split_words:"true" desc:"requests accepted at once above TRUSTPIPE_INGEST_RATE"`
+	IngestSignatureMaxAge   time.Duration `split_words:"true" desc:"how far a signed SendGrid or Mailgun timestamp may be from now (replay window)"`
+	IngestSendgridPublicKey string        `split_words:"true" desc:"verification key of SendGrid's signed Event Webhook (base64, as SendGrid shows it); enables /ingest/sendgrid"`
+	IngestMailgunSigningKey string        `split_words:"true" secret:"true" desc:"Mailgun webhook signing key; enables /ingest/mailgun"`
+	IngestSesCertFile       string        `split_words:"true" desc:"PEM file of the SNS signing certificate (downloaded from the SigningCertURL beforehand: ingest makes no outbound calls); with TRUSTPIPE_INGEST_SES_TOPIC_ARNS enables /ingest/ses"`
+	IngestSesTopicArns      []string      `split_words:"true" desc:"comma-separated ARNs of the SNS topics SES publishes to; messages from other topics are refused"`
+	IngestPostmarkUsername  string        `split_words:"true" desc:"basic-auth user of the Postmark webhook URL; with the password enables /ingest/postmark"`
+	IngestPostmarkPassword  string        `split_words:"true" secret:"true" desc:"basic-auth password of the Postmark webhook URL"`
+
 	LogLevel  string `split_words:"true" desc:"debug, info, warn or error"`
 	LogFormat string `split_words:"true" desc:"text or json"`
 }
@@ -124,6 +141,8 @@ func (c *Config) blames() []blame {
 		{&c.ReadbackInterval, []error{readback.ErrInterval}},
 		{&c.ReadbackBreakdown, []error{readback.ErrBreakdown}},
 		{&c.ReadbackTopN, []error{readback.ErrTopN}},
+		{&c.IngestMaxBodyBytes, []error{ingest.ErrMaxBody}},
+		{&c.IngestRate, []error{ingest.ErrRate}},
 	}
 }
 
@@ -142,6 +161,7 @@ func defaultConfig() Config {
 	p := consumers.DefaultConfig()
 	s := sink.DefaultConfig()
 	r := readback.DefaultConfig()
+	in := ingest.DefaultConfig()
 	return Config{
 		KafkaBrokers: k.Brokers, KafkaTopics: k.Topics, KafkaGroup: k.Group, KafkaDLQTopic: p.DeadLetterTopic,
 		ClickhouseAddr: s.Addr, ClickhouseDatabase: s.Database, ClickhouseUsername: s.Username, ClickhousePassword: s.Password,
@@ -153,7 +173,9 @@ func defaultConfig() Config {
 		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
-		LogLevel: "info", LogFormat: "text",
+		IngestAddr: ":9465", IngestMaxBodyBytes: in.MaxBodyBytes, IngestRate: in.Rate, IngestBurst: in.Burst,
+		IngestSignatureMaxAge: 10 * time.Minute,
+		LogLevel:              "info", LogFormat: "text",
 	}
 }
 
@@ -196,6 +218,8 @@ func (c Config) validate() error {
 			}
 			return r.Validate()
 		},
+		c.ingestConfig().Validate,
+		func() error { _, err := c.topicFormats(); return err },
 		func() error { _, _, err := c.kafkaSecurity(); return err },
 		func() error { _, err := newLogger(c); return err },
 	}
@@ -230,7 +254,36 @@ func (c Config) pipelineConfig() consumers.Config {
 	p.MaxPendingRows = c.MaxPendingRows
 	p.QueueSize = c.QueueSize
 	p.ShutdownTimeout = c.ShutdownTimeout
+	p.Formats, _ = c.topicFormats() // validate reports its error
 	return p
+}
+
+// topicFormats parses TRUSTPIPE_KAFKA_TOPIC_FORMATS; each topic must be an
+// input topic, each format a registered one.
+func (c Config) topicFormats() (map[string]adapter.Format, error) {
+	if len(c.KafkaTopicFormats) == 0 {
+		return nil, nil
+	}
+	bad := func(item, problem string) error {
+		return &configError{name: envPrefix + "KAFKA_TOPIC_FORMATS", value: strings.Join(c.KafkaTopicFormats, ","), problem: fmt.Sprintf("%q: %s", item, problem)}
+	}
+	out := map[string]adapter.Format{}
+	for _, item := range c.KafkaTopicFormats {
+		topic, name, ok := strings.Cut(item, ":")
+		f, known := adapter.Lookup(name)
+		switch {
+		case !ok || topic == "":
+			return nil, bad(item, "expected topic:format")
+		case !known:
+			return nil, bad(item, "unknown format; expected one of "+strings.Join(adapter.Names(), ", "))
+		case !slices.Contains(c.KafkaTopics, topic):
+			return nil, bad(item, "not one of TRUSTPIPE_KAFKA_TOPICS")
+		case out[topic] != nil:
+			return nil, bad(item, "the topic is listed twice")
+		}
+		out[topic] = f
+	}
+	return out, nil
 }
 
 // indexConfig is the Trust Index of TRUSTPIPE_INDEX_COMPONENTS, shared by

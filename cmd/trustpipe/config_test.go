@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -265,5 +266,39 @@ func TestHelpFlagForms(t *testing.T) {
 	r2, err2 := parseReplayFlags([]string{"--from", "2026-11-01", "--to=2026-11-02"})
 	if err1 != nil || err2 != nil || r1 != r2 || r1.from != "2026-11-01" {
 		t.Fatalf("replay: %+v vs %+v (%v, %v)", r1, r2, err1, err2)
+	}
+}
+
+func TestConfigTopicFormats(t *testing.T) {
+	for _, c := range []struct {
+		value, problem string
+		want           map[string]string
+	}{
+		{"", "", map[string]string{}},
+		{"sg:sendgrid, mg:mailgun", "", map[string]string{"sg": "sendgrid", "mg": "mailgun"}},
+		{"sg", "expected topic:format", nil},
+		{"sg:mandrill", "unknown format", nil},
+		{"elsewhere:ses", "not one of TRUSTPIPE_KAFKA_TOPICS", nil},
+		{"sg:ses,sg:postmark", "listed twice", nil},
+	} {
+		t.Setenv("TRUSTPIPE_KAFKA_TOPICS", "trust-events,sg,mg")
+		t.Setenv("TRUSTPIPE_KAFKA_TOPIC_FORMATS", c.value)
+		cfg, err := loadConfig()
+		if c.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), "TRUSTPIPE_KAFKA_TOPIC_FORMATS") || !strings.Contains(err.Error(), c.problem) {
+				t.Errorf("%q: got %v, want an error naming the variable and %q", c.value, err, c.problem)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", c.value, err)
+		}
+		got := map[string]string{}
+		for topic, f := range cfg.pipelineConfig().Formats {
+			got[topic] = f.Name()
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%q: formats %v, want %v", c.value, got, c.want)
+		}
 	}
 }

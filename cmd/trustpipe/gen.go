@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
+	"github.com/trustpipe/trustpipe/consumers/adapter"
 	"github.com/trustpipe/trustpipe/consumers/produce"
 	"github.com/trustpipe/trustpipe/consumers/progress"
 )
@@ -26,6 +27,7 @@ type genOptions struct {
 	live         bool
 	invalidRatio float64
 	topic        string
+	format       string
 }
 
 func parseGenFlags(args []string) (genOptions, error) {
@@ -39,6 +41,12 @@ func parseGenFlags(args []string) (genOptions, error) {
 	}
 	if o.events < 0 || (o.events == 0 && !o.live) {
 		return o, usagef("--events %d: give a positive number of records (0 is allowed only with --live)", o.events)
+	}
+	if _, ok := adapter.Lookup(o.format); o.format != "" && !ok {
+		return o, usagef("--format %q: choose one of %s (or none for contract records)", o.format, strings.Join(adapter.Names(), ", "))
+	}
+	if o.format != "" && o.live {
+		return o, usagef("--format writes a history, not a live feed: drop --live")
 	}
 	if o.rate < 0 || o.invalidRatio < 0 || o.invalidRatio > 1 {
 		return o, usagef("--rate must be >= 0 and --invalid-ratio within [0, 1]")
@@ -57,6 +65,8 @@ func genFlags(o *genOptions) *flag.FlagSet {
 	fs.BoolVar(&o.live, "live", false, "stamp events with the current time, as a live feed (use with --rate)")
 	fs.Float64Var(&o.invalidRatio, "invalid-ratio", 0, "fraction of deliberately invalid records, to exercise the dead-letter path")
 	fs.StringVar(&o.topic, "topic", "", "topic to write (default: the first of TRUSTPIPE_KAFKA_TOPICS)")
+	fs.StringVar(&o.format, "format", "", "write the events as a platform's native payloads: "+strings.Join(adapter.Names(), ", ")+
+		" (for a topic listed in TRUSTPIPE_KAFKA_TOPIC_FORMATS; events the platform cannot report are left out)")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprint(out, "Usage: trustpipe gen [--scenario NAME] [--events N] [--days D] [--rate R] [--live] [--seed S]\n\n"+
@@ -122,6 +132,14 @@ func generate(ctx context.Context, w produce.Writer, o genOptions, now time.Time
 		return 0, usagef("%v", err)
 	}
 	paced := produce.Paced(w, o.rate)
+	if o.format != "" {
+		p := progress.New(out, "gen")
+		st, err := produce.ProduceNative(ctx, paced, g, o.format, batchFor(o.rate), p.Update)
+		p.Finish()
+		fmt.Fprintf(out, "gen: %d %s records hold %d events (%d records deliberately broken); %d events %s cannot report were left out\n",
+			st.Records, o.format, st.Events, st.Invalid, st.LeftOut, o.format)
+		return st.Records, err
+	}
 	if !o.live {
 		p := progress.New(out, "gen")
 		n, err := produce.Produce(ctx, paced, g, batchFor(o.rate), p.Update)

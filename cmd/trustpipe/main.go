@@ -81,6 +81,7 @@ Commands:
   migrate   create or upgrade the ClickHouse schema
   gen       produce a synthetic, realistic event stream (scenarios) to Kafka
   demo      the quick start: embedded Kafka, local ClickHouse, history, report, live feed
+  ingest    serve webhook endpoints for SendGrid, SES, Mailgun and Postmark events
   replay    re-process a time or offset range without touching the live group; backfill and swap shadow tables
   report    print the trust indicators, Trust Index and what moved it for a time range
   version   print the version, commit and build date (also --version)
@@ -98,6 +99,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"gen":     cmdGen,
 	"demo":    cmdDemo,
 	"replay":  cmdReplay,
+	"ingest":  cmdIngest,
 	"version": cmdVersion,
 	"probe":   cmdProbe,
 	"help":    cmdHelp,

@@ -136,7 +136,7 @@ func refuseOtherBases(settings []setting) error {
 func trimLists(settings []setting) {
 	for _, s := range settings {
 		items, ok := s.val.Interface().([]string)
-		if !ok {
+		if !ok || items == nil { // unset and no default: stays nil
 			continue
 		}
 		trimmed := make([]string, len(items))
@@ -157,6 +157,7 @@ var expected = map[string]string{
 	"bool":          "true or false",
 	"int":           wholeNumber,
 	"int64":         wholeNumber,
+	"float64":       "a number, e.g. 200 or 0.5",
 	"time.Duration": "a duration with a unit: ms, s, m or h, e.g. 500ms, 30s, 5m, 1h30m",
 }
 
