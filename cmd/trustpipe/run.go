@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -226,7 +227,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: httpHandler(reg, readiness(c, dialer, st, pipe), reportHandler(st, dcfg, log)),
+	srv := &http.Server{Handler: httpHandler(reg, readiness(c, dialer, st, pipe), reportHandler(st, dcfg, log), c.Pprof),
 		ReadHeaderTimeout: 10 * time.Second}
 	log.Info("trustpipe running", "topics", strings.Join(c.KafkaTopics, ","), "group", c.KafkaGroup,
 		"clickhouse", c.ClickhouseAddr, "database", c.ClickhouseDatabase, "http", ln.Addr().String())
@@ -266,11 +267,19 @@ func pingKafka(ctx context.Context, c Config, dialer *kafka.Dialer) error {
 	return consumers.Ping(pingCtx, dialer, c.KafkaBrokers)
 }
 
-// httpHandler serves /metrics, /healthz, /readyz and the report page; the
-// web config (TLS, basic auth) wraps them all alike.
-func httpHandler(reg *prometheus.Registry, ready func(context.Context) error, reportPage http.Handler) http.Handler {
+// httpHandler serves /metrics, /healthz, /readyz and the report page, and
+// with profiling on (TRUSTPIPE_PPROF) net/http/pprof's handlers under
+// /debug/pprof/; the web config (TLS, basic auth) wraps them all alike.
+func httpHandler(reg *prometheus.Registry, ready func(context.Context) error, reportPage http.Handler, profiling bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(reportPath, reportPage)
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
