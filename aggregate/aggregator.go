@@ -352,7 +352,23 @@ func (a *Aggregator) Rereads() uint64 { return a.rereads }
 // completed blocks. Blocks still open keep their cumulative counts so later
 // snapshots stay cumulative.
 func (a *Aggregator) Snapshot() *Snapshot {
-	s := &Snapshot{Counts: make([]CountRow, 0, a.pending)}
+	// Each slice is sized exactly: a backfill's snapshot holds about as
+	// many rows as events, and sizing every slice by the pending total (or
+	// letting them grow by doubling) held up to twice that in memory.
+	var counts, contacts, ids, ledger int
+	size := func(b *blockState) {
+		counts, contacts, ids, ledger = counts+len(b.dirty), contacts+len(b.newContacts), ids+len(b.ids), ledger+1
+	}
+	for _, p := range a.partitions {
+		for _, b := range p.done {
+			size(b)
+		}
+		if p.cur != nil {
+			size(p.cur)
+		}
+	}
+	s := &Snapshot{Counts: make([]CountRow, 0, counts), Contacts: make([]ContactRow, 0, contacts), IDs: make([]IDRow, 0, ids),
+		Ledger: make([]LedgerRow, 0, ledger)}
 	for _, p := range a.partitions {
 		for _, b := range p.done {
 			b.snapshot(s, true, a.cfg.BlockSize)
