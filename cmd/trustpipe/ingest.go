@@ -146,7 +146,7 @@ func runIngest(ctx context.Context, c Config, log *slog.Logger, reg *prometheus.
 	mux := http.NewServeMux()
 	srv.Register(mux)
 	// No report page: ingest does not read ClickHouse.
-	base := httpHandler(reg, func(ctx context.Context) error { return consumers.Ping(ctx, dialer, c.KafkaBrokers) }, http.NotFoundHandler())
+	base := httpHandler(reg, func(ctx context.Context) error { return consumers.Ping(ctx, dialer, c.KafkaBrokers) }, http.NotFoundHandler(), c.Pprof)
 	mux.Handle("/", base)
 
 	ln, err := net.Listen("tcp", c.IngestAddr)
