@@ -137,16 +137,11 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // Open connects to ClickHouse. It does not require the database to exist
 // (Migrate creates it); every statement names the database explicitly.
 func Open(ctx context.Context, cfg Config, tables Tables) (*Store, error) {
-	if !identRe.MatchString(cfg.Database) {
-		return nil, fmt.Errorf("%w: got %q", ErrDatabase, cfg.Database)
+	if err := checkNames(cfg.Database, tables); err != nil {
+		return nil, err
 	}
 	if cfg.Cluster != "" && !identRe.MatchString(cfg.Cluster) {
 		return nil, fmt.Errorf("%w: got %q", ErrCluster, cfg.Cluster)
-	}
-	for _, name := range tables.Names() {
-		if !identRe.MatchString(name) {
-			return nil, fmt.Errorf("clickhouse table %q: use letters, digits and underscores only", name)
-		}
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 5 * time.Second
@@ -194,6 +189,29 @@ func (s *Store) exec(ctx context.Context, q string) error {
 	for _, c := range stmts {
 		if err := s.conn.Exec(ctx, c); err != nil {
 			return fmt.Errorf("%s: %w", firstLine(c), err)
+		}
+	}
+	return nil
+}
+
+// NewStore returns a store on one node over an existing connection —
+// another driver.Conn implementation, such as the tests' in-process engine
+// (sink/chdbtest).
+func NewStore(conn driver.Conn, database string, tables Tables) (*Store, error) {
+	if err := checkNames(database, tables); err != nil {
+		return nil, err
+	}
+	return &Store{conn: conn, db: database, tables: tables}, nil
+}
+
+// checkNames accepts only plain identifiers: they are spliced into SQL.
+func checkNames(database string, tables Tables) error {
+	if !identRe.MatchString(database) {
+		return fmt.Errorf("%w: got %q", ErrDatabase, database)
+	}
+	for _, name := range tables.Names() {
+		if !identRe.MatchString(name) {
+			return fmt.Errorf("clickhouse table %q: use letters, digits and underscores only", name)
 		}
 	}
 	return nil

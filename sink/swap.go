@@ -70,7 +70,9 @@ var (
 )
 
 // CheckCompatible reports rows in this store's tables that were written with
-// another block size or a finer time bucket than the given ones. A replay
+// another block size or a finer time bucket than the given ones (the first
+// such block, the earliest such bucket, so the message is the same on every
+// run and engine). A replay
 // with different settings would store rows under other keys next to the old
 // ones instead of replacing them — double counting — so it must refuse.
 // (A different pseudonym key cannot be detected; see the README.)
@@ -83,7 +85,8 @@ func (s *Store) CheckCompatible(ctx context.Context, blockSize int64, bucket tim
 		last      int64
 	)
 	q := fmt.Sprintf(`SELECT topic, partition, block, first_offset, last_offset FROM %s.%s FINAL
-WHERE intDiv(first_offset, %d) != block OR intDiv(last_offset, %d) != block LIMIT 1`, s.db, s.tables.Ledger, blockSize, blockSize)
+WHERE intDiv(first_offset, %d) != block OR intDiv(last_offset, %d) != block
+ORDER BY topic, partition, block LIMIT 1`, s.db, s.tables.Ledger, blockSize, blockSize)
 	rows, err := s.conn.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("check block size against %s.%s: %w", s.db, s.tables.Ledger, err)
@@ -104,7 +107,7 @@ WHERE intDiv(first_offset, %d) != block OR intDiv(last_offset, %d) != block LIMI
 	if secs <= 1 {
 		return nil
 	}
-	rows, err = s.conn.Query(ctx, fmt.Sprintf("SELECT bucket FROM %s.%s WHERE toUInt32(bucket) %% %d != 0 LIMIT 1", s.db, s.tables.Counts, secs))
+	rows, err = s.conn.Query(ctx, fmt.Sprintf("SELECT min(bucket) FROM %s.%s WHERE toUInt32(bucket) %% %d != 0 HAVING count() > 0", s.db, s.tables.Counts, secs))
 	if err != nil {
 		return fmt.Errorf("check bucket size against %s.%s: %w", s.db, s.tables.Counts, err)
 	}

@@ -1,0 +1,238 @@
+package chdbtest_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/scenario"
+	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/chdbtest"
+	"github.com/trustpipe/trustpipe/sink/readback"
+	"github.com/trustpipe/trustpipe/sink/sinktest"
+)
+
+// surfaceViews are every view the pipeline creates: the storage read
+// surface (created by every Migrate), the indicator views and the Trust
+// Index views of the default configuration.
+func surfaceViews() []sink.View {
+	return append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...)
+}
+
+// loadPair migrates both engines with every view and loads the
+// trust-spiral scenario ending now (two weeks), with a few dead letters, into both.
+func loadPair(t *testing.T) chdbtest.Pair {
+	t.Helper()
+	p := chdbtest.OpenPair(t, surfaceViews())
+	start := time.Now()
+	l := p.Load(t, scenario.Config{Name: "trust-spiral", Events: 20000, Days: 14, Seed: 5,
+		End: time.Now().UTC().Truncate(time.Minute), InvalidRatio: 0.002}, sinktest.LoadOptions{})
+	t.Logf("ClickHouse %s: %d records (%d dead letters) loaded into both in %s",
+		p.Versions(), l.Records, l.Rejected, time.Since(start).Round(time.Millisecond))
+	return p
+}
+
+// TestSurfaceSameOnBothEngines runs the storage and read surface on
+// ClickHouse 18.16 and on current ClickHouse over the same rows: every
+// table and view created by the migrations lists the same columns and
+// holds the same rows, and every query of sink's replay support returns
+// the same answer.
+func TestSurfaceSameOnBothEngines(t *testing.T) {
+	p := loadPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	db := p.Old.Database()
+
+	tables := fmt.Sprintf("SELECT name FROM system.tables WHERE database = '%s' ORDER BY name", db)
+	res, err := p.Compare(ctx, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every table and view: the same columns, in the same order, and the
+	// same rows. The storage tables are read with FINAL, as the views do:
+	// which of a replaced key's rows survives unmerged is up to each
+	// engine's merges.
+	var names []string
+	for _, r := range res.Rows {
+		name := strings.TrimPrefix(r[0].Text, "s")
+		names = append(names, name)
+		// 18.16 names the server's time zone in the type of a
+		// toStartOfHour result (DateTime('Etc/UTC')); current releases
+		// leave it implicit. Both mean the same with a UTC server.
+		cols := fmt.Sprintf(`SELECT name, replaceAll(type, 'DateTime(\'Etc/UTC\')', 'DateTime')
+FROM system.columns WHERE database = '%s' AND table = '%s'`, db, name)
+		if _, err := p.Compare(ctx, cols); err != nil {
+			t.Errorf("columns of %s: %v", name, err)
+		}
+		final := ""
+		if slices.Contains(sink.LiveTables().Names(), name) {
+			final = " FINAL"
+		}
+		q := fmt.Sprintf("SELECT * FROM %s.%s%s", db, name, final)
+		if name == "schema_migrations" {
+			q = fmt.Sprintf("SELECT version, name FROM %s.schema_migrations", db)
+		}
+		start := time.Now()
+		res, err := p.Compare(ctx, q)
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", name, err)
+		case len(res.Rows) == 0:
+			t.Errorf("%s is empty: the comparison proves nothing", name)
+		default:
+			t.Logf("%s: %d rows agree (%s)", name, len(res.Rows), time.Since(start).Round(time.Millisecond))
+		}
+	}
+	for _, v := range surfaceViews() {
+		if !slices.Contains(names, v.Name) {
+			t.Errorf("view %s is missing", v.Name)
+		}
+	}
+
+	// Replay support (sink/swap.go) on both: its answers are the same.
+	same := func(what string, f func(st *sink.Store) (any, error)) {
+		t.Helper()
+		a, errA := f(p.Old)
+		b, errB := f(p.New)
+		if errA != nil || errB != nil {
+			t.Errorf("%s: %v / %v", what, errA, errB)
+			return
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s differs:\n  %v\n  %v", what, a, b)
+		}
+	}
+	live := sink.LiveTables()
+	same("TotalsByDayType", func(st *sink.Store) (any, error) { return st.TotalsByDayType(ctx, live) })
+	same("LedgerCoverage", func(st *sink.Store) (any, error) { return st.LedgerCoverage(ctx, live) })
+	same("EngagedContactDays", func(st *sink.Store) (any, error) { return st.EngagedContactDays(ctx, live) })
+	same("MissingTables", func(st *sink.Store) (any, error) { return st.MissingTables(ctx, live.Prefixed("shadow_")) })
+	compatible := func(blockSize int64, bucket time.Duration) func(st *sink.Store) (any, error) {
+		return func(st *sink.Store) (any, error) {
+			err := st.CheckCompatible(ctx, blockSize, bucket)
+			return fmt.Sprint(err), nil
+		}
+	}
+	cfg := aggregate.DefaultConfig()
+	same("CheckCompatible (same settings)", compatible(cfg.BlockSize, cfg.BucketSize))
+	same("CheckCompatible (other block size)", compatible(cfg.BlockSize/2, cfg.BucketSize))
+	same("CheckCompatible (coarser bucket)", compatible(cfg.BlockSize, time.Hour))
+}
+
+// TestSwapOnBothEngines swaps a shadow backfill with the live tables on
+// both engines: RENAME TABLE on 18.16 (database engine Ordinary), EXCHANGE
+// TABLES on current ClickHouse (Atomic) — both branches of Store.Swap —
+// and the read surface then shows the same backfill on both.
+func TestSwapOnBothEngines(t *testing.T) {
+	p := chdbtest.OpenPair(t, surfaceViews())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sc := scenario.Config{Name: "trust-spiral", Events: 3000, Days: 3, Seed: 8, End: time.Now().UTC().Truncate(time.Minute)}
+	p.Load(t, sc, sinktest.LoadOptions{})
+	kinds := map[string]string{}
+	for name, st := range map[string]*sink.Store{"server": p.Old, "chdb": p.New} {
+		shadow, err := sink.NewStore(st.Conn(), st.Database(), sink.LiveTables().Prefixed("shadow_"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := shadow.CreateStorage(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sc2 := sc
+		sc2.Seed = 9
+		sinktest.LoadScenario(t, shadow, sc2, sinktest.LoadOptions{})
+		kind, err := st.Swap(ctx, sink.LiveTables(), shadow.Tables())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		kinds[name] = kind
+	}
+	if kinds["server"] != "RENAME TABLE" || kinds["chdb"] != "EXCHANGE TABLES" {
+		t.Errorf("swap statements: %v, want RENAME TABLE on the server (Ordinary) and EXCHANGE TABLES on chDB (Atomic)", kinds)
+	}
+	for _, q := range []string{
+		"SELECT event_type, sum(events) FROM %s.trust_counts GROUP BY event_type",
+		"SELECT event_type, sum(events) FROM %s.shadow_trust_counts_blocks FINAL GROUP BY event_type",
+		"SELECT count() FROM %s.ingest_ledger",
+	} {
+		if _, err := p.Compare(ctx, fmt.Sprintf(q, p.Old.Database())); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestReadBackSameOnBothEngines runs the read-back — every query it sends,
+// with each breakdown dimension — against both engines and compares every
+// exported series.
+func TestReadBackSameOnBothEngines(t *testing.T) {
+	p := loadPair(t)
+	now := time.Now()
+	for _, dim := range append([]string{""}, readback.BreakdownDimensions()...) {
+		cfg := readback.Config{Database: p.Old.Database(), Interval: time.Minute, BucketSize: time.Minute, Breakdown: dim, TopN: 5}
+		a, b := gather(t, p.Old, cfg, now), gather(t, p.New, cfg, now)
+		if len(a) < 20 {
+			t.Fatalf("breakdown %q: only %d read-back series", dim, len(a))
+		}
+		for k, v := range a {
+			w, ok := b[k]
+			switch {
+			case !ok:
+				t.Errorf("%s = %v on the server, missing on chDB", k, v)
+			case math.Abs(v-w) > 1e-9*math.Max(1, math.Abs(v)):
+				t.Errorf("%s = %v on the server, %v on chDB", k, v, w)
+			}
+		}
+		for k, w := range b {
+			if _, ok := a[k]; !ok {
+				t.Errorf("%s = %v on chDB, missing on the server", k, w)
+			}
+		}
+		t.Logf("breakdown %q: %d read-back series agree", dim, len(a))
+	}
+}
+
+// gather refreshes a read-back once and returns its series by name and
+// labels, without those that tell when and how fast rather than what.
+func gather(t *testing.T, st *sink.Store, cfg readback.Config, now time.Time) map[string]float64 {
+	t.Helper()
+	{
+		reg := prometheus.NewPedanticRegistry()
+		rb, err := readback.New(cfg,
+			readback.Deps{Querier: st.Conn(), Registerer: reg, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rb.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case "trustpipe_readback_success_timestamp_seconds", "trustpipe_readback_duration_seconds":
+				continue // when and how fast, not what
+			}
+			for _, m := range mf.GetMetric() {
+				var labels []string
+				for _, l := range m.GetLabel() {
+					labels = append(labels, l.GetName()+"="+l.GetValue())
+				}
+				v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+				out[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = v
+			}
+		}
+		return out
+	}
+}
