@@ -142,7 +142,7 @@ ORDER BY time`),
 FROM (
 	SELECT
 		groupArrayIf((campaign, delivered, trust_index, complaint, unsubscribe, opt_down, ctr), is_all = 0) AS campaigns,
-		anyIf(trust_index, is_all = 1) AS all_index,
+		`+pick("trust_index", "is_all = 1")+` AS all_index,
 		anyIf(delivered, is_all = 1) AS all_delivered
 	FROM (
 		SELECT is_all, campaign, `+indexExpr+` AS trust_index, `+strings.Join(rateKeys, ", ")+`
@@ -215,7 +215,7 @@ FROM (
 	`+indent(componentRows(append([]string{"dimension", "value"}, rateKeys...), dimsInner), "\t")+`
 )
 GROUP BY dimension, value, `+strings.Join(rateKeys, ", ")+`
-ORDER BY dimension, "Trust Index"`))
+ORDER BY dimension, "Trust Index", value`))
 	dims.override("byName", "Trust Index", prop("decimals", 1), prop("custom.cellOptions", Obj{"type": "color-background"}),
 		prop("thresholds", indexSteps()))
 	for _, name := range []string{"Complaint rate", "Unsubscribe rate", "Opt-down share"} {

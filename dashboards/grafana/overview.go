@@ -52,9 +52,9 @@ func Overview() *Dashboard {
 			"(see the next panels) and the weights renormalised.",
 		"none", indexSteps(),
 		sqlTarget("A", true, `SELECT
-	anyIf(trust_index, `+"`window`"+` = '24h') AS "Last 24 h",
-	anyIf(trust_index, `+"`window`"+` = '7d') AS "Last 7 days",
-	anyIf(trust_index, `+"`window`"+` = '28d') AS "Last 28 days"
+	`+pick("trust_index", "`window` = '24h'")+` AS "Last 24 h",
+	`+pick("trust_index", "`window` = '7d'")+` AS "Last 7 days",
+	`+pick("trust_index", "`window` = '28d'")+` AS "Last 28 days"
 FROM `+sink.ViewIndexWindow),
 	).set("decimals", 1).set("min", 0).set("max", 100).option("textMode", "value_and_name").option("orientation", "horizontal"))
 
@@ -96,13 +96,13 @@ FROM (
 	if(included_24h = 1, 'scored', if(volume_24h = 0, 'no data', 'left out: low volume')) AS "Status"
 FROM (
 	SELECT position, component, title,
-		anyIf(value, `+"`window`"+` = '24h') AS value_24h,
+		`+pick("value", "`window` = '24h'")+` AS value_24h,
 		anyIf(volume, `+"`window`"+` = '24h') AS volume_24h,
 		anyIf(included, `+"`window`"+` = '24h') AS included_24h,
-		anyIf(score, `+"`window`"+` = '24h') AS score_24h,
+		`+pick("score", "`window` = '24h'")+` AS score_24h,
 		anyIf(weight, `+"`window`"+` = '24h') AS weight_24h,
 		anyIf(contribution, `+"`window`"+` = '24h') AS contribution_24h,
-		anyIf(score, `+"`window`"+` = '7d') AS score_7d
+		`+pick("score", "`window` = '7d'")+` AS score_7d
 	FROM `+sink.ViewIndexWindowComponents+`
 	WHERE `+"`window`"+` IN ('24h', '7d')
 	GROUP BY position, component, title

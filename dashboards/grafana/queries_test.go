@@ -100,13 +100,23 @@ type testDB struct {
 	from, to time.Time
 }
 
+// datasetViews are the views the dashboards read.
+func datasetViews() []sink.View {
+	return append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...)
+}
+
+// dataset is the scenario of the known dataset with events events, ending
+// at end.
+func dataset(events int, end time.Time) scenario.Config {
+	return scenario.Config{Name: "trust-spiral", Events: events, Days: datasetDays, Seed: 11, End: end, InvalidRatio: 0.002}
+}
+
 func loadDataset(t testing.TB) testDB {
 	t.Helper()
-	st, cfg := sinktest.Open(t, append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...))
+	st, cfg := sinktest.Open(t, datasetViews())
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := time.Now()
-	l := sinktest.LoadScenario(t, st, scenario.Config{Name: "trust-spiral", Events: datasetEvents, Days: datasetDays, Seed: 11,
-		End: end, InvalidRatio: 0.002}, sinktest.LoadOptions{})
+	l := sinktest.LoadScenario(t, st, dataset(datasetEvents, end), sinktest.LoadOptions{})
 	t.Logf("dataset: %d records (%d valid, %d dead letters) over %d days in %s, loaded in %s",
 		l.Records, l.Accepted, l.Rejected, datasetDays, cfg.Database, time.Since(start).Round(time.Millisecond))
 	if cfg.Database == "trustpipe" {

@@ -124,6 +124,12 @@ func prefixed(p string) func(string) string { return func(name string) string { 
 // (good - bad) clamped to [0, 100]. indexExpr then renormalises the weights
 // of the included components. The sink tests and the dashboard query test
 // check the result against indicator.ComputeIndex.
+//
+// The join is ALL INNER JOIN between aliased subqueries: current ClickHouse
+// rejects a join of unaliased subqueries (Code 206), and its ANY INNER JOIN
+// keeps only one left row per key — one group's components, not every
+// group's — where 18.16 keeps them all. trust_index_config has one row per
+// indicator, so ALL joins each left row exactly once on both.
 func componentRows(keys []string, inner string) string {
 	var tuples []string
 	for _, d := range trustIndicators() {
@@ -144,9 +150,17 @@ FROM (
 	ARRAY JOIN [
 		%s
 	] AS s
-)
-ANY INNER JOIN (SELECT indicator, position, title, weight, good, bad, min_volume FROM %s) USING indicator`,
+) AS sums
+ALL INNER JOIN (SELECT indicator, position, title, weight, good, bad, min_volume FROM %s) AS config USING indicator`,
 		k, k, indent(inner, "\t\t"), strings.Join(tuples, ",\n\t\t"), sink.ViewIndexConfig)
+}
+
+// pick is anyIf(x, cond) for a Nullable x: the matching row's x, NULL when
+// that is NULL or no row matches. ClickHouse 18.16's anyIf returns 0
+// instead when another row of the group has a value; current releases
+// return NULL, and so does pick on both.
+func pick(x, cond string) string {
+	return fmt.Sprintf("if(countIf(%s AND isNotNull(%s)) = 0, NULL, anyIf(%s, %s))", cond, x, x, cond)
 }
 
 // indexExpr aggregates componentRows into the Trust Index: the weighted mean

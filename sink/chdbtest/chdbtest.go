@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
@@ -132,6 +134,28 @@ func (p Pair) Load(t testing.TB, cfg scenario.Config, opt sinktest.LoadOptions) 
 	return a
 }
 
+// InDatabase returns the pair with connections whose default database is
+// the pair's, for statements that leave it unqualified (the dashboards').
+// On chDB that is a USE of the shared session; sink names the database in
+// every statement, so other users of the session are unaffected.
+func (p Pair) InDatabase(t testing.TB) Pair {
+	t.Helper()
+	db := p.Old.Database()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{sinktest.Addr(t)}, Auth: clickhouse.Auth{Database: db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	old, err := sink.NewStore(conn, db, p.Old.Tables())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.New.Conn().Exec(context.Background(), "USE "+db); err != nil {
+		t.Fatalf("chdb: USE %s: %v", db, err)
+	}
+	return Pair{Old: old, New: p.New}
+}
+
 // Versions names the two engines, e.g. "18.16.1 and 26.7.2.1".
 func (p Pair) Versions() string {
 	v, err := p.Old.ServerVersion()
@@ -156,7 +180,7 @@ func (p Pair) Compare(ctx context.Context, q string, args ...any) (Result, error
 		if errA != nil || errB != nil {
 			return Result{}, p.engineErrors(q, errA, errB)
 		}
-		if diff = Diff(a, b, Ordered(q)); diff == "" {
+		if diff = Diff(a, b, OrderBy(q)); diff == "" {
 			return a, nil
 		}
 	}

@@ -162,19 +162,40 @@ func (v Value) number() (float64, bool) {
 }
 
 // Diff describes how b differs from a, or returns "" when they agree: the
-// same column names and the same rows. Rows are compared in order when
-// ordered is set (the query ends with ORDER BY), else as multisets.
-func Diff(a, b Result, ordered bool) string {
+// same column names and the same rows, as multisets. With an ORDER BY
+// (orderBy, see OrderBy) the order must agree too: where every key is an
+// output column, the sequence of key values (rows that tie may come in any
+// order); otherwise the sequence of whole rows.
+func Diff(a, b Result, orderBy []string) string {
 	if len(a.Rows) > 0 && len(b.Rows) > 0 && !slices.Equal(a.Columns, b.Columns) {
 		return fmt.Sprintf("columns differ:\n  %q\n  %q", a.Columns, b.Columns)
 	}
 	if len(a.Rows) != len(b.Rows) {
 		return fmt.Sprintf("%d rows vs %d rows%s", len(a.Rows), len(b.Rows), firstRows(a, b))
 	}
-	ra, rb := a.Rows, b.Rows
-	if !ordered {
-		ra, rb = sorted(ra), sorted(rb)
+	if d := diffRows(sorted(a.Rows), sorted(b.Rows), a.Columns); d != "" || orderBy == nil {
+		return d
 	}
+	keys := make([]int, len(orderBy))
+	for i, k := range orderBy {
+		keys[i] = slices.IndexFunc(a.Columns, func(c string) bool { return c == strings.Trim(k, "`\"") })
+		if keys[i] < 0 {
+			return diffRows(a.Rows, b.Rows, a.Columns)
+		}
+	}
+	project := func(rows [][]Value) [][]Value {
+		out := make([][]Value, len(rows))
+		for i, r := range rows {
+			for _, k := range keys {
+				out[i] = append(out[i], r[k])
+			}
+		}
+		return out
+	}
+	return diffRows(project(a.Rows), project(b.Rows), orderBy)
+}
+
+func diffRows(ra, rb [][]Value, columns []string) string {
 	for i := range ra {
 		if len(ra[i]) != len(rb[i]) {
 			return fmt.Sprintf("row %d: %d vs %d values", i, len(ra[i]), len(rb[i]))
@@ -182,8 +203,8 @@ func Diff(a, b Result, ordered bool) string {
 		for j := range ra[i] {
 			if !ra[i][j].equal(rb[i][j]) {
 				col := ""
-				if j < len(a.Columns) {
-					col = a.Columns[j]
+				if j < len(columns) {
+					col = columns[j]
 				}
 				return fmt.Sprintf("row %d, column %d (%s): %s vs %s\n  row: %s\n  row: %s", i, j, col, ra[i][j], rb[i][j], rowString(ra[i]), rowString(rb[i]))
 			}
@@ -232,21 +253,57 @@ func sorted(rows [][]Value) [][]Value {
 	return out
 }
 
-// Ordered reports whether a query's outermost SELECT has an ORDER BY: one
-// outside every parenthesis and string literal.
-func Ordered(q string) bool {
-	depth := 0
+// OrderBy returns the expressions of the outermost SELECT's ORDER BY —
+// the one outside every parenthesis and string literal — without ASC or
+// DESC, or nil when it has none.
+func OrderBy(q string) []string {
+	depth, at := 0, -1
 	for i := 0; i < len(q); i++ {
 		switch c := q[i]; {
-		case c == '\'' || c == '`':
+		case c == '\'' || c == '`' || c == '"':
 			i = closing(q, i) - 1
 		case c == '(' || c == '[':
 			depth++
 		case c == ')' || c == ']':
 			depth--
 		case depth == 0 && (c == 'O' || c == 'o') && len(q)-i >= 8 && strings.EqualFold(q[i:i+8], "ORDER BY"):
-			return true
+			at = i + 8
 		}
 	}
-	return false
+	if at < 0 {
+		return nil
+	}
+	clause := q[at:]
+	if j := strings.Index(strings.ToUpper(clause), "LIMIT"); j >= 0 {
+		clause = clause[:j]
+	}
+	var keys []string
+	for _, k := range splitTop(clause) {
+		k = strings.TrimSpace(k)
+		for _, dir := range []string{" DESC", " ASC", " desc", " asc"} {
+			k = strings.TrimSpace(strings.TrimSuffix(k, dir))
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// splitTop splits s at commas outside parentheses and quotes.
+func splitTop(s string) []string {
+	var parts []string
+	depth, last := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'' || c == '`' || c == '"':
+			i = closing(s, i) - 1
+		case c == '(' || c == '[':
+			depth++
+		case c == ')' || c == ']':
+			depth--
+		case c == ',' && depth == 0:
+			parts = append(parts, s[last:i])
+			last = i + 1
+		}
+	}
+	return append(parts, s[last:])
 }
