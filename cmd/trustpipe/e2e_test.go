@@ -22,6 +22,7 @@ import (
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
 	"github.com/trustpipe/trustpipe/sink"
+	"github.com/trustpipe/trustpipe/sink/chdbtest"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )
 
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build trustpipe:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := chdbtest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

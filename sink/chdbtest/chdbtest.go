@@ -156,6 +156,9 @@ func (p Pair) InDatabase(t testing.TB) Pair {
 	return Pair{Old: old, New: p.New}
 }
 
+// Stores returns Old and New, in this order.
+func (p Pair) Stores() [2]*sink.Store { return [2]*sink.Store{p.Old, p.New} }
+
 // Versions names the two engines, e.g. "18.16.1 and 26.7.2.1".
 func (p Pair) Versions() string {
 	v, err := p.Old.ServerVersion()
