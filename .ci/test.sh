@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The project's whole test suite, as the README's test command (`make test`)
 # and CI (`.ci/run`) run it: installs what the tests need from Debian, starts
-# a private ClickHouse (own data dir and ports), then vets and runs every Go
-# test with the race detector. Under CI=true no integration test may skip.
+# a private ClickHouse 18.16 (own data dir and ports), fetches current
+# ClickHouse as chDB's in-process engine (.ci/chdb.sh), then vets and runs
+# every Go test with the race detector. Under CI=true no integration test
+# may skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 # The report page's browser test renders it in headless Chromium.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]} from Debian" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -23,6 +26,20 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go mod download
+
+# Current ClickHouse beside the 18.16 server: the tests compare every
+# statement on both (sink/chdbtest). Without CI a failed fetch only makes
+# those tests skip.
+if [ -z "${TRUSTPIPE_TEST_CHDB_LIB:-}" ]; then
+  if lib=$(.ci/chdb.sh); then
+    export TRUSTPIPE_TEST_CHDB_LIB=$lib
+  elif [ "${CI:-}" = true ]; then
+    echo "test: cannot fetch current ClickHouse (chDB) under CI=true" >&2
+    exit 1
+  else
+    echo "test: cannot fetch current ClickHouse (chDB): its comparison tests will skip" >&2
+  fi
+fi
 
 # Servers this script started, stopped on exit.
 cleanup=()

@@ -29,12 +29,12 @@ func surfaceViews() []sink.View {
 }
 
 // loadPair migrates both engines with every view and loads the
-// trust-spiral scenario ending now (two weeks), with a few dead letters, into both.
+// trust-spiral scenario ending now (a week), with a few dead letters, into both.
 func loadPair(t *testing.T) chdbtest.Pair {
 	t.Helper()
 	p := chdbtest.OpenPair(t, surfaceViews())
 	start := time.Now()
-	l := p.Load(t, scenario.Config{Name: "trust-spiral", Events: 20000, Days: 14, Seed: 5,
+	l := p.Load(t, scenario.Config{Name: "trust-spiral", Events: 10000, Days: 7, Seed: 5,
 		End: time.Now().UTC().Truncate(time.Minute), InvalidRatio: 0.002}, sinktest.LoadOptions{})
 	t.Logf("ClickHouse %s: %d records (%d dead letters) loaded into both in %s",
 		p.Versions(), l.Records, l.Rejected, time.Since(start).Round(time.Millisecond))
