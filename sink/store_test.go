@@ -85,18 +85,7 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	st, cfg := sinktest.Open(t, nil)
 	ctx := context.Background()
 	db := cfg.Database
-	for _, q := range []string{
-		"DROP TABLE " + db + ".ingest_ledger",
-		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN skipped",
-		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN duplicates",
-		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN dedup_watermark",
-		"DROP TABLE " + db + ".duplicate_events",
-		"DROP TABLE " + db + ".event_ids",
-		"DROP TABLE " + db + ".schema_migrations",
-		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY version",
-		"INSERT INTO " + db + ".schema_migrations (version, name, applied_at) SELECT 1, 'storage tables', now()",
-		"INSERT INTO " + db + ".ingest_ledger_blocks (topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, complete, version) SELECT 't', 0, 0, 0, 9, 10, 10, 0, 1, 19",
-	} {
+	for _, q := range sinktest.MigrationOneDatabase(db) {
 		if err := st.Conn().Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

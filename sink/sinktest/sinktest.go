@@ -100,3 +100,23 @@ func OpenConfig(t testing.TB, cfg sink.Config, views []sink.View) (*sink.Store, 
 	})
 	return st, cfg
 }
+
+// MigrationOneDatabase returns the statements that turn a freshly migrated
+// database into one made by migration 1 alone, before the later migrations
+// (the ledger without skipped, duplicates and dedup_watermark; no dedup
+// tables), holding one old ledger row (consumed 10), so tests can run the
+// upgrade.
+func MigrationOneDatabase(db string) []string {
+	return []string{
+		"DROP TABLE " + db + ".ingest_ledger",
+		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN skipped",
+		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN duplicates",
+		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN dedup_watermark",
+		"DROP TABLE " + db + ".duplicate_events",
+		"DROP TABLE " + db + ".event_ids",
+		"DROP TABLE " + db + ".schema_migrations",
+		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY version",
+		"INSERT INTO " + db + ".schema_migrations (version, name, applied_at) SELECT 1, 'storage tables', now()",
+		"INSERT INTO " + db + ".ingest_ledger_blocks (topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, complete, version) SELECT 't', 0, 0, 0, 9, 10, 10, 0, 1, 19",
+	}
+}
