@@ -31,8 +31,8 @@ func formatValue(nameCol, valueCol string) string {
 			scores = append(scores, d.Name)
 		}
 	}
-	return fmt.Sprintf("multiIf(isNull(%[2]s), '–', %[1]s IN (%[3]s), toString(round(%[2]s, 2)), concat(toString(round(%[2]s * 100, 3)), ' %%'))",
-		nameCol, valueCol, quotedList(scores))
+	return fmt.Sprintf("multiIf(isNull(%[2]s), '–', %[1]s IN (%[3]s), toString(%[4]s), concat(toString(%[5]s), ' %%'))",
+		nameCol, valueCol, quotedList(scores), roundHalfUp(valueCol, 2), roundHalfUp(valueCol+" * 100", 3))
 }
 
 // Overview is the leaders' dashboard: the Trust Index, why it moved, and

@@ -163,6 +163,15 @@ func pick(x, cond string) string {
 	return fmt.Sprintf("if(countIf(%s AND isNotNull(%s)) = 0, NULL, anyIf(%s, %s))", cond, x, x, cond)
 }
 
+// roundHalfUp rounds x to digits decimals, halves upwards. ClickHouse's
+// round rounds halves away from zero on 18.16 but to even on current
+// releases (0.025 becomes 0.03 and 0.02): a displayed value must not
+// depend on the version.
+func roundHalfUp(x string, digits int) string {
+	scale := "1" + strings.Repeat("0", digits)
+	return fmt.Sprintf("floor((%s) * %s + 0.5) / %s", x, scale, scale)
+}
+
 // indexExpr aggregates componentRows into the Trust Index: the weighted mean
 // of the included components' scores, NULL when none is included.
 const indexExpr = "if(sumIf(weight, included) = 0, NULL, sumIf(weight * score, included) / sumIf(weight, included))"
