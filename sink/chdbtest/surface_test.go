@@ -29,13 +29,14 @@ func surfaceViews() []sink.View {
 }
 
 // loadPair migrates both engines with every view and loads the
-// trust-spiral scenario ending now (a week), with a few dead letters, into both.
+// trust-spiral scenario ending now (a week), with a few dead letters and
+// re-sent duplicates, into both.
 func loadPair(t *testing.T) chdbtest.Pair {
 	t.Helper()
 	p := chdbtest.OpenPair(t, surfaceViews())
 	start := time.Now()
 	l := p.Load(t, scenario.Config{Name: "trust-spiral", Events: 10000, Days: 7, Seed: 5,
-		End: time.Now().UTC().Truncate(time.Minute), InvalidRatio: 0.002}, sinktest.LoadOptions{})
+		End: time.Now().UTC().Truncate(time.Minute), InvalidRatio: 0.002, DuplicateRatio: 0.01}, sinktest.LoadOptions{})
 	t.Logf("ClickHouse %s: %d records (%d dead letters) loaded into both in %s",
 		p.Versions(), l.Records, l.Rejected, time.Since(start).Round(time.Millisecond))
 	return p
@@ -126,6 +127,14 @@ FROM system.columns WHERE database = '%s' AND table = '%s'`, db, name)
 	same("CheckCompatible (same settings)", compatible(cfg.BlockSize, cfg.BucketSize))
 	same("CheckCompatible (other block size)", compatible(cfg.BlockSize/2, cfg.BucketSize))
 	same("CheckCompatible (coarser bucket)", compatible(cfg.BlockSize, time.Hour))
+
+	// Dedup support (sink/store.go): the same counts and history.
+	now := time.Now()
+	same("Duplicates", func(st *sink.Store) (any, error) { return st.Duplicates(ctx, now.AddDate(0, 0, -30), now) })
+	for part := int32(0); part < 3; part++ {
+		hq := aggregate.HistoryQuery{Topic: "trust-events", Partition: part, FromOffset: 0, Before: 1 << 40, Block: 1 << 30, Window: 30 * 24 * time.Hour}
+		same(fmt.Sprintf("DedupHistory (partition %d)", part), func(st *sink.Store) (any, error) { return st.DedupHistory(ctx, hq) })
+	}
 }
 
 // TestUpgradeOnBothEngines runs the migrations that only upgrade older
