@@ -16,14 +16,14 @@ import (
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )
 
-// TestReportSameOnBothEngines reads the report's inputs — every query the
-// report sends, without and with a filter — from ClickHouse 18.16 and from
-// current ClickHouse over the same rows: the inputs, and so the rendered
-// reports, are identical.
+// TestReportSameOnBothEngines reads the report — every query it sends,
+// without and with a filter, in every format — from ClickHouse 18.16 and
+// from current ClickHouse over the same rows: the inputs and the rendered
+// reports are identical.
 func TestReportSameOnBothEngines(t *testing.T) {
 	p := chdbtest.OpenPair(t, nil)
 	end := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	p.Load(t, scenario.Config{Name: "trust-spiral", Events: 20000, Days: 14, Seed: 3, End: end, InvalidRatio: 0.01}, sinktest.LoadOptions{})
+	p.Load(t, scenario.Config{Name: "trust-spiral", Events: 20000, Days: 14, Seed: 3, End: end, InvalidRatio: 0.01, DuplicateRatio: 0.01}, sinktest.LoadOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var campaign, channel string
@@ -41,16 +41,9 @@ func TestReportSameOnBothEngines(t *testing.T) {
 			t.Fatal(err)
 		}
 		var inputs [2]report.Input
-		var rendered [2]bytes.Buffer
 		for i, st := range p.Stores() {
-			in, err := readReportInput(ctx, reportReader{conn: st.Conn(), db: st.Database()}, o)
-			if err != nil {
+			if inputs[i], err = readReportInput(ctx, reportReader{conn: st.Conn(), db: st.Database()}, o); err != nil {
 				t.Fatalf("%v: %v", args, err)
-			}
-			in.Divergence = indicator.DefaultDivergenceConfig()
-			inputs[i] = in
-			if err := report.Build(in).WriteJSON(&rendered[i]); err != nil {
-				t.Fatal(err)
 			}
 		}
 		if inputs[0].Current.Empty() || inputs[0].Baseline.Empty() {
@@ -70,8 +63,18 @@ func TestReportSameOnBothEngines(t *testing.T) {
 			t.Errorf("%v: reach differs between ClickHouse %s:\n%+v %+v\n%+v %+v", args, p.Versions(),
 				inputs[0].Reach, inputs[0].BaselineReach, inputs[1].Reach, inputs[1].BaselineReach)
 		}
-		if !bytes.Equal(rendered[0].Bytes(), rendered[1].Bytes()) {
-			t.Errorf("%v: reports differ:\n%s\n%s", args, rendered[0].String(), rendered[1].String())
+		// Every format, the page's timeline and campaign ranking included.
+		for _, format := range []string{"table", "json", "html"} {
+			o.format = format
+			var rendered [2]bytes.Buffer
+			for i, st := range p.Stores() {
+				if err := renderReport(ctx, st, indicator.DefaultDivergenceConfig(), o, &rendered[i]); err != nil {
+					t.Fatalf("%v --format %s: %v", args, format, err)
+				}
+			}
+			if !bytes.Equal(rendered[0].Bytes(), rendered[1].Bytes()) {
+				t.Errorf("%v --format %s: the reports differ between ClickHouse %s:\n%s\n%s", args, format, p.Versions(), rendered[0].String(), rendered[1].String())
+			}
 		}
 	}
 }
