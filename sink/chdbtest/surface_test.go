@@ -28,6 +28,10 @@ func surfaceViews() []sink.View {
 	return append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...)
 }
 
+// loadSettings is the settings fingerprint loadPair records, as the
+// pipeline records its own.
+const loadSettings = "block_size=10000 bucket=1m0s"
+
 // loadPair migrates both engines with every view and loads the
 // trust-spiral scenario ending now (a week), with a few dead letters and
 // re-sent duplicates, into both.
@@ -39,6 +43,11 @@ func loadPair(t *testing.T) chdbtest.Pair {
 		End: time.Now().UTC().Truncate(time.Minute), InvalidRatio: 0.002, DuplicateRatio: 0.01}, sinktest.LoadOptions{})
 	t.Logf("ClickHouse %s: %d records (%d dead letters) loaded into both in %s",
 		p.Versions(), l.Records, l.Rejected, time.Since(start).Round(time.Millisecond))
+	for _, st := range p.Stores() {
+		if err := st.CheckSettings(context.Background(), loadSettings); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return p
 }
 
@@ -79,8 +88,12 @@ FROM system.columns WHERE database = '%s' AND table = '%s'`, db, name)
 			final = " FINAL"
 		}
 		q := fmt.Sprintf("SELECT * FROM %s.%s%s", db, name, final)
-		if name == "schema_migrations" {
+		// Without the times of writing.
+		switch name {
+		case "schema_migrations":
 			q = fmt.Sprintf("SELECT version, name FROM %s.schema_migrations", db)
+		case "pipeline_settings":
+			q = fmt.Sprintf("SELECT tables, settings FROM %s.pipeline_settings FINAL", db)
 		}
 		start := time.Now()
 		res, err := p.Compare(ctx, q)
@@ -127,6 +140,15 @@ FROM system.columns WHERE database = '%s' AND table = '%s'`, db, name)
 	same("CheckCompatible (same settings)", compatible(cfg.BlockSize, cfg.BucketSize))
 	same("CheckCompatible (other block size)", compatible(cfg.BlockSize/2, cfg.BucketSize))
 	same("CheckCompatible (coarser bucket)", compatible(cfg.BlockSize, time.Hour))
+
+	// Settings fingerprints (sink/settings.go).
+	same("RecordedSettings", func(st *sink.Store) (any, error) {
+		v, ok, err := st.RecordedSettings(ctx)
+		return fmt.Sprint(v, ok), err
+	})
+	same("CheckSettings (other settings)", func(st *sink.Store) (any, error) {
+		return fmt.Sprint(st.CheckSettings(ctx, "block_size=5000 bucket=1m0s")), nil
+	})
 
 	// Dedup support (sink/store.go): the same counts and history.
 	now := time.Now()
