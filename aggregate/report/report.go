@@ -222,8 +222,8 @@ type ConsentMigration struct {
 	// Transitions lists every (from, to) pair seen in either period,
 	// ordered by from then to tier.
 	Transitions []Transition `json:"transitions"`
-	Upgrades    uint64       `json:"upgrades"`   // to a higher tier
-	Downgrades  uint64       `json:"downgrades"` // to a lower tier
+	Upgrades    uint64       `json:"upgrades"`   // to a higher known tier
+	Downgrades  uint64       `json:"downgrades"` // to a lower known tier
 	Total       uint64       `json:"total"`      // all consent changes
 	// The same counts in the comparison period.
 	PreviousUpgrades   uint64 `json:"previous_upgrades"`
@@ -359,13 +359,18 @@ func consentMigration(cur, prev indicator.Totals) ConsentMigration {
 		}
 		return int(a[1]) - int(b[1])
 	})
+	// Upgrades and downgrades are what consent_momentum counts (moves out of
+	// or into tier 0, "unknown", are neither): its selectors decide.
+	momentum, _ := indicator.ByName(indicator.ConsentMomentum)
+	up, down := momentum.Numerator[0].Selector, momentum.Numerator[1].Selector
 	for _, k := range sorted {
 		m.Transitions = append(m.Transitions, Transition{From: k[0], To: k[1], Events: c[k], PreviousEvents: p[k]})
+		r := indicator.Row{EventType: event.ConsentChange.String(), Detail: indicator.ConsentChangeDetail(k[0], k[1])}
 		switch {
-		case k[1] > k[0]:
+		case up.Matches(r):
 			m.Upgrades += c[k]
 			m.PreviousUpgrades += p[k]
-		case k[1] < k[0]:
+		case down.Matches(r):
 			m.Downgrades += c[k]
 			m.PreviousDowngrades += p[k]
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 func row(typ, detail, pers string, tier uint8, events uint64) indicator.Row {
-	return indicator.Row{EventType: typ, Detail: detail, Personalization: pers, ConsentTier: tier, Events: events}
+	return indicator.Row{EventType: typ, Detail: detail, Channel: "email", Personalization: pers, ConsentTier: tier, Events: events}
 }
 
 func sentiment(events uint64, sum float64) indicator.Row {
@@ -224,10 +224,14 @@ func TestTrapHandComputed(t *testing.T) {
 		"preference_center_rate":          12.0 / 20000,
 		"direct_traffic_share":            250.0 / 1200,
 		"sentiment_avg":                   -2.0 / 20,
-		"consent_momentum":                (12.0 + 5 - 25 - 10) / 52,
+		"consent_momentum":                (12.0 - 25 - 10) / 47, // 0->1 is no upgrade
 		"too_personal_rate":               30.0 / 20000,
 		"explained_personalization_share": 4000.0 / 6000,
 		"consent_coverage":                4000.0 / 6000,
+		"too_frequent_rate":               0,
+		"not_relevant_rate":               0,
+		"bounce_rate":                     0,
+		"delivery_rate":                   1,
 		"open_rate":                       6600.0 / 20000,
 		"ctr":                             1200.0 / 20000,
 		"click_to_open":                   1200.0 / 6600,
@@ -273,8 +277,8 @@ func TestTrapHandComputed(t *testing.T) {
 	if j.Change.Delta == nil || *j.Change.Delta >= 0 {
 		t.Errorf("Index change %v, want a fall", j.Change.Delta)
 	}
-	if m := j.ConsentMigration; m.Upgrades != 17 || m.Downgrades != 35 || m.Total != 52 {
-		t.Errorf("consent migration %+v, want 17 up, 35 down, 52 total", m)
+	if m := j.ConsentMigration; m.Upgrades != 12 || m.Downgrades != 35 || m.Total != 52 {
+		t.Errorf("consent migration %+v, want 12 up, 35 down, 52 total", m)
 	}
 	e := j.EngagedReach
 	cur, prev := 3120.0, 3410.0 // variables: the change is computed in float64, not as a constant

@@ -146,7 +146,7 @@ func (r Report) indicatorTables(p *printer) {
 func (r Report) indexTable(p *printer) {
 	p.line("")
 	idx := r.TrustIndex
-	head := "TRUST INDEX   " + index(idx.Value)
+	head := "TRUST INDEX   " + index(idx.Value) + "   [" + idx.Coverage.String() + "]"
 	if r.Change.Delta != nil {
 		head += "   (compared period " + index(r.Comparison.TrustIndex.Value) + ", " + signedPoints(*r.Change.Delta) + " points)"
 	} else {
