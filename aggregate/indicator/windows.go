@@ -20,3 +20,11 @@ func Windows() []Window {
 		{"28d", 28 * 24 * time.Hour},
 	}
 }
+
+// AttributionWindows are the windows of the attributed rates: the cohorts
+// sent in the last day and week. No hour: a cohort an hour old has too few
+// of its follow-ups to judge.
+func AttributionWindows() []Window {
+	w := Windows()
+	return []Window{w[1], w[2]}
+}

@@ -294,9 +294,9 @@ func queryError(what string, err error) error {
 // same report differ in the last bits.
 func (rr reportReader) totals(ctx context.Context, p report.Period, f report.Filter) (indicator.Totals, error) {
 	cond, args := where("bucket >= toDateTime(?) AND bucket < toDateTime(?)", []any{p.From.Unix(), p.To.Unix()}, f)
-	q := fmt.Sprintf(`SELECT event_type, detail, personalization, consent_tier, sum(events), sum(value_nanos)
+	q := fmt.Sprintf(`SELECT event_type, detail, channel, personalization, consent_tier, sum(events), sum(value_nanos)
 FROM %s.trust_count_rows%s
-GROUP BY event_type, detail, personalization, consent_tier`, rr.db, cond)
+GROUP BY event_type, detail, channel, personalization, consent_tier`, rr.db, cond)
 	rows, err := rr.conn.Query(ctx, q, args...)
 	if err != nil {
 		return indicator.Totals{}, queryError("trust_counts", err)
@@ -306,7 +306,7 @@ GROUP BY event_type, detail, personalization, consent_tier`, rr.db, cond)
 	for rows.Next() {
 		var r indicator.Row
 		var nanos int64
-		if err := rows.Scan(&r.EventType, &r.Detail, &r.Personalization, &r.ConsentTier, &r.Events, &nanos); err != nil {
+		if err := rows.Scan(&r.EventType, &r.Detail, &r.Channel, &r.Personalization, &r.ConsentTier, &r.Events, &nanos); err != nil {
 			return t, queryError("trust_counts", err)
 		}
 		r.ValueSum = float64(nanos) / aggregate.ScoreScale
