@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
 )
@@ -348,5 +349,24 @@ func TestTotals(t *testing.T) {
 	}
 	if !(Totals{}).Empty() || a.Empty() || !Accumulate([]Row{{EventType: "x"}}).Empty() {
 		t.Fatal("Empty is wrong")
+	}
+}
+
+// Direct-traffic growth per unit of time, by hand: 70 direct sessions in a
+// week against 240 in the 28 days before is 10/day against 8.57/day, +16.7 %;
+// organic sessions and other event types do not count.
+func TestDirectTrafficGrowth(t *testing.T) {
+	week, month := 7*24*time.Hour, 28*24*time.Hour
+	cur := Accumulate([]Row{{EventType: "web_session", Detail: "direct", Events: 70}, {EventType: "web_session", Detail: "organic", Events: 500}})
+	prior := Accumulate([]Row{{EventType: "web_session", Detail: "direct", Events: 240}, {EventType: "delivered", Events: 9000}})
+	g := DirectTrafficGrowth(cur, prior, week, month)
+	if want := (70.0/7)/(240.0/28) - 1; g == nil || !approx(*g, want, 1e-12) {
+		t.Fatalf("growth = %v, want %v", deref(g), want)
+	}
+	if g := DirectTrafficGrowth(cur, Totals{}, week, month); g != nil {
+		t.Fatalf("growth without prior direct sessions = %v, want nil", *g)
+	}
+	if g := DirectTrafficGrowth(Totals{}, prior, week, month); g == nil || *g != -1 {
+		t.Fatalf("growth with no direct sessions now = %v, want -1", deref(g))
 	}
 }

@@ -189,6 +189,9 @@ func TestIntegrationIndicatorsMatchHandComputed(t *testing.T) {
 	// No click metrics, so no divergence — but both indices exist: 0.
 	expect(t, reg, "trustpipe_divergence", map[string]string{"window": "24h"}, 0)
 
+	// No direct sessions anywhere: no growth.
+	expectAbsent(t, reg, "trustpipe_direct_traffic_growth", map[string]string{"window": "24h"})
+
 	// Nothing in the last hour: volumes 0, no values, no index.
 	expect(t, reg, "trustpipe_indicator_volume", iw("unsubscribe_rate", "1h"), 0)
 	expectAbsent(t, reg, "trustpipe_indicator", iw("unsubscribe_rate", "1h"))

@@ -79,6 +79,7 @@ type trustCollector struct {
 	index, indexBaseline, divergence descPair
 	freshness, ledgerGap             *prometheus.Desc
 	coverage, componentsUsed         descPair
+	directGrowth                     *prometheus.Desc
 	attributed                       attributedDescs
 	static                           []prometheus.Metric // min volumes: configuration, always present
 	current                          atomic.Pointer[[]prometheus.Metric]
@@ -110,6 +111,9 @@ func newTrustCollector(minVolume map[string]float64, configured int) (*trustColl
 		componentsUsed: newDescPair("trustpipe_trust_index_components_used",
 			"Trust Index components scored in the window, of trustpipe_trust_index_components_configured.",
 			"window"),
+		directGrowth: prometheus.NewDesc("trustpipe_direct_traffic_growth",
+			"Direct web sessions per day in the window over those per day in its baseline, minus 1 (+0.1: 10 % more buyers came on their own). Absent without direct sessions in the baseline.",
+			[]string{"window"}, nil),
 		attributed: attributedDescs{
 			rate: prometheus.NewDesc("trustpipe_attributed_rate",
 				"Attributed indicator: follow-ups over the deliveries they follow, per send-time cohort window (group_by=program), campaign, mailbox provider or sending domain (group). Absent when its denominator is 0.",

@@ -318,6 +318,12 @@ func (r *ReadBack) read(ctx context.Context, now time.Time) ([]prometheus.Metric
 		if err := r.evaluate(b, w.name, "", cur, base); err != nil {
 			return nil, err
 		}
+		secs := func(p period) time.Duration { return time.Duration(p.hi-p.lo) * time.Second }
+		if g := indicator.DirectTrafficGrowth(cur, base, secs(w.cur), secs(w.base)); g != nil {
+			if err := b.add(r.m.trust.directGrowth, *g, w.name); err != nil {
+				return nil, err
+			}
+		}
 		if r.cfg.Breakdown == "" {
 			continue
 		}
@@ -426,6 +432,7 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	W·G·(3·I + 5)  indicator, baseline and volume per indicator; trust
 //	               index, its baseline, divergence, coverage and components
 //	               used per group
+//	+ W            direct-traffic growth (aggregate only)
 //	+ I + 1        trustpipe_indicator_min_volume, components configured
 //	+ 2            data freshness, ledger gap
 //	+ 2            read-back success timestamp, errors
@@ -436,15 +443,15 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	               mailbox provider and per top sending domain + "other"
 //
 // For the defaults (W = 4, I = 18, H = 12, WA = 2, A = 13, TopN = 10)
-// that is 4·1·59 + 19 + 4 + 15 + 2·(39 + 260 + 20 + 22) = 956 without a
-// breakdown and 4·12·59 + 38 + 682 = 3552 with one.
+// that is 4·1·59 + 4 + 19 + 4 + 15 + 2·(39 + 260 + 20 + 22) = 960 without
+// a breakdown and 4·12·59 + 4 + 38 + 682 = 3556 with one.
 func SeriesBound(cfg Config) int {
 	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1
 	if cfg.Breakdown != "" {
 		g += cfg.TopN + 1
 	}
-	return w*g*(3*i+5) + i + 1 + 2 + 2 + len(durationBuckets) + 3 + AttributedSeriesBound(cfg)
+	return w*g*(3*i+5) + w + i + 1 + 2 + 2 + len(durationBuckets) + 3 + AttributedSeriesBound(cfg)
 }
 
 // AttributedSeriesBound is the attributed part of SeriesBound.
