@@ -116,6 +116,8 @@ type Input struct {
 	// Divergence holds the Trust Index configuration (Divergence.Index) and
 	// the divergence thresholds.
 	Divergence indicator.DivergenceConfig
+	// Cohorts holds the attributed inputs of Period.
+	Cohorts Cohorts
 }
 
 // Report is the whole report. Its JSON form is the `--format json` output.
@@ -146,6 +148,11 @@ type Report struct {
 	DivergenceConfig DivergenceSettings   `json:"divergence_config"`
 	ConsentMigration ConsentMigration     `json:"consent_migration"`
 	EngagedReach     EngagedReach         `json:"engaged_reach"`
+	// DirectTrafficGrowth is direct web sessions per day against the
+	// comparison period, minus 1; null without direct sessions there.
+	DirectTrafficGrowth *float64        `json:"direct_traffic_growth"`
+	ByChannel           []ChannelValues `json:"by_channel"`
+	Attributed          Attributed      `json:"attributed"`
 
 	values []indicator.Value // current, All order
 }
@@ -290,9 +297,12 @@ func Build(in Input) Report {
 			MinClickLift: in.Divergence.MinClickLift,
 			MinIndexDrop: in.Divergence.MinIndexDrop,
 		},
-		ConsentMigration: consentMigration(in.Current, in.Baseline),
-		EngagedReach:     engagedReach(in.Reach, in.BaselineReach),
-		values:           cur,
+		ConsentMigration:    consentMigration(in.Current, in.Baseline),
+		EngagedReach:        engagedReach(in.Reach, in.BaselineReach),
+		DirectTrafficGrowth: directGrowth(in),
+		ByChannel:           buildChannels(in.Current),
+		Attributed:          buildAttributed(in.Cohorts),
+		values:              cur,
 	}
 	if r.Events == 0 {
 		r.Empty = true
