@@ -387,7 +387,7 @@ WHERE day > today() - 14`),
 	).option("colorMode", "none").option("textMode", "value_and_name").option("orientation", "horizontal"))
 
 	// --- What the numbers follow: attribution, channels, unique ------------
-	l.row("Attributed, per channel and unique")
+	l.row("Attributed, per channel and unique", "attributedunsubscribespike")
 	unsub := def(indicator.UnsubscribeRate)
 	attributed := table("Campaigns: follow-ups over the deliveries they follow",
 		"Per campaign and channel, over the messages sent in the selected range: unsubscribes, complaints (email over email) and "+
@@ -401,7 +401,7 @@ WHERE day > today() - 14`),
 	`+ratio(indicator.ComplaintRate)+` AS "`+alias(def(indicator.ComplaintRate).Title)+`",
 	`+ratio(indicator.CTR)+` AS "`+alias(def(indicator.CTR).Title)+`",
 	`+ratio(indicator.BounceRate)+` AS "`+alias(def(indicator.BounceRate).Title)+`"
-FROM `+db(sink.ViewAttributedDaily)+`
+FROM `+sink.ViewAttributedDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY campaign_id, channel
 ORDER BY "Delivered" DESC
@@ -421,7 +421,7 @@ LIMIT 20`))
 	`+ratio(indicator.ComplaintRate)+` AS "`+alias(def(indicator.ComplaintRate).Title)+`",
 	`+ratio(indicator.OpenRate)+` AS "`+alias(def(indicator.OpenRate).Title)+`",
 	`+ratio(indicator.CTR)+` AS "`+alias(def(indicator.CTR).Title)+`"
-FROM `+db(sink.ViewIndicatorsDaily)+`
+FROM `+sink.ViewIndicatorsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY channel
 ORDER BY sum(total_events) DESC`))
@@ -438,7 +438,7 @@ ORDER BY sum(total_events) DESC`))
 	sending_domain AS "Sending domain",
 	sum(`+sink.DenColumn(indicator.ComplaintRate)+`) AS "Email delivered",
 	`+ratio(indicator.ComplaintRate)+` AS "Complaint rate"
-FROM `+db(sink.ViewEmailComplaintsDaily)+`
+FROM `+sink.ViewEmailComplaintsDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY mailbox_provider, sending_domain
 ORDER BY "Email delivered" DESC
@@ -457,7 +457,7 @@ LIMIT 20`))
 	toDateTime(day) AS time,
 	sum(unique_opens) / nullIf(sum(recipients), 0) AS "Unique open rate",
 	sum(unique_clicks) / nullIf(sum(recipients), 0) AS "Unique click rate"
-FROM `+db(sink.ViewUniqueEngagementDaily)+`
+FROM `+sink.ViewUniqueEngagementDaily+`
 WHERE `+dayRange("day")+`
 GROUP BY time
 ORDER BY time`),

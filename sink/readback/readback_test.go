@@ -434,7 +434,7 @@ func TestConfigValidation(t *testing.T) {
 	// checked without a breakdown too.
 	c := testConfig()
 	c.TopN = 0
-	if _, err := New(c, Deps{Querier: &fakeQuerier{}, Registerer: prometheus.NewRegistry()}); err == nil || !strings.Contains(err.Error(), "top N 0") {
+	if _, err := New(c, Deps{Querier: &fakeQuerier{}, Registerer: prometheus.NewRegistry()}); !errors.Is(err, ErrTopN) {
 		t.Fatalf("New with top N 0 = %v, want a top N error", err)
 	}
 }
