@@ -118,7 +118,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range event.Reasons() {
 		m.rejected[r] = rejected.WithLabelValues(string(r))
 	}
-	for _, table := range []string{"counts", "contacts", "ids", "ledger"} {
+	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "ids", "ledger"} {
 		m.rowsWritten.WithLabelValues(table)
 	}
 	return m

@@ -683,6 +683,8 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 		m.lastFlush.Set(float64(p.deps.Now().UnixNano()) / 1e9)
 		m.rowsWritten.WithLabelValues("counts").Add(float64(len(b.snap.Counts)))
 		m.rowsWritten.WithLabelValues("contacts").Add(float64(len(b.snap.Contacts)))
+		m.rowsWritten.WithLabelValues("cohorts").Add(float64(len(b.snap.Cohorts)))
+		m.rowsWritten.WithLabelValues("uniques").Add(float64(len(b.snap.Uniques)))
 		m.rowsWritten.WithLabelValues("ids").Add(float64(len(b.snap.IDs)))
 		m.rowsWritten.WithLabelValues("ledger").Add(float64(len(b.snap.Ledger)))
 		m.deadLetters.Add(float64(len(b.deadLetters)))

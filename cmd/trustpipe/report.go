@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/aggregate/report"
 	"github.com/trustpipe/trustpipe/sink"
@@ -255,7 +258,100 @@ func readReportInput(ctx context.Context, rr reportReader, o reportOptions) (rep
 	if in.BaselineReach, err = rr.reach(ctx, o.comparison, o.filter, false); err != nil {
 		return in, err
 	}
+	if in.Cohorts, err = rr.cohorts(ctx, o.period, o.filter); err != nil {
+		return in, err
+	}
 	return in, nil
+}
+
+// maxComplaintGroups bounds the per-provider and per-domain complaint rows
+// of a report (the most email deliveries first).
+const maxComplaintGroups = 10
+
+// cohorts reads the attributed inputs of the messages sent in [p.From,
+// p.To): cohort totals, unique engagement and email complaints per mailbox
+// provider and sending domain. The cohort views keep campaign and channel
+// only, so with a segment or source filter nothing is read.
+func (rr reportReader) cohorts(ctx context.Context, p report.Period, f report.Filter) (report.Cohorts, error) {
+	var c report.Cohorts
+	if f.Segment != nil || f.Source != nil {
+		return c, nil
+	}
+	c.Available = true
+	cond, args := where("cohort >= toDateTime(?) AND cohort < toDateTime(?)", []any{p.From.Unix(), p.To.Unix()}, f)
+	rows, err := rr.conn.Query(ctx, fmt.Sprintf(`SELECT by_send_time, event_type, detail, channel, sum(events)
+FROM %s.%s%s
+GROUP BY by_send_time, event_type, detail, channel`, rr.db, sink.ViewCohortRows, cond), args...)
+	if err != nil {
+		return c, queryError("cohort counts", err)
+	}
+	for rows.Next() {
+		var bst uint8
+		var r indicator.Row
+		if err := rows.Scan(&bst, &r.EventType, &r.Detail, &r.Channel, &r.Events); err != nil {
+			rows.Close()
+			return c, queryError("cohort counts", err)
+		}
+		c.Totals.Add(r)
+		if t, ok := event.ParseType(r.EventType); ok && t != event.Delivered && t != event.Bounce {
+			c.FollowUps += r.Events
+			if bst == 1 {
+				c.BySendTime += r.Events
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c, queryError("cohort counts", err)
+	}
+	// Unique engagement: distinct (campaign, contact) pairs of the send days
+	// the range touches; a recipient counts as a unique opener or clicker
+	// only if they also opened or clicked.
+	ucond, uargs := where("day >= toDate(toDateTime(?)) AND day <= toDate(toDateTime(?))", []any{p.From.Unix(), p.To.Add(-time.Second).Unix()}, f)
+	u := &c.Unique
+	if err := rr.conn.QueryRow(ctx, fmt.Sprintf(`SELECT toUInt64(sum(r)), toUInt64(sum(o)), toUInt64(sum(k)), toUInt64(sum(r * o)), toUInt64(sum(r * k))
+FROM (
+	SELECT campaign_id, contact, max(kind = ?) AS r, max(kind = ?) AS o, max(kind = ?) AS k
+	FROM %s.%s%s
+	GROUP BY campaign_id, contact
+)`, rr.db, sink.ViewUniqueEngagement, ucond), append([]any{aggregate.UniqueRecipient, aggregate.UniqueOpener, aggregate.UniqueClicker}, uargs...)...).
+		Scan(&u.Recipients, &u.Openers, &u.Clickers, &u.UniqueOpens, &u.UniqueClicks); err != nil {
+		return c, queryError("unique engagement", err)
+	}
+	for _, by := range []string{"mailbox_provider", "sending_domain"} {
+		groups := map[string]*indicator.Totals{}
+		rows, err := rr.conn.Query(ctx, fmt.Sprintf(`SELECT %s, event_type, detail, channel, sum(events)
+FROM %s.%s%s AND channel = 'email' AND %s != ''
+GROUP BY %s, event_type, detail, channel`, by, rr.db, sink.ViewCohortRows, cond, by, by), args...)
+		if err != nil {
+			return c, queryError("email complaints by "+by, err)
+		}
+		for rows.Next() {
+			var g string
+			var r indicator.Row
+			if err := rows.Scan(&g, &r.EventType, &r.Detail, &r.Channel, &r.Events); err != nil {
+				rows.Close()
+				return c, queryError("email complaints by "+by, err)
+			}
+			if groups[g] == nil {
+				groups[g] = &indicator.Totals{}
+			}
+			groups[g].Add(r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return c, queryError("email complaints by "+by, err)
+		}
+		var list []report.ComplaintGroup
+		for g, t := range groups {
+			list = append(list, report.ComplaintTotals(by, g, *t))
+		}
+		slices.SortFunc(list, func(a, b report.ComplaintGroup) int {
+			return cmp.Or(cmp.Compare(b.Value.Denominator, a.Value.Denominator), cmp.Compare(a.Group, b.Group))
+		})
+		c.Complaints = append(c.Complaints, list[:min(len(list), maxComplaintGroups)]...)
+	}
+	return c, nil
 }
 
 // reportReader reads the report's inputs from the read surface
@@ -294,9 +390,9 @@ func queryError(what string, err error) error {
 // same report differ in the last bits.
 func (rr reportReader) totals(ctx context.Context, p report.Period, f report.Filter) (indicator.Totals, error) {
 	cond, args := where("bucket >= toDateTime(?) AND bucket < toDateTime(?)", []any{p.From.Unix(), p.To.Unix()}, f)
-	q := fmt.Sprintf(`SELECT event_type, detail, personalization, consent_tier, sum(events), sum(value_nanos)
+	q := fmt.Sprintf(`SELECT event_type, detail, channel, personalization, consent_tier, sum(events), sum(value_nanos)
 FROM %s.trust_count_rows%s
-GROUP BY event_type, detail, personalization, consent_tier`, rr.db, cond)
+GROUP BY event_type, detail, channel, personalization, consent_tier`, rr.db, cond)
 	rows, err := rr.conn.Query(ctx, q, args...)
 	if err != nil {
 		return indicator.Totals{}, queryError("trust_counts", err)
@@ -306,7 +402,7 @@ GROUP BY event_type, detail, personalization, consent_tier`, rr.db, cond)
 	for rows.Next() {
 		var r indicator.Row
 		var nanos int64
-		if err := rows.Scan(&r.EventType, &r.Detail, &r.Personalization, &r.ConsentTier, &r.Events, &nanos); err != nil {
+		if err := rows.Scan(&r.EventType, &r.Detail, &r.Channel, &r.Personalization, &r.ConsentTier, &r.Events, &nanos); err != nil {
 			return t, queryError("trust_counts", err)
 		}
 		r.ValueSum = float64(nanos) / aggregate.ScoreScale

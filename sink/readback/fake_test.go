@@ -71,6 +71,11 @@ func (f *fakeQuerier) Query(_ context.Context, q string, args ...any) (driver.Ro
 		return nil, fmt.Errorf("fake: query has %d placeholders but %d arguments:\n%s", n, len(args), q)
 	}
 	switch {
+	case strings.Contains(q, "cohort_count_rows"):
+		// Attributed queries: the integration test checks them against a
+		// real ClickHouse; the unit tests' trust_counts fixture has no
+		// cohort rows.
+		return &fakeRows{}, nil
 	case strings.Contains(q, " AS seg,"):
 		return f.segments(args)
 	case strings.Contains(q, " AS dv,"):
@@ -94,6 +99,7 @@ func unix(a any) int64 { return a.(int64) }
 type totKey struct {
 	group, sub int
 	et, detail string
+	channel    string
 	pers       string
 	tier       uint8
 }
@@ -114,7 +120,7 @@ func sums(rows []fakeRow, classify func(r fakeRow) (group, sub int, ok bool)) ([
 		if !ok {
 			continue
 		}
-		k := totKey{g, s, r.EventType, r.Detail, r.Personalization, r.ConsentTier}
+		k := totKey{g, s, r.EventType, r.Detail, r.dims.channel, r.Personalization, r.ConsentTier}
 		v := m[k]
 		if v == nil {
 			v = &totVal{}
@@ -146,7 +152,7 @@ func (f *fakeQuerier) segments(args []any) (driver.Rows, error) {
 	out := &fakeRows{}
 	for _, k := range keys {
 		v := m[k]
-		out.rows = append(out.rows, []any{uint32(k.group), k.et, k.detail, k.pers, k.tier, v.n, v.v, uint32(v.newest)})
+		out.rows = append(out.rows, []any{uint32(k.group), k.et, k.detail, k.channel, k.pers, k.tier, v.n, v.v, uint32(v.newest)})
 	}
 	return out, nil
 }
@@ -191,7 +197,7 @@ func (f *fakeQuerier) breakdown(q string, args []any) (driver.Rows, error) {
 	out := &fakeRows{}
 	for _, k := range keys {
 		v := m[k]
-		out.rows = append(out.rows, []any{uint32(k.group), uint8(k.sub), k.et, k.detail, k.pers, k.tier, v.n, v.v})
+		out.rows = append(out.rows, []any{uint32(k.group), uint8(k.sub), k.et, k.detail, k.channel, k.pers, k.tier, v.n, v.v})
 	}
 	return out, nil
 }

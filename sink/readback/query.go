@@ -84,21 +84,26 @@ func countRows(db string) string { return db + "." + sink.LiveTables().Counts + 
 // Arguments: the lower bounds of segments 0..K-2, then the lowest bound and
 // now.
 func segmentSQL(db string, segments int) string {
-	seg := "0"
-	if segments > 1 {
-		var b strings.Builder
-		b.WriteString("multiIf(")
-		for i := range segments - 1 {
-			fmt.Fprintf(&b, "bucket >= toDateTime(?), %d, ", i)
-		}
-		fmt.Fprintf(&b, "%d)", segments-1)
-		seg = b.String()
-	}
-	return `SELECT toUInt32(` + seg + `) AS seg, event_type, detail, personalization, consent_tier,
+	return `SELECT toUInt32(` + segmentExpr("bucket", segments) + `) AS seg, event_type, detail, channel, personalization, consent_tier,
 	sum(events) AS n, sum(value_nanos) / 1e9 AS v, toUInt32(max(bucket)) AS newest
 FROM ` + countRows(db) + `
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
-GROUP BY seg, event_type, detail, personalization, consent_tier`
+GROUP BY seg, event_type, detail, channel, personalization, consent_tier`
+}
+
+// segmentExpr renders the segment number of a row by its time column col:
+// one bound argument per segment but the last.
+func segmentExpr(col string, segments int) string {
+	if segments <= 1 {
+		return "0"
+	}
+	var b strings.Builder
+	b.WriteString("multiIf(")
+	for i := range segments - 1 {
+		fmt.Fprintf(&b, "%s >= toDateTime(?), %d, ", col, i)
+	}
+	fmt.Fprintf(&b, "%d)", segments-1)
+	return b.String()
 }
 
 func (p plan) segmentArgs() []any {
@@ -119,7 +124,7 @@ func (r *ReadBack) querySegments(ctx context.Context, p plan) ([]indicator.Total
 			seg, bucket uint32
 			row         indicator.Row
 		)
-		if err := rows.Scan(&seg, &row.EventType, &row.Detail, &row.Personalization, &row.ConsentTier, &row.Events, &row.ValueSum, &bucket); err != nil {
+		if err := rows.Scan(&seg, &row.EventType, &row.Detail, &row.Channel, &row.Personalization, &row.ConsentTier, &row.Events, &row.ValueSum, &bucket); err != nil {
 			return err
 		}
 		if int(seg) >= len(segs) {
@@ -154,10 +159,10 @@ LIMIT ` + strconv.Itoa(n)
 // top values (an array), window start, baseline start, now.
 func breakdownSQL(db, dim string) string {
 	return `SELECT toUInt32(indexOf(?, ` + dim + `)) AS k, toUInt8(bucket >= toDateTime(?)) AS cur,
-	event_type, detail, personalization, consent_tier, sum(events) AS n, sum(value_nanos) / 1e9 AS v
+	event_type, detail, channel, personalization, consent_tier, sum(events) AS n, sum(value_nanos) / 1e9 AS v
 FROM ` + countRows(db) + `
 WHERE bucket >= toDateTime(?) AND bucket < toDateTime(?)
-GROUP BY k, cur, event_type, detail, personalization, consent_tier`
+GROUP BY k, cur, event_type, detail, channel, personalization, consent_tier`
 }
 
 // eligible says whether a breakdown value may get its own group: non-empty
@@ -221,7 +226,7 @@ func (r *ReadBack) queryBreakdown(ctx context.Context, w windowPlan, cur, base i
 			in  uint8
 			row indicator.Row
 		)
-		if err := rows.Scan(&k, &in, &row.EventType, &row.Detail, &row.Personalization, &row.ConsentTier, &row.Events, &row.ValueSum); err != nil {
+		if err := rows.Scan(&k, &in, &row.EventType, &row.Detail, &row.Channel, &row.Personalization, &row.ConsentTier, &row.Events, &row.ValueSum); err != nil {
 			return err
 		}
 		if int(k) >= len(groups) {
