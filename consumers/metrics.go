@@ -84,7 +84,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "trustpipe_events_accepted_total", Help: "Valid events, by event type; trustpipe_duplicates_total of them were not counted again.",
 	}, []string{"type"})
 	duplicates := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "trustpipe_duplicates_total", Help: "Valid events not counted, by event type: their event_id was already counted in the partition within TRUSTPIPE_DEDUP_WINDOW.",
+		Name: "trustpipe_duplicates_total", Help: "Valid events not counted, by event type: their event_id was already counted in the partition within the dedup window.",
 	}, []string{"type"})
 	m.remembered = f(prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "trustpipe_dedup_ids", Help: "Event ids held in memory for deduplication, over the partitions read (about 55 bytes each).",
@@ -99,7 +99,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "trustpipe_kafka_retries_total", Help: "Retried Kafka operations after a transient failure (e.g. a broker restart), by operation.",
 	}, []string{"op"})
 	m.nativeSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "trustpipe_native_events_skipped_total", Help: "Events of native-format records (TRUSTPIPE_KAFKA_TOPIC_FORMATS) with no contract type, by format and reason; not errors, not counted.",
+		Name: "trustpipe_native_events_skipped_total", Help: "Events of native-format topics with no contract type, by format and reason; not errors, not counted.",
 	}, []string{"format", "reason"})
 	for _, f := range adapter.Names() {
 		for _, r := range adapter.Skips() {

@@ -47,7 +47,7 @@ type IndexConfig struct {
 //	not_relevant_rate                0.5  targeting feedback: sparse
 //
 // bounce_rate and delivery_rate are list-hygiene signals, shown but not
-// scored; add them with TRUSTPIPE_INDEX_COMPONENTS if wanted.
+// scored; add them through the Index component settings if wanted.
 func DefaultIndexConfig() IndexConfig {
 	return IndexConfig{Components: []Component{
 		{Indicator: ComplaintRate, Weight: 3},

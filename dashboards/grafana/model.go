@@ -12,7 +12,7 @@
 // datasource variable $ds_clickhouse) in SQL mode and read only the
 // read-surface views (CONTRACT.md §3, sink.IndicatorViews, sink.IndexViews),
 // unqualified: they resolve in the datasource's default database, so one
-// JSON serves any TRUSTPIPE_CLICKHOUSE_DATABASE and imports into any Grafana
+// JSON serves any configured database and imports into any Grafana
 // (__inputs asks for the two datasources). Their SQL must run on ClickHouse
 // 18.16 (tests) and on
 // current releases (compose): no toStartOfInterval, so no $__timeInterval;
@@ -283,7 +283,7 @@ func newDashboard(file, uid, title, description string, tags ...string) *Dashboa
 		}},
 		Inputs: []Input{
 			{Name: InputClickHouse, Label: "ClickHouse", Type: "datasource", PluginID: ClickHouseType, PluginName: "ClickHouse",
-				Description: "The ClickHouse datasource whose default database is trustpipe's (TRUSTPIPE_CLICKHOUSE_DATABASE); " +
+				Description: "The ClickHouse datasource whose default database is trustpipe's; " +
 					"a read-only user suffices"},
 			{Name: InputPrometheus, Label: "Prometheus", Type: "datasource", PluginID: PrometheusType, PluginName: "Prometheus",
 				Description: "The Prometheus that scrapes trustpipe and loads dashboards/prometheus/*.rules.yml"},

@@ -467,7 +467,7 @@ ORDER BY time`),
 	l.row("Scorecard", "thresholds")
 	score := table("Every Index component over the selected range",
 		"Each component of the Trust Index over the whole selected range: value, volume, thresholds and score. "+
-			"The settings come from trust_index_config (TRUSTPIPE_INDEX_COMPONENTS), so this table follows the deployment's Index.",
+			"The settings come from trust_index_config (the deployment's Index component settings), so this table follows the deployment's Index.",
 		sqlTarget("A", true, `SELECT
 	title AS "Indicator",
 	`+formatValue("indicator", "if(d = 0, NULL, n / d)")+` AS "Value",

@@ -118,7 +118,7 @@ func prefixed(p string) func(string) string { return func(name string) string { 
 // componentRows turns a subquery that yields keys plus n_<name>, d_<name>
 // per trust indicator (see trustSums) into one row per (keys, Index
 // component): the indicator's numerator n and denominator d, the component's
-// settings from trust_index_config (so TRUSTPIPE_INDEX_COMPONENTS applies),
+// settings from trust_index_config (so the deployment's Index component settings apply),
 // whether it is included and its score. These are ComputeIndex's rules:
 // included when d > 0 and d >= min_volume; score 100 * (n/d - bad) /
 // (good - bad) clamped to [0, 100]. indexExpr then renormalises the weights

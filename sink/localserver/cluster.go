@@ -48,7 +48,7 @@ type Cluster struct {
 }
 
 // Addrs are the nodes' native addresses, comma-separated, in shard order:
-// the form of TRUSTPIPE_CLICKHOUSE_ADDR.
+// the form of the ClickHouse address setting (comma-separated host:port).
 func (c *Cluster) Addrs() string {
 	addrs := make([]string, len(c.Nodes))
 	for i, n := range c.Nodes {
