@@ -168,8 +168,8 @@ type Event struct {
 	// Detail is the type's sub-kind, as stored in trust_counts.detail:
 	// traffic_source of a web_session, kind of a feedback or bounce,
 	// "<from>-><to>" of a consent_change, DetailMachine for machine opens,
-	// DetailBot for bot clicks, DetailExplained for sends with a non-empty
-	// reason, "" otherwise.
+	// DetailBot for bot clicks, SendFlags.Detail of a send (DetailExplained
+	// for a send whose only flag is a non-empty reason), "" otherwise.
 	Detail string
 	// Score is the sentiment score in [-1, 1]; 0 for other types.
 	Score float64

@@ -464,9 +464,6 @@ func (d *Decoder) finish() {
 	p := &d.props
 	switch ev.Type {
 	case Send:
-		if ev.Reason != "" {
-			ev.Detail = DetailExplained
-		}
 		ev.UnresolvedTokens = d.countField(p[pUnresolvedTokens], propNames[pUnresolvedTokens])
 		ev.FallbackTokens = d.countField(p[pFallbackTokens], propNames[pFallbackTokens])
 		ev.BrokenLinks = d.countField(p[pBrokenLinks], propNames[pBrokenLinks])
@@ -475,6 +472,7 @@ func (d *Decoder) finish() {
 		if ev.ReasonVisible && ev.Reason == "" {
 			d.semantic(ReasonMissingField, "reason (required when properties.reason_visible is true)")
 		}
+		ev.Detail = ev.Flags().Detail()
 	case Bounce:
 		ev.Detail = d.enumField(nullIfAbsent(p[pKind]), propNames[pKind], BounceKinds)
 	case Open:

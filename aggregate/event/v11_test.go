@@ -52,9 +52,11 @@ func TestDecodeV11Valid(t *testing.T) {
 		{"bot on an open is ignored", doc("type", `"open"`, "properties", `{"bot":"x"}`), base(Open)},
 		{"send properties on a click are ignored", doc("properties", `{"inputs":5,"broken_links":-1,"reason_visible":"x"}`), base(Click)},
 		{"send counts", send(`{"unresolved_tokens":2,"fallback_tokens":0,"broken_links":4294967295}`),
-			with(base(Send), func(e *Event) { e.UnresolvedTokens, e.BrokenLinks = 2, 4294967295 })},
+			with(base(Send), func(e *Event) {
+				e.UnresolvedTokens, e.BrokenLinks, e.Detail = 2, 4294967295, "merge_defect+broken_link"
+			})},
 		{"send counts integral forms", send(`{"unresolved_tokens":2.0,"fallback_tokens":1e3,"broken_links":-0}`),
-			with(base(Send), func(e *Event) { e.UnresolvedTokens, e.FallbackTokens = 2, 1000 })},
+			with(base(Send), func(e *Event) { e.UnresolvedTokens, e.FallbackTokens, e.Detail = 2, 1000, "merge_defect" })},
 		{"send counts null", send(`{"unresolved_tokens":null}`), base(Send)},
 		{"inputs", send(`{"inputs":["crm", "web_behaviour","third_party_intent","enrichment","model:churn-v2"]}`),
 			with(base(Send), func(e *Event) {
@@ -69,12 +71,12 @@ func TestDecodeV11Valid(t *testing.T) {
 		{"inputs empty", send(`{"inputs":[]}`), base(Send)},
 		{"inputs null", send(`{"inputs":null}`), base(Send)},
 		{"reason visible", send(`{"reason_visible":true}`, "reason", `"you asked"`),
-			with(base(Send), func(e *Event) { e.Reason, e.Detail, e.ReasonVisible = "you asked", DetailExplained, true })},
+			with(base(Send), func(e *Event) { e.Reason, e.Detail, e.ReasonVisible = "you asked", "explained+visible", true })},
 		{"reason not visible without reason", send(`{"reason_visible":false}`), base(Send)},
 		{"everything", send(`{"inputs":["crm"],"reason_visible":true,"fallback_tokens":3}`, "reason", `"r"`, "channel", `"email"`,
 			"message_id", `"m"`, "mailbox_provider", `"other"`, "sending_domain", `"x.example"`),
 			with(email(Send), func(e *Event) {
-				e.Reason, e.Detail, e.MessageID, e.MailboxProvider, e.SendingDomain = "r", DetailExplained, "m", "other", "x.example"
+				e.Reason, e.Detail, e.MessageID, e.MailboxProvider, e.SendingDomain = "r", "explained+visible", "m", "other", "x.example"
 				e.Inputs, e.ReasonVisible, e.FallbackTokens = []string{"crm"}, true, 3
 			})},
 	}
@@ -240,5 +242,47 @@ func TestInputsStayIntact(t *testing.T) {
 		if want := []string{"crm", "model:m" + strconv.Itoa(i)}; !reflect.DeepEqual(ev.Inputs, want) {
 			t.Fatalf("event %d: Inputs = %q, want %q", i, ev.Inputs, want)
 		}
+	}
+}
+
+// TestSendDetails pins the Detail of every send flag combination (stored in
+// trust_counts: changing one silently splits old rows from new) and checks
+// that SendDetails enumerates exactly the valid ones.
+func TestSendDetails(t *testing.T) {
+	tests := []struct {
+		f    SendFlags
+		want string
+	}{
+		{SendFlags{}, ""},
+		{SendFlags{Explained: true}, "explained"},
+		{SendFlags{Explained: true, Visible: true}, "explained+visible"},
+		{SendFlags{Visible: true}, "explained+visible"},
+		{SendFlags{MergeDefect: true}, "merge_defect"},
+		{SendFlags{BrokenLink: true}, "broken_link"},
+		{SendFlags{MergeDefect: true, BrokenLink: true}, "merge_defect+broken_link"},
+		{SendFlags{Explained: true, MergeDefect: true}, "explained+merge_defect"},
+		{SendFlags{Explained: true, Visible: true, MergeDefect: true, BrokenLink: true}, "explained+visible+merge_defect+broken_link"},
+	}
+	for _, tt := range tests {
+		if got := tt.f.Detail(); got != tt.want {
+			t.Errorf("%+v.Detail() = %q, want %q", tt.f, got, tt.want)
+		}
+	}
+	all := SendDetails(func(SendFlags) bool { return true })
+	if len(all) != 12 {
+		t.Errorf("SendDetails(all) has %d details, want 12 (Visible implies Explained): %q", len(all), all)
+	}
+	seen := map[string]bool{}
+	for _, d := range all {
+		if seen[d] {
+			t.Errorf("SendDetails repeats %q", d)
+		}
+		seen[d] = true
+	}
+	defects := SendDetails(func(f SendFlags) bool { return f.MergeDefect })
+	want := []string{"merge_defect", "merge_defect+broken_link", "explained+merge_defect", "explained+merge_defect+broken_link",
+		"explained+visible+merge_defect", "explained+visible+merge_defect+broken_link"}
+	if !reflect.DeepEqual(defects, want) {
+		t.Errorf("SendDetails(merge defect) = %q, want %q", defects, want)
 	}
 }

@@ -186,7 +186,8 @@ func types(ts ...event.Type) []string {
 func count(ts ...event.Type) Selector { return Selector{EventTypes: types(ts...)} }
 
 // All returns every indicator definition in a stable order: the trust
-// indicators in DESIGN.md order, then the click metrics. Each call builds
+// indicators in DESIGN.md order, the click metrics, then the signals of
+// issue 16 (signals.go). Each call builds
 // fresh values, so callers may modify what they get.
 //
 // Thresholds (Good, Bad) and minimum volumes are the documented defaults of
@@ -208,7 +209,7 @@ func All() []Definition {
 	known := func(keep func(f, t uint8) bool) Selector {
 		return Selector{EventTypes: types(event.ConsentChange), Details: consentChanges(func(f, t uint8) bool { return f > 0 && t > 0 && keep(f, t) })}
 	}
-	return []Definition{
+	return append([]Definition{
 		{
 			Name:        UnsubscribeRate,
 			Title:       "Unsubscribe rate",
@@ -288,7 +289,7 @@ func All() []Definition {
 			Name:        ExplainedPersonalizationShare,
 			Title:       "Explained personalization",
 			Description: "Personalized sends (basic, behavioral or predictive) that carry a documented reason / personalized sends. Good at 95 % or more, bad at 50 % or less.",
-			Numerator: []Term{Plus(Selector{EventTypes: types(event.Send), Details: []string{event.DetailExplained},
+			Numerator: []Term{Plus(Selector{EventTypes: types(event.Send), Details: event.SendDetails(func(f event.SendFlags) bool { return f.Explained }),
 				Personalization: personalized()})},
 			Denominator: personalizedSends,
 			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
@@ -375,7 +376,7 @@ func All() []Definition {
 			Direction:   None, Kind: Click, Unit: Ratio, Proportion: true,
 			MinVolume: 100,
 		},
-	}
+	}, signals()...)
 }
 
 // Attributed reports whether the indicator is judged against the deliveries

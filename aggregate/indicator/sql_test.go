@@ -45,7 +45,8 @@ func TestSQLExamples(t *testing.T) {
 		{d(BounceRate).DenominatorSQL(), "sumIf(events, event_type IN ('bounce', 'delivered'))"},
 		{d(ConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND ((personalization = 'basic' AND consent_tier >= 1)" +
 			" OR (personalization = 'behavioral' AND consent_tier >= 2) OR (personalization = 'predictive' AND consent_tier >= 3)))"},
-		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail = 'explained' AND personalization IN ('basic', 'behavioral', 'predictive'))"},
+		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN ('explained', 'explained+broken_link', 'explained+merge_defect', 'explained+merge_defect+broken_link', 'explained+visible', 'explained+visible+broken_link', 'explained+visible+merge_defect', 'explained+visible+merge_defect+broken_link') AND personalization IN ('basic', 'behavioral', 'predictive'))"},
+		{d(BrokenLinkRate).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN ('broken_link', 'explained+broken_link', 'explained+merge_defect+broken_link', 'explained+visible+broken_link', 'explained+visible+merge_defect+broken_link', 'merge_defect+broken_link'))"},
 		{Selector{}.SQL(), "sumIf(events, 1)"},
 		{termsSQL(nil), "0"},
 		{termsSQL([]Term{Minus(count(event.Click)), Plus(count(event.Open))}), "-sumIf(events, event_type = 'click') + sumIf(events, event_type = 'open')"},

@@ -19,9 +19,12 @@ func fixtureRows() []Row {
 		{EventType: "delivered", Channel: "sms", Events: 5000},
 		{EventType: "complaint", Channel: "sms", Events: 9}, // not an email complaint
 		// sends: personalized = 3000+200+1500+10+1290 = 6000
-		{EventType: "send", Personalization: "none", Events: 3900},
+		// sends: 10000, 50 with a merge defect, 20 with a broken link
+		{EventType: "send", Personalization: "none", Events: 3870},
+		{EventType: "send", Personalization: "none", Detail: "merge_defect", Events: 30},
 		{EventType: "send", Personalization: "none", Detail: "explained", Events: 100}, // not personalized
-		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained", Events: 3000},
+		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained", Events: 2980},
+		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained+visible+merge_defect+broken_link", Events: 20},
 		{EventType: "send", Personalization: "basic", ConsentTier: 3, Events: 200},
 		{EventType: "send", Personalization: "behavioral", ConsentTier: 2, Detail: "explained", Events: 1500},
 		{EventType: "send", Personalization: "behavioral", ConsentTier: 1, Detail: "explained", Events: 10}, // beyond consent
@@ -82,11 +85,13 @@ func TestEvaluateHandComputed(t *testing.T) {
 		CTR:                           450.0 / 15000, // bot clicks left out
 		ClickToOpen:                   450.0 / 3000,
 		FormFillRate:                  60.0 / 15000,
+		MergeDefectRate:               50.0 / 10000,
+		BrokenLinkRate:                20.0 / 10000,
 	}
 	wantDen := map[string]float64{
 		UnsubscribeRate: 15000, ComplaintRate: 10000, OptDownShare: 30, DirectTrafficShare: 1500, SentimentAvg: 20,
 		ConsentMomentum: 37, ExplainedPersonalizationShare: 6000, ConsentCoverage: 6000, ClickToOpen: 3000,
-		BounceRate: 15300,
+		BounceRate: 15300, MergeDefectRate: 10000, BrokenLinkRate: 10000,
 	}
 	if len(want) != len(All()) {
 		t.Fatalf("test covers %d indicators, All has %d", len(want), len(All()))
@@ -256,6 +261,7 @@ func TestDefinitions(t *testing.T) {
 		"explained_personalization_share", "consent_coverage",
 		"too_frequent_rate", "not_relevant_rate", "bounce_rate", "delivery_rate",
 		"open_rate", "ctr", "click_to_open", "form_fill_rate",
+		"merge_defect_rate", "broken_link_rate",
 	}
 	if got := Names(); !slices.Equal(got, wantNames) {
 		t.Fatalf("Names() = %v\nwant %v", got, wantNames)

@@ -81,9 +81,11 @@ func cases(t *testing.T) map[string]Input {
 		row("consent_change", "3->1", "", 3, 10),
 		row("consent_change", "0->1", "", 0, 5),
 		row("feedback", "too_personal", "", 1, 30),
-		row("send", "explained", "basic", 1, 4000),
+		row("send", "explained", "basic", 1, 3950),
+		row("send", "explained+merge_defect+broken_link", "basic", 1, 50),
 		row("send", "", "predictive", 1, 2000),
-		row("send", "", "none", 0, 14000),
+		row("send", "", "none", 0, 13700),
+		row("send", "merge_defect", "none", 0, 300),
 		row("open", "", "", 0, 6600),
 		row("open", "machine", "", 0, 1500),
 		row("click", "", "", 0, 1200),
@@ -284,6 +286,8 @@ func TestTrapHandComputed(t *testing.T) {
 		"ctr":                             1200.0 / 20000,
 		"click_to_open":                   1200.0 / 6600,
 		"form_fill_rate":                  70.0 / 20000,
+		"merge_defect_rate":               350.0 / 20000,
+		"broken_link_rate":                50.0 / 20000,
 	}
 	if len(j.Indicators) != len(want) {
 		t.Errorf("%d indicators, want %d", len(j.Indicators), len(want))

@@ -62,7 +62,21 @@ type sent struct {
 	contact  int32
 	campaign int32
 	level    uint8
+	defect   uint8 // defect* bits: what the send's render check found
 }
+
+// Render-check defects of a send (sent.defect bits).
+const (
+	defectMergeTag uint8 = 1 << iota // an unresolved merge tag
+	defectLink                       // a broken personalized link
+)
+
+// Follow-ups of a defective send: a buyer who reads "Hi [FirstName]" leaves
+// and complains more often. The multipliers apply to the day's rates.
+const (
+	defectUnsubscribeMul = 8
+	defectComplaintMul   = 3
+)
 
 // pending is an event scheduled for emission: a send, a follow-up of s, or
 // an independent event (s unused).
@@ -138,6 +152,10 @@ type Generator struct {
 	seq    uint64
 	msgSeq uint64
 	dups   dupQueue
+	// broken is the campaign whose template breaks (scenarios with
+	// render-check defects): the blast campaign of the first day whose
+	// rates have any, -1 before.
+	broken int32
 
 	// fill, once the schedule is exhausted: sorted uniforms on [fillFrom, end)
 	fillFrom, lastAt int64
@@ -174,6 +192,7 @@ func New(cfg Config) (*Generator, error) {
 		total:   cfg.Events,
 		target:  cfg.uniqueTarget(),
 		invalid: map[event.Reason]int{},
+		broken:  -1,
 	}
 	g.pop = newPopulation(cfg, rand.New(rand.NewPCG(seed, streamPopulation)))
 	g.tl = newTimeline(cfg, def, g.pop, rand.New(rand.NewPCG(seed, streamTimeline)))
@@ -284,10 +303,36 @@ func (g *Generator) round(x float64) int {
 func (g *Generator) send(sl *slot, dy *day, ci int32) {
 	at := ms(sl.start + int64(g.rng.Float64()*float64(sl.dur)))
 	s := g.makeSend(dy, ci, at)
+	s.defect = g.defects(dy, ci)
 	if !sl.pre {
 		g.push(pending{at: at, s: s, typ: event.Send})
 	}
 	g.followUps(s, dy)
+}
+
+// defects decides the render-check defects of a send of campaign ci. Only
+// the broken campaign has any, so one campaign's numbers tell the story; no
+// random number is drawn on days without defects, so the streams of the
+// other scenarios do not change.
+func (g *Generator) defects(dy *day, ci int32) uint8 {
+	r := &dy.r
+	if r.MergeDefect <= 0 && r.BrokenLink <= 0 {
+		return 0
+	}
+	if g.broken < 0 {
+		g.broken = dy.blast
+	}
+	if ci != g.broken {
+		return 0
+	}
+	var d uint8
+	if g.chance(r.MergeDefect) {
+		d |= defectMergeTag
+	}
+	if g.chance(r.BrokenLink) {
+		d |= defectLink
+	}
+	return d
 }
 
 // followUps decides what happens after send s, with the rates of its day,
@@ -336,6 +381,9 @@ func (g *Generator) followUps(s sent, dy *day) {
 		k    kind
 		rate float64
 	}{{kUnsubscribe, r.Unsubscribe}, {kOptDown, r.OptDown}, {kOptUp, r.OptUp}, {kPrefVisit, r.PrefVisit}} {
+		if x.k == kUnsubscribe && s.defect != 0 {
+			x.rate *= defectUnsubscribeMul
+		}
 		if g.chance(x.rate * m[x.k]) {
 			g.later(s.at, s, x.k, detNone)
 		}
@@ -345,6 +393,9 @@ func (g *Generator) followUps(s sent, dy *day) {
 	if beyond {
 		complaint += dy.complaintExtra
 		tooPersonal += dy.tooPersonalExtra
+	}
+	if s.defect != 0 {
+		complaint *= defectComplaintMul
 	}
 	if g.chance(complaint * m[kComplaint]) {
 		g.later(s.at, s, kComplaint, detNone)
@@ -443,6 +494,7 @@ func (g *Generator) NextAt(t time.Time) Record {
 		if p.typ == event.Send || g.nRecent == 0 {
 			p.typ = event.Send
 			p.s = g.makeSend(dy, g.pickCampaign(dy), p.at)
+			p.s.defect = g.defects(dy, p.s.campaign)
 			break
 		}
 		p.s = g.recent[g.rng.IntN(g.nRecent)]
@@ -551,8 +603,16 @@ func (g *Generator) build(p *pending, dy *day) {
 		if p.s.level > levelNone && g.rng.Float64() < r.Explained {
 			rs := reasons[p.s.level]
 			ev.Reason = rs[g.rng.IntN(len(rs))]
-			ev.Detail = event.DetailExplained
 		}
+		// The render check's counts, derived from the message number so
+		// that no random number is drawn for them.
+		if p.s.defect&defectMergeTag != 0 {
+			ev.UnresolvedTokens = 1 + uint32(p.s.msg%3)
+		}
+		if p.s.defect&defectLink != 0 {
+			ev.BrokenLinks = 1 + uint32(p.s.msg%2)
+		}
+		ev.Detail = ev.Flags().Detail()
 	case event.FormFill, event.OptUp:
 		// Not follow-ups in the contract (a form fill follows a click, an
 		// opt-up the contact's own visit): the campaign, no message.

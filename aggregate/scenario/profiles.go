@@ -53,6 +53,10 @@ type rates struct {
 	// BlastShare is the share of a day's sends that go out in its email
 	// blast, in one hour; the rest are triggered around the clock.
 	BlastShare float64
+	// MergeDefect and BrokenLink are the shares of the broken campaign's
+	// sends whose render check found an unresolved merge tag or a broken
+	// personalized link (see Generator.defects); 0 for a sound programme.
+	MergeDefect, BrokenLink float64
 }
 
 func lerp(a, b, s float64) float64 { return a + (b-a)*s }
@@ -86,6 +90,8 @@ func (r *rates) at(to *rates, s float64) rates {
 		Audience:      r.Audience * math.Pow(to.Audience/r.Audience, s), // by the same factor every day
 		Focus:         lerp(r.Focus, to.Focus, s),
 		BlastShare:    lerp(r.BlastShare, to.BlastShare, s),
+		MergeDefect:   lerp(r.MergeDefect, to.MergeDefect, s),
+		BrokenLink:    lerp(r.BrokenLink, to.BrokenLink, s),
 	}
 	for i := range out.FeedbackMix {
 		out.FeedbackMix[i] = lerp(r.FeedbackMix[i], to.FeedbackMix[i], s)
@@ -153,6 +159,15 @@ func init() {
 	creepy.Beyond = 0.55    // predictive sends regardless of consent tier
 	creepy.Explained = 0.45 // ... mostly without a documented reason
 
+	broken := healthyRates
+	broken.MergeDefect = 0.8 // a template change breaks "Hi [FirstName]"
+	broken.BrokenLink = 0.15 // ... and some personalized links with it
+
+	register(&scenarioDef{
+		name:        "broken-merge-tag",
+		description: "last 3 days: one campaign's template breaks, most of its sends show an unresolved merge tag and some a broken personalized link, and its unsubscribes (8x) and complaints (3x) follow; the rest of the programme stays healthy",
+		from:        healthyRates, to: broken, drift: 3.0 / 28,
+	})
 	register(&scenarioDef{
 		name:        "healthy",
 		description: "stable rates: ~0.2% unsubscribes and ~0.03% email complaints of the deliveries they follow, opt-downs exceed unsubscribes, ~35% direct traffic",

@@ -320,3 +320,81 @@ func TestDuplicates(t *testing.T) {
 		t.Logf("ratio %v: %d near, %d far duplicates of %d records", ratio, near, far, n)
 	}
 }
+
+// TestStoryBrokenMergeTag checks the broken-merge-tag story from the bytes:
+// before the break no send carries a render-check defect; after it exactly
+// one campaign does, most of its sends with an unresolved tag and some with
+// a broken link, and the unsubscribes of its defective messages (joined by
+// message_id) run several times those of the rest of the programme.
+func TestStoryBrokenMergeTag(t *testing.T) {
+	const days = 28
+	g := mustNew(t, Config{Name: "broken-merge-tag", Events: 300000, Days: days, Seed: 5, End: testEnd})
+	evs := decodeStream(t, g)
+	breakAt := testEnd.Add(-3 * 24 * time.Hour)
+	type campaignSends struct{ sends, merge, link int }
+	byCampaign := map[string]*campaignSends{}
+	defective := map[string]bool{} // message ids
+	delivered := map[bool]int{}    // by defective
+	unsubs := map[bool]int{}
+	for _, d := range evs {
+		ev := &d.ev
+		if ev.Type != event.Send {
+			continue
+		}
+		f := ev.Flags()
+		if ev.Detail != f.Detail() {
+			t.Fatalf("send %s: detail %q, flags say %q", ev.ID, ev.Detail, f.Detail())
+		}
+		if (f.MergeDefect || f.BrokenLink) && ev.OccurredAt.Before(breakAt) {
+			t.Errorf("send %s at %s has a defect before the break", ev.ID, ev.OccurredAt)
+		}
+		if ev.OccurredAt.Before(breakAt) {
+			continue
+		}
+		c := byCampaign[ev.CampaignID]
+		if c == nil {
+			c = &campaignSends{}
+			byCampaign[ev.CampaignID] = c
+		}
+		c.sends++
+		if f.MergeDefect {
+			c.merge++
+		}
+		if f.BrokenLink {
+			c.link++
+		}
+		if f.MergeDefect || f.BrokenLink {
+			defective[ev.MessageID] = true
+		}
+	}
+	var broken []string
+	for id, c := range byCampaign {
+		if c.merge+c.link > 0 {
+			broken = append(broken, id)
+		}
+	}
+	if len(broken) != 1 {
+		t.Fatalf("campaigns with defects after the break: %v, want exactly one", broken)
+	}
+	c := byCampaign[broken[0]]
+	t.Logf("campaign %s: %d sends, %d merge defects, %d broken links", broken[0], c.sends, c.merge, c.link)
+	check(t, c.sends >= 1000, "broken campaign has %d sends after the break, want >= 1000", c.sends)
+	check(t, within(float64(c.merge)/float64(c.sends), 0.25, 0.8), "merge defect share %.3f", float64(c.merge)/float64(c.sends))
+	check(t, within(float64(c.link)/float64(c.sends), 0.03, 0.15), "broken link share %.3f", float64(c.link)/float64(c.sends))
+	for _, d := range evs {
+		ev := &d.ev
+		if ev.MessageID == "" || ev.SentAt.Before(breakAt) {
+			continue
+		}
+		switch ev.Type {
+		case event.Delivered:
+			delivered[defective[ev.MessageID]]++
+		case event.Unsubscribe:
+			unsubs[defective[ev.MessageID]]++
+		}
+	}
+	bad := float64(unsubs[true]) / float64(delivered[true])
+	good := float64(unsubs[false]) / float64(delivered[false])
+	t.Logf("unsubscribes per delivery after the break: defective %.4f (%d/%d), sound %.4f (%d/%d)", bad, unsubs[true], delivered[true], good, unsubs[false], delivered[false])
+	check(t, bad > 4*good, "defective messages' unsubscribe rate %.4f, want > 4x the sound ones' %.4f", bad, good)
+}

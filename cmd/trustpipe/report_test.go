@@ -501,6 +501,54 @@ func (ro reachOracle) distinct(from, to time.Time) int {
 	return len(seen)
 }
 
+// renderOracle counts, per UTC day, the produced sends and those whose
+// render-check properties report an unresolved merge tag or a broken link,
+// read from the JSON with encoding/json: independent of the contract
+// decoder and of the send details it derives.
+type renderOracle map[string]*renderDay
+
+type renderDay struct{ sends, merge, link int }
+
+func (ro renderOracle) add(t *testing.T, rec scenario.Record) {
+	if rec.Invalid != "" || rec.Type != event.Send {
+		return
+	}
+	var v struct {
+		Properties struct {
+			UnresolvedTokens int `json:"unresolved_tokens"`
+			BrokenLinks      int `json:"broken_links"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(rec.Value, &v); err != nil {
+		t.Fatalf("produced send %s: %v", rec.Value, err)
+	}
+	day := rec.Time.UTC().Format("2006-01-02")
+	d := ro[day]
+	if d == nil {
+		d = &renderDay{}
+		ro[day] = d
+	}
+	d.sends++
+	if v.Properties.UnresolvedTokens > 0 {
+		d.merge++
+	}
+	if v.Properties.BrokenLinks > 0 {
+		d.link++
+	}
+}
+
+// set puts the days' merge-defect and broken-link rates into want.
+func (ro renderOracle) set(want map[string]*float64, from, to time.Time) {
+	var sum renderDay
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		if x := ro[d.Format("2006-01-02")]; x != nil {
+			sum.sends, sum.merge, sum.link = sum.sends+x.sends, sum.merge+x.merge, sum.link+x.link
+		}
+	}
+	want["merge_defect_rate"] = ratio(float64(sum.merge), float64(sum.sends))
+	want["broken_link_rate"] = ratio(float64(sum.link), float64(sum.sends))
+}
+
 // getReportPage fetches a report page and checks it is served as a page
 // under the report's Content-Security-Policy.
 func getReportPage(t *testing.T, url string) []byte {
@@ -548,9 +596,11 @@ func runReport(t *testing.T, env []string, args ...string) []byte {
 }
 
 // TestReportMatchesScenarioTotals is the acceptance test of `trustpipe
-// report`: a drifting scenario is run through the real pipeline binary, and
+// report`: the drifting trust-spiral scenario is run through the real
+// pipeline binary, and
 // `report --format json` must equal the DESIGN.md formulas applied to the
-// generator's own totals — exactly, to the last bit of the float64.
+// generator's own totals and to the produced records — exactly, to the last
+// bit of the float64.
 func TestReportMatchesScenarioTotals(t *testing.T) {
 	chAddr := sinktest.Addr(t)
 	db := sinktest.Database(t)
@@ -561,7 +611,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reach, email := reachOracle{}, emailOracle{}
+	reach, email, render := reachOracle{}, emailOracle{}, renderOracle{}
 	w := kafkatest.Writer(brokers, "trust-events")
 	var batch []kafka.Message
 	for {
@@ -570,6 +620,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 			rec = rec.Clone()
 			reach.add(rec)
 			email.add(rec)
+			render.add(t, rec)
 			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
 		}
 		if len(batch) == 2000 || (!ok && len(batch) > 0) {
@@ -634,6 +685,8 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 		t.Errorf("events %d / %d (empty %v), want %d / %d", j.Events, j.Comparison.Events, j.Empty, wantEvents(cur), wantEvents(prev))
 	}
 	wantCur, wantPrev := cur.expected(email.sum(from, to)), prev.expected(email.sum(prevFrom, from))
+	render.set(wantCur, from, to)
+	render.set(wantPrev, prevFrom, from)
 	checkIndicators(t, "current", j.Indicators, wantCur)
 	checkIndicators(t, "comparison", j.Comparison.Indicators, wantPrev)
 

@@ -463,6 +463,8 @@ GROUP BY time
 ORDER BY time`),
 	).interval("1d").set("decimals", 1).set("min", 0).set("max", 1))
 
+	addPersonalizationQA(l)
+
 	// --- Scorecard ----------------------------------------------------------
 	l.row("Scorecard", "thresholds")
 	score := table("Every Index component over the selected range",

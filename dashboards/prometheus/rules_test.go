@@ -289,8 +289,8 @@ func TestTrustAlertsAreGated(t *testing.T) {
 			if !strings.Contains(a.block, "and on () (trustpipe:pipeline_healthy == 1)") {
 				t.Errorf("trust alert %s is not gated with `and on () (trustpipe:pipeline_healthy == 1)`", a.name)
 			}
-			if !regexp.MustCompile(`and on \([a-z_, ]+\) \(trustpipe:(indicator|trust_index|attributed)_volume_ok == 1\)`).MatchString(a.block) {
-				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok, trustpipe:attributed_volume_ok or trustpipe:trust_index_volume_ok)", a.name)
+			if !regexp.MustCompile(`and on \([a-z_, ]+\) \(trustpipe:(indicator|trust_index|attributed)_volume_ok(:by_dimension)? == 1\)`).MatchString(a.block) {
+				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok, trustpipe:attributed_volume_ok, trustpipe:indicator_volume_ok:by_dimension or trustpipe:trust_index_volume_ok)", a.name)
 			}
 		case "pipeline":
 		default:
@@ -342,6 +342,8 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 		trustTests    = "tests/trust_alerts.test.yml"
 		pipelineTests = "tests/pipeline_alerts.test.yml"
 		recordTests   = "tests/recording.test.yml"
+		// personalizationTests covers PersonalizationDefectsHigh.
+		personalizationTests = "tests/personalization_alerts.test.yml"
 	)
 	mutations := []struct {
 		name, file, old, new, tests string
@@ -369,6 +371,12 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 			`(trustpipe:ledger_gap_offsets == bool 0) or on() vector(0)`, `(trustpipe:ledger_gap_offsets == bool 0) or on() vector(1)`, recordTests},
 		{"lag counted once per instance", recordingFile,
 			`sum by (topic) (max by (topic, partition) (trustpipe_consumer_lag))`, `sum by (topic) (trustpipe_consumer_lag)`, recordTests},
+		{"PersonalizationDefectsHigh threshold 2 % -> 40 %", alertsFile,
+			`trustpipe:indicator:by_dimension{window="1h"} >= 0.02`, `trustpipe:indicator:by_dimension{window="1h"} >= 0.4`, personalizationTests},
+		{"PersonalizationDefectsHigh without volume gate", alertsFile,
+			"\n          and on (indicator, window, dimension_value) (trustpipe:indicator_volume_ok:by_dimension == 1)", "", personalizationTests},
+		{"defect rates include the other group", recordingFile,
+			`(trustpipe_indicator{indicator=~"merge_defect_rate|broken_link_rate", dimension_value!="other"})`, `(trustpipe_indicator{indicator=~"merge_defect_rate|broken_link_rate"})`, personalizationTests},
 		{"volume gate ignores the minimum", recordingFile,
 			"trustpipe_indicator_volume{dimension_value=\"\"})\n          >= bool on (indicator) group_left ()\n          max by (indicator) (trustpipe_indicator_min_volume)",
 			"trustpipe_indicator_volume{dimension_value=\"\"})\n          >= bool on (indicator) group_left ()\n          0 * max by (indicator) (trustpipe_indicator_min_volume)", recordTests},

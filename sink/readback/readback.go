@@ -442,9 +442,9 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	               volume per top campaign; complaint rate and volume per
 //	               mailbox provider and per top sending domain + "other"
 //
-// For the defaults (W = 4, I = 18, H = 12, WA = 2, A = 13, TopN = 10)
-// that is 4·1·59 + 4 + 19 + 4 + 15 + 2·(39 + 260 + 20 + 22) = 960 without
-// a breakdown and 4·12·59 + 4 + 38 + 682 = 3556 with one.
+// For the defaults (W = 4, I = 20, H = 12, WA = 2, A = 13, TopN = 10)
+// that is 4·1·65 + 4 + 21 + 4 + 15 + 2·(39 + 260 + 20 + 22) = 986 without
+// a breakdown and 4·12·65 + 4 + 40 + 682 = 3846 with one.
 func SeriesBound(cfg Config) int {
 	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1

@@ -1,0 +1,97 @@
+package event
+
+import "strings"
+
+// SendFlags are the facts about one send that its Detail records. Storage
+// groups by Detail, so whatever an indicator needs to know about a send
+// without a table of its own must be in these flags; there are at most 12
+// combinations (Visible implies Explained), which keeps trust_counts rows
+// bounded.
+type SendFlags struct {
+	// Explained: the send carries a documented personalization reason.
+	Explained bool
+	// Visible: that reason is shown to the buyer (properties.reason_visible).
+	Visible bool
+	// MergeDefect: the render check left at least one merge tag unresolved
+	// (properties.unresolved_tokens > 0): the buyer sees "[FirstName]" or an
+	// empty greeting. A fallback value (fallback_tokens) is the designed
+	// graceful path and is not a defect.
+	MergeDefect bool
+	// BrokenLink: at least one personalized link failed the render check
+	// (properties.broken_links > 0).
+	BrokenLink bool
+}
+
+// The parts of a send's Detail, joined with "+" in this order. A send with
+// only a reason keeps the v1 Detail DetailExplained, so rows stored before
+// the flags existed still mean the same.
+const (
+	sendPartVisible     = "visible"
+	sendPartMergeDefect = "merge_defect"
+	sendPartBrokenLink  = "broken_link"
+)
+
+// Detail returns the trust_counts.detail of a send with these flags: ""
+// for none, else the set parts joined with "+", e.g. "explained+visible",
+// "merge_defect+broken_link". It does not allocate (the decoder calls it on
+// every send).
+func (f SendFlags) Detail() string { return sendDetailTable[f.bits()] }
+
+func (f SendFlags) bits() int {
+	b := 0
+	for i, set := range []bool{f.Explained || f.Visible, f.Visible, f.MergeDefect, f.BrokenLink} {
+		if set {
+			b |= 1 << i
+		}
+	}
+	return b
+}
+
+// sendDetailTable holds the Detail of every flag combination, indexed by
+// SendFlags.bits: the parts whose bit is set, in sendParts order.
+var sendDetailTable = func() (t [16]string) {
+	sendParts := [4]string{DetailExplained, sendPartVisible, sendPartMergeDefect, sendPartBrokenLink}
+	for b := range t {
+		var parts []string
+		for i, p := range sendParts {
+			if b&(1<<i) != 0 {
+				parts = append(parts, p)
+			}
+		}
+		t[b] = strings.Join(parts, "+")
+	}
+	return t
+}()
+
+// Flags returns the flags of a decoded send.
+func (ev *Event) Flags() SendFlags {
+	return SendFlags{
+		Explained:   ev.Reason != "",
+		Visible:     ev.ReasonVisible,
+		MergeDefect: ev.UnresolvedTokens > 0,
+		BrokenLink:  ev.BrokenLinks > 0,
+	}
+}
+
+// SendDetails lists the Detail of every possible send whose flags satisfy
+// keep, in a fixed order. Indicators select sends by these lists (a plain IN
+// in SQL) instead of parsing the string in ClickHouse.
+func SendDetails(keep func(SendFlags) bool) []string {
+	var out []string
+	for _, explained := range []bool{false, true} {
+		for _, visible := range []bool{false, true} {
+			if visible && !explained {
+				continue // a visible reason is a reason
+			}
+			for _, merge := range []bool{false, true} {
+				for _, link := range []bool{false, true} {
+					f := SendFlags{Explained: explained, Visible: visible, MergeDefect: merge, BrokenLink: link}
+					if keep(f) {
+						out = append(out, f.Detail())
+					}
+				}
+			}
+		}
+	}
+	return out
+}
