@@ -325,7 +325,7 @@ func migratedDatabase(t *testing.T, env []string, chAddr, db string) driver.Conn
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		_ = st.DropDatabase(context.Background())
 		_ = st.Close()
 	})
 	return st.Conn()

@@ -132,7 +132,7 @@ func TestReplayLeavesTotalsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t.Cleanup(func() { _ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
 	conn := st.Conn()
 	for _, table := range []string{"trust_counts_blocks", "ingest_ledger_blocks"} {
 		if err := conn.Exec(context.Background(), "SYSTEM STOP MERGES "+db+"."+table); err != nil {
@@ -286,7 +286,7 @@ func TestShadowBackfillAndSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t.Cleanup(func() { _ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
 	conn := st.Conn()
 	ledgerConsumed := func() uint64 { return queryUint(t, conn, "SELECT sum(consumed) FROM "+db+".ingest_ledger") }
 

@@ -61,9 +61,7 @@ func TestReadBackCostIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	rcfg := readback.DefaultConfig()
-	rcfg.Database = cfg.Database
-	rb, err := readback.New(rcfg, readback.Deps{Querier: st.Conn(), Registerer: reg, Now: func() time.Time { return itNow }})
+	rb, err := readback.New(readback.DefaultConfig(), readback.Deps{Source: st, Registerer: reg, Now: func() time.Time { return itNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
