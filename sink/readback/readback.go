@@ -51,6 +51,14 @@
 // read-back age grow (trustpipe:data_age_seconds) and close the data_fresh
 // gate.
 //
+// Metrics (registered by New): the trust gauges trustpipe_indicator,
+// trustpipe_indicator_baseline, trustpipe_indicator_volume,
+// trustpipe_indicator_min_volume, trustpipe_trust_index,
+// trustpipe_trust_index_baseline, trustpipe_divergence,
+// trustpipe_data_freshness_seconds and trustpipe_ledger_gap_offsets, and
+// the read-back's own trustpipe_readback_success_timestamp_seconds,
+// trustpipe_readback_errors_total and trustpipe_readback_duration_seconds.
+//
 // Concurrency: Run (or Refresh) must not be called concurrently with itself;
 // collection by the Prometheus registry is safe concurrently with both.
 package readback
