@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,10 +16,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 	"github.com/trustpipe/trustpipe/sink"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden exposition files in testdata/")
 
 // now is the fixed clock of the unit tests; the read-back truncates it to
 // 10:00:30. base is the minute the fixture buckets are placed around.
@@ -97,19 +94,7 @@ func (h *harness) exposition(t *testing.T, names ...string) string {
 // rewrites the file.
 func checkGolden(t *testing.T, h *harness, name string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(h.exposition(t)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := testutil.GatherAndCompare(h.reg, bytes.NewReader(want)); err != nil {
-		t.Fatalf("exposition differs from %s (go test -run %s -update rewrites it): %v", path, t.Name(), err)
-	}
+	testkit.Golden(t, filepath.Join("testdata", name), []byte(h.exposition(t)))
 }
 
 func TestExpositionGolden(t *testing.T) {
