@@ -11,8 +11,8 @@
 //
 // promtool comes from Debian's prometheus package. Without it on PATH the
 // promtool tests are skipped, except under CI=true, where they fail.
-// There is no YAML library in go.mod, so the structural checks scan text;
-// promtool check rules validates the YAML itself.
+// The structural checks scan the rule files as text, line by line, which
+// their fixed layout allows; promtool check rules validates the YAML itself.
 package prometheus_test
 
 import (
