@@ -42,16 +42,10 @@ func Database(t testing.TB) string {
 const ClusterDirEnv = "TRUSTPIPE_TEST_CLICKHOUSE_CLUSTER_DIR"
 
 // Cluster returns the private test cluster, skipping (or failing under CI)
-// when none is configured.
+// when none is configured (testkit.Env).
 func Cluster(t testing.TB) *localserver.Cluster {
 	t.Helper()
-	dir := os.Getenv(ClusterDirEnv)
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set under CI=true: integration tests must not skip (run `bash .ci/run`)", ClusterDirEnv)
-		}
-		t.Skipf("%s not set: start one with `go run ./cmd/localclickhouse start-cluster .tmp/cluster 19100` and export %s=.tmp/cluster", ClusterDirEnv, ClusterDirEnv)
-	}
+	dir := testkit.Env(t, ClusterDirEnv, "start one with `go run ./cmd/localclickhouse start-cluster .tmp/cluster 19100` and export "+ClusterDirEnv+"=.tmp/cluster")
 	c, err := localserver.LoadCluster(dir)
 	if err != nil {
 		t.Fatal(err)
