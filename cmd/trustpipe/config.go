@@ -70,7 +70,7 @@ type Config struct {
 
 	HTTPAddr          string `split_words:"true" desc:"listen address of /metrics, /healthz, /readyz and the report page /report"`
 	HTTPWebConfigFile string `split_words:"true" desc:"Prometheus exporter-toolkit web config (TLS, basic auth) for the HTTP endpoint"`
-	Pprof             bool   `desc:"also serve Go's profiler at /debug/pprof/ on the HTTP endpoint, for go tool pprof (off: profiles expose internals and cost CPU while taken)"`
+	Pprof             bool   `split_words:"true" desc:"also serve Go's profiler at /debug/pprof/ on the HTTP endpoint, for go tool pprof (off: profiles expose internals and cost CPU while taken)"`
 	PseudonymKey      string `split_words:"true" secret:"true" desc:"secret (>= 16 bytes) for HMAC-SHA256 pseudonyms of contact and account ids; required by run and replay"`
 
 	BucketSize      time.Duration `split_words:"true" desc:"base time bucket of trust_counts (must divide 24h)"`
