@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 need=()
 [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
 command -v clickhouse-client >/dev/null || need+=(clickhouse-client)
-command -v promtool >/dev/null || need+=(prometheus)
+# prometheus: promtool (rule unit tests) and the server (alerting end-to-end test)
+{ command -v promtool && command -v prometheus; } >/dev/null || need+=(prometheus)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 # The report page's browser test renders it in headless Chromium.

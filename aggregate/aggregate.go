@@ -121,6 +121,58 @@ type ContactRow struct {
 	Contact    string // pseudonym, never a raw id
 }
 
+// CohortKey is one send-time cohort and dimension combination of the
+// attributed counts (DESIGN.md, "Attribution"): the delivery outcomes and
+// follow-ups of the messages of one campaign and channel sent in one UTC
+// hour. Follow-ups are judged against the deliveries they follow, not
+// against unrelated deliveries of the hour they happen to arrive in.
+type CohortKey struct {
+	// Cohort is the Unix second of the UTC hour the followed message was
+	// sent: sent_at when the event carries it, else (a delivery outcome) its
+	// own occurred_at, else (a follow-up without sent_at) its own
+	// occurred_at with BySendTime false — such a follow-up is attributed to
+	// its campaign only.
+	Cohort     int64
+	BySendTime bool
+	EventType  event.Type
+	Detail     string
+	CampaignID string
+	Channel    string
+	// MailboxProvider and SendingDomain are set on email events that carry
+	// them (v1.1): mailbox providers judge complaint rates per domain.
+	MailboxProvider string
+	SendingDomain   string
+}
+
+// CohortRow is a cumulative count for a CohortKey within a block, versioned
+// like CountRow (the same version for every row of one block snapshot).
+type CohortRow struct {
+	CohortKey
+	BlockRef
+	Events  uint64
+	Version int64
+}
+
+// Unique-engagement kinds (UniqueRow.Kind).
+const (
+	UniqueRecipient = "delivered" // a contact was delivered a message
+	UniqueOpener    = "open"      // a contact opened (human opens only)
+	UniqueClicker   = "click"     // a contact clicked (human clicks only)
+)
+
+// UniqueRow records that a pseudonymized contact was a recipient, an opener
+// or a clicker of a campaign's messages sent on a UTC day (sent_at's day for
+// follow-ups that carry it, else the event's own day). Storage counts
+// distinct contacts, so repeat opens count once and the unique open rate —
+// recipients who opened / recipients — can never exceed 100 %.
+type UniqueRow struct {
+	Day        int64 // Unix seconds of the UTC day start
+	CampaignID string
+	Channel    string
+	Kind       string
+	Contact    string // pseudonym, never a raw id
+}
+
 // LedgerRow accounts for the offsets of a block processed so far.
 // Consumed = Accepted + Rejected always holds; Consumed + Skipped is the
 // number of offsets processed. Duplicates of the Accepted were not counted
@@ -145,11 +197,14 @@ type LedgerRow struct {
 }
 
 // Snapshot is everything that changed since the previous snapshot.
-// Writing Counts, Contacts, IDs and Ledger durably, in that order, makes the
+// Writing Counts, Contacts, Cohorts, Uniques, IDs and Ledger durably, in
+// that order, makes the
 // Commits safe to commit.
 type Snapshot struct {
 	Counts   []CountRow
 	Contacts []ContactRow
+	Cohorts  []CohortRow
+	Uniques  []UniqueRow
 	IDs      []IDRow
 	Ledger   []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
@@ -167,7 +222,8 @@ type Position struct {
 
 // Empty reports whether the snapshot carries nothing to store or commit.
 func (s *Snapshot) Empty() bool {
-	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
+	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Cohorts) == 0 && len(s.Uniques) == 0 &&
+		len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
 }
 
 // scoreUnits converts a sentiment score to summed integer units.

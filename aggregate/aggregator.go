@@ -61,6 +61,19 @@ type blockState struct {
 	newContacts []ContactRow
 
 	ids []IDRow // dedup decisions since the last snapshot
+
+	cohortIndex map[CohortKey]int32
+	cohorts     []cohortEntry
+	cohortDirty []int32
+
+	uniques    map[UniqueRow]struct{}
+	newUniques []UniqueRow
+}
+
+type cohortEntry struct {
+	key    CohortKey
+	events uint64
+	dirty  bool
 }
 
 type entry struct {
@@ -175,6 +188,77 @@ func (a *Aggregator) count(b *blockState, ev *event.Event) {
 	if ev.ContactID != "" && Engaged(ev) {
 		a.addContact(b, ev)
 	}
+	if ev.Type.InCohort() {
+		a.addCohort(b, ev)
+	}
+}
+
+const hourSecs, daySecs = 3600, 86400
+
+// addCohort counts a delivery outcome or follow-up in its send-time cohort,
+// and records its contact for the unique-engagement counts.
+func (a *Aggregator) addCohort(b *blockState, ev *event.Event) {
+	sent, bySendTime := ev.OccurredAt, true
+	switch {
+	case !ev.SentAt.IsZero():
+		sent = ev.SentAt
+	case ev.Type != event.Delivered && ev.Type != event.Bounce:
+		bySendTime = false // campaign attribution only
+	}
+	key := CohortKey{
+		Cohort:          floorDiv(sent.Unix(), hourSecs) * hourSecs,
+		BySendTime:      bySendTime,
+		EventType:       ev.Type,
+		Detail:          ev.Detail,
+		CampaignID:      ev.CampaignID,
+		Channel:         ev.Channel,
+		MailboxProvider: ev.MailboxProvider,
+		SendingDomain:   ev.SendingDomain,
+	}
+	i, ok := b.cohortIndex[key]
+	if !ok {
+		// Decoded events alias the record's bytes (see Key.clone).
+		key.Detail, key.CampaignID, key.Channel = strings.Clone(key.Detail), strings.Clone(key.CampaignID), strings.Clone(key.Channel)
+		key.MailboxProvider, key.SendingDomain = strings.Clone(key.MailboxProvider), strings.Clone(key.SendingDomain)
+		i = int32(len(b.cohorts))
+		b.cohorts = append(b.cohorts, cohortEntry{key: key})
+		b.cohortIndex[key] = i
+	}
+	e := &b.cohorts[i]
+	e.events++
+	if !e.dirty {
+		e.dirty = true
+		b.cohortDirty = append(b.cohortDirty, i)
+		a.pending++
+	}
+	if ev.ContactID == "" {
+		return
+	}
+	var kind string
+	switch {
+	case ev.Type == event.Delivered:
+		kind = UniqueRecipient
+	case ev.Type == event.Open && ev.Detail != event.DetailMachine:
+		kind = UniqueOpener
+	case ev.Type == event.Click && ev.Detail != event.DetailBot:
+		kind = UniqueClicker
+	default:
+		return
+	}
+	row := UniqueRow{
+		Day:        floorDiv(sent.Unix(), daySecs) * daySecs,
+		CampaignID: ev.CampaignID,
+		Channel:    ev.Channel,
+		Kind:       kind,
+		Contact:    ev.ContactID, // already a pseudonym (see New)
+	}
+	if _, seen := b.uniques[row]; seen {
+		return
+	}
+	row.CampaignID, row.Channel, row.Contact = strings.Clone(row.CampaignID), strings.Clone(row.Channel), strings.Clone(row.Contact)
+	b.uniques[row] = struct{}{}
+	b.newUniques = append(b.newUniques, row)
+	a.pending++
 }
 
 // Reject accounts for an invalid record at the given offset. It returns
@@ -308,7 +392,8 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		b.ref, b.first, b.last = ref, first, first
 		return b
 	}
-	return &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{})}
+	return &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{}),
+		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{})}
 }
 
 // release returns a block that will never be written again to the pool.
@@ -318,7 +403,10 @@ func (a *Aggregator) release(b *blockState) {
 	}
 	clear(b.index)
 	clear(b.contacts)
+	clear(b.cohortIndex)
+	clear(b.uniques)
 	b.entries, b.dirty, b.newContacts, b.ids = b.entries[:0], b.dirty[:0], b.newContacts[:0], b.ids[:0]
+	b.cohorts, b.cohortDirty, b.newUniques = b.cohorts[:0], b.cohortDirty[:0], b.newUniques[:0]
 	b.accepted, b.rejected, b.skipped, b.duplicates, b.watermark, b.ledgerDirty = 0, 0, 0, 0, 0, false
 	a.free = append(a.free, b)
 }
@@ -334,7 +422,7 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 }
 
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + len(b.newContacts) + len(b.ids)
+	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques) + len(b.ids)
 	if b.ledgerDirty {
 		n++
 	}
@@ -431,6 +519,14 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	b.dirty = b.dirty[:0]
 	s.Contacts = append(s.Contacts, b.newContacts...)
 	b.newContacts = b.newContacts[:0]
+	for _, i := range b.cohortDirty {
+		e := &b.cohorts[i]
+		e.dirty = false
+		s.Cohorts = append(s.Cohorts, CohortRow{CohortKey: e.key, BlockRef: b.ref, Events: e.events, Version: version})
+	}
+	b.cohortDirty = b.cohortDirty[:0]
+	s.Uniques = append(s.Uniques, b.newUniques...)
+	b.newUniques = b.newUniques[:0]
 	for i := range b.ids {
 		b.ids[i].Version = version
 	}

@@ -298,3 +298,65 @@ func TestAcceptRecordCountsAllEventsAtOneOffset(t *testing.T) {
 		}
 	}
 }
+
+// Delivery outcomes and follow-ups are counted in the cohort of the send they
+// follow: sent_at's hour when given, else the event's own hour flagged as
+// campaign-only attribution. Events that follow no message have no cohort.
+// Unique rows keep each recipient, human opener and human clicker once per
+// campaign and send day.
+func TestCohortsAndUniques(t *testing.T) {
+	a := newAgg(t, 100)
+	blast := time.Date(2026, 11, 1, 9, 0, 5, 0, time.UTC)
+	later := blast.Add(26 * time.Hour) // the next day, 11:00
+	add := func(off int64, typ event.Type, contact string, at, sentAt time.Time, detail string) {
+		e := ev(typ, "blast", at)
+		e.ContactID, e.SentAt, e.Detail = contact, sentAt, detail
+		if typ == event.Complaint {
+			e.MailboxProvider, e.SendingDomain = "gmail", "news.example.com"
+		}
+		a.Accept("t", 0, off, e.OccurredAt, e)
+	}
+	add(0, event.Delivered, "c1", blast, time.Time{}, "")
+	add(1, event.Delivered, "c2", blast.Add(30*time.Minute), time.Time{}, "")
+	add(2, event.Open, "c1", later, blast, "")                  // late open, attributed to the blast hour
+	add(3, event.Open, "c1", later.Add(time.Minute), blast, "") // repeat open: counted, unique once
+	add(4, event.Open, "c2", later, blast, event.DetailMachine)
+	add(5, event.Click, "c2", later, blast, event.DetailBot)
+	add(6, event.Unsubscribe, "c2", later, time.Time{}, "") // no sent_at: its own hour, campaign only
+	add(7, event.Complaint, "c1", later, blast, "")
+	add(8, event.WebSession, "c1", later, time.Time{}, "direct") // follows no message
+	add(9, event.Send, "c3", blast, time.Time{}, "")
+	snap := a.Snapshot()
+	var got []string
+	for _, r := range snap.Cohorts {
+		got = append(got, fmt.Sprintf("%s send=%v %s %q %s %s %s %s n=%d",
+			time.Unix(r.Cohort, 0).UTC().Format("02 15:04"), r.BySendTime, r.EventType, r.Detail,
+			r.CampaignID, r.Channel, r.MailboxProvider, r.SendingDomain, r.Events))
+	}
+	sort.Strings(got)
+	want := []string{
+		`01 09:00 send=true click "bot" blast email   n=1`,
+		`01 09:00 send=true complaint "" blast email gmail news.example.com n=1`,
+		`01 09:00 send=true delivered "" blast email   n=2`,
+		`01 09:00 send=true open "" blast email   n=2`,
+		`01 09:00 send=true open "machine" blast email   n=1`,
+		`02 11:00 send=false unsubscribe "" blast email   n=1`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("cohort rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	got = got[:0]
+	for _, u := range snap.Uniques {
+		got = append(got, fmt.Sprintf("%s %s %s %s", time.Unix(u.Day, 0).UTC().Format("01-02"), u.CampaignID, u.Kind, u.Contact))
+	}
+	sort.Strings(got)
+	want = []string{"11-01 blast delivered c1", "11-01 blast delivered c2", "11-01 blast open c1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("unique rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, r := range snap.Cohorts {
+		if r.Version != snap.Counts[0].Version {
+			t.Errorf("cohort row version %d, count row version %d: one block snapshot, one version", r.Version, snap.Counts[0].Version)
+		}
+	}
+}

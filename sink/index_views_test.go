@@ -73,7 +73,7 @@ func readTotalsBy(t *testing.T, conn driver.Conn, db, keyExpr, where string) map
 	if where == "" {
 		where = "1"
 	}
-	rows, err := conn.Query(context.Background(), fmt.Sprintf(`SELECT %s, event_type, detail, personalization, consent_tier, events, value_sum
+	rows, err := conn.Query(context.Background(), fmt.Sprintf(`SELECT %s, event_type, detail, channel, personalization, consent_tier, events, value_sum
 FROM %s.trust_counts WHERE %s`, keyExpr, db, where))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ FROM %s.trust_counts WHERE %s`, keyExpr, db, where))
 	for rows.Next() {
 		var k string
 		var r indicator.Row
-		if err := rows.Scan(&k, &r.EventType, &r.Detail, &r.Personalization, &r.ConsentTier, &r.Events, &r.ValueSum); err != nil {
+		if err := rows.Scan(&k, &r.EventType, &r.Detail, &r.Channel, &r.Personalization, &r.ConsentTier, &r.Events, &r.ValueSum); err != nil {
 			t.Fatal(err)
 		}
 		if out[k] == nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 )
@@ -35,6 +36,26 @@ const (
 	// ViewEngagedReachTotalDaily: day, contacts (distinct engaged contacts
 	// over all dimensions).
 	ViewEngagedReachTotalDaily = "engaged_reach_total_daily"
+	// ViewAttributedHourly: the attributed indicators by send-time cohort:
+	// cohort (UTC hour of the send), by_send_time, campaign_id, channel,
+	// total_events and <indicator>_num, <indicator>_den for every
+	// indicator.AttributedDefinitions(). A cohort's numerators only grow as
+	// late follow-ups arrive; its denominator (deliveries) is complete once
+	// the send is. Rows with by_send_time = 0 are follow-ups without sent_at,
+	// in their own hour: sum over a campaign's rows to attribute them.
+	ViewAttributedHourly = "trust_attributed_hourly"
+	// ViewAttributedDaily: as ViewAttributedHourly with day (Date of the
+	// send) instead of cohort.
+	ViewAttributedDaily = "trust_attributed_daily"
+	// ViewEmailComplaintsDaily: day (of the send), mailbox_provider,
+	// sending_domain, complaint_rate_num, complaint_rate_den: the email
+	// complaint rate as mailbox providers judge it, per provider and domain.
+	ViewEmailComplaintsDaily = "email_complaints_daily"
+	// ViewUniqueEngagementDaily: day (of the send), campaign_id, channel,
+	// recipients, openers, clickers (distinct contacts), unique_opens and
+	// unique_clicks (recipients who opened / clicked: never more than
+	// recipients, so the unique rates never exceed 100 %).
+	ViewUniqueEngagementDaily = "unique_engagement_daily"
 )
 
 // NumColumn and DenColumn name the numerator and denominator columns of an
@@ -105,7 +126,7 @@ FROM (
 ` + series + `
 )`
 
-	return []View{
+	return append([]View{
 		{Name: ViewIndicatorsHourly, Query: wide("toStartOfHour(bucket)", "hour")},
 		{Name: ViewIndicatorsDaily, Query: wide("toDate(bucket)", "day")},
 		{Name: ViewIndicatorSeries, Query: series},
@@ -128,6 +149,53 @@ GROUP BY day, campaign_id, channel, segment, source`},
 	uniqExact(contact) AS contacts
 FROM {db}.engaged_contacts
 GROUP BY day`},
+	}, attributedViews()...)
+}
+
+// attributedViews renders the views over the send-time cohorts and the
+// unique-engagement sets. Like the event-time views they carry sums, never
+// ratios, and every formula is a Definition's SQL.
+func attributedViews() []View {
+	var cols []string
+	for _, d := range indicator.AttributedDefinitions() {
+		cols = append(cols,
+			d.NumeratorSQL()+" AS "+NumColumn(d.Name),
+			d.DenominatorSQL()+" AS "+DenColumn(d.Name))
+	}
+	measures := "\t" + strings.Join(cols, ",\n\t")
+	wide := func(timeExpr, timeCol, extra string) string {
+		return fmt.Sprintf(`SELECT
+	%s AS %s,%s
+	campaign_id, channel,
+	sum(events) AS total_events,
+%s
+FROM {db}.%s
+GROUP BY %s,%s campaign_id, channel`, timeExpr, timeCol, extra, measures, ViewCohortRows, timeCol, extra)
+	}
+	complaint, _ := indicator.ByName(indicator.ComplaintRate)
+	return []View{
+		{Name: ViewAttributedHourly, Query: wide("cohort", "cohort_hour", " by_send_time,")},
+		{Name: ViewAttributedDaily, Query: wide("toDate(cohort)", "day", "")},
+		{Name: ViewEmailComplaintsDaily, Query: fmt.Sprintf(`SELECT
+	toDate(cohort) AS day, mailbox_provider, sending_domain,
+	%s AS %s,
+	%s AS %s
+FROM {db}.%s
+WHERE channel = %s
+GROUP BY day, mailbox_provider, sending_domain`, complaint.NumeratorSQL(), NumColumn(complaint.Name),
+			complaint.DenominatorSQL(), DenColumn(complaint.Name), ViewCohortRows, quoteString(indicator.ChannelEmail))},
+		{Name: ViewUniqueEngagementDaily, Query: fmt.Sprintf(`SELECT
+	day, campaign_id, channel,
+	sum(r) AS recipients, sum(o) AS openers, sum(c) AS clickers,
+	sum(r * o) AS unique_opens, sum(r * c) AS unique_clicks
+FROM (
+	SELECT day, campaign_id, channel, contact,
+		max(kind = %s) AS r, max(kind = %s) AS o, max(kind = %s) AS c
+	FROM {db}.%s
+	GROUP BY day, campaign_id, channel, contact
+)
+GROUP BY day, campaign_id, channel`, quoteString(aggregate.UniqueRecipient), quoteString(aggregate.UniqueOpener),
+			quoteString(aggregate.UniqueClicker), ViewUniqueEngagement)},
 	}
 }
 
@@ -199,11 +267,11 @@ FROM (
 					$COLS
 				FROM (
 					SELECT multiIf($CLASSES) AS class,
-						event_type, detail, personalization, consent_tier, events, value_sum
+						event_type, detail, channel, personalization, consent_tier, events, value_sum
 					FROM {db}.trust_count_rows
 					WHERE bucket >= now() - $LONGEST
 					UNION ALL
-					SELECT arrayJoin([$IDS]) AS class, '' AS event_type, '' AS detail, '' AS personalization,
+					SELECT arrayJoin([$IDS]) AS class, '' AS event_type, '' AS detail, '' AS channel, '' AS personalization,
 						toUInt8(0) AS consent_tier, toUInt64(0) AS events, toFloat64(0) AS value_sum
 				)
 				GROUP BY class

@@ -28,7 +28,8 @@ func TestIndicatorViewsSQL(t *testing.T) {
 		names = append(names, v.Name)
 	}
 	want := []string{"trust_indicators_hourly", "trust_indicators_daily", "trust_indicator_series",
-		"trust_indicators_window", "consent_migration_daily", "engaged_reach_daily", "engaged_reach_total_daily"}
+		"trust_indicators_window", "consent_migration_daily", "engaged_reach_daily", "engaged_reach_total_daily",
+		"trust_attributed_hourly", "trust_attributed_daily", "email_complaints_daily", "unique_engagement_daily"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("views %v, want %v", names, want)
 	}
@@ -36,7 +37,7 @@ func TestIndicatorViewsSQL(t *testing.T) {
 	for _, v := range views {
 		for _, m := range from.FindAllStringSubmatch(v.Query, -1) {
 			switch m[2] {
-			case "trust_counts", "trust_count_rows", "engaged_contacts", "trust_indicators_hourly":
+			case "trust_counts", "trust_count_rows", "engaged_contacts", "trust_indicators_hourly", sink.ViewCohortRows, sink.ViewUniqueEngagement:
 			default:
 				t.Errorf("%s reads %s: views must read only the read surface", v.Name, m[2])
 			}
@@ -165,6 +166,7 @@ func readTotals(t *testing.T, conn driver.Conn, db, timeExpr string) map[cellKey
 		if out[k] == nil {
 			out[k] = &indicator.Totals{}
 		}
+		r.Channel = k.d.channel
 		out[k].Add(r)
 	}
 	if err := rows.Err(); err != nil {
@@ -283,12 +285,13 @@ func TestIndicatorViews(t *testing.T) {
 		{dc1, indicator.UnsubscribeRate, nd{4, 1500}},
 		{dc2, indicator.UnsubscribeRate, nd{2, 200}},
 		{h10, indicator.ComplaintRate, nd{1, 1000}},
+		{dc2, indicator.ComplaintRate, nd{0, 0}}, // SMS: no email deliveries
 		{h10, indicator.OptDownShare, nd{2, 5}},
 		{h10, indicator.PreferenceCenterRate, nd{7, 1000}},
 		{h10, indicator.DirectTrafficShare, nd{30, 100}},
 		{h10, indicator.SentimentAvg, nd{1.5, 3}},
 		{h10, indicator.ConsentMomentum, nd{4 - 1, 5}},
-		{dc1, indicator.ConsentMomentum, nd{4 - 1 - 2, 7}},
+		{dc1, indicator.ConsentMomentum, nd{4 - 1, 5}}, // 3->0 is a move into "unknown": neither
 		{h10, indicator.TooPersonalRate, nd{2, 1000}},
 		{h10, indicator.ExplainedPersonalizationShare, nd{100, 120}},
 		{h10, indicator.ConsentCoverage, nd{100, 120}},
@@ -463,5 +466,106 @@ func TestIndicatorsWindowView(t *testing.T) {
 		if c := got[w.Name][indicator.CTR]; c.value == nil || *c.value != 0 {
 			t.Errorf("window %s ctr = %+v, want 0 (no clicks, deliveries present)", w.Name, c)
 		}
+	}
+}
+
+// TestAttributedViews loads send-time cohort rows and unique rows and checks
+// the attributed views against hand-computed values.
+func TestAttributedViews(t *testing.T) {
+	st, cfg := sinktest.Open(t, sink.IndicatorViews())
+	ctx := context.Background()
+	conn, db := st.Conn(), cfg.Database
+	day := baseDay()
+	blast, next := day.Add(9*time.Hour), day.Add(33*time.Hour) // next is 09:00 the day after
+	cohort := func(at time.Time, bySend bool, typ event.Type, detail, channel, provider, domain string, n uint64, version int64) aggregate.CohortRow {
+		return aggregate.CohortRow{
+			CohortKey: aggregate.CohortKey{Cohort: at.Unix(), BySendTime: bySend, EventType: typ, Detail: detail,
+				CampaignID: "blast", Channel: channel, MailboxProvider: provider, SendingDomain: domain},
+			BlockRef: aggregate.BlockRef{Topic: "t", Block: 0}, Events: n, Version: version,
+		}
+	}
+	rows := []aggregate.CohortRow{
+		cohort(blast, true, event.Delivered, "", "email", "gmail", "a.example", 6000, 5),
+		cohort(blast, true, event.Delivered, "", "email", "yahoo", "a.example", 4000, 5),
+		cohort(blast, true, event.Delivered, "", "sms", "", "", 50000, 5),
+		cohort(blast, true, event.Complaint, "", "email", "gmail", "a.example", 24, 5),
+		cohort(blast, true, event.Complaint, "", "email", "yahoo", "a.example", 2, 5),
+		cohort(blast, true, event.Complaint, "", "sms", "", "", 10, 5),
+		cohort(blast, true, event.Unsubscribe, "", "email", "", "", 20, 5),
+		cohort(next, false, event.Unsubscribe, "", "email", "", "", 5, 5), // no sent_at: its own hour
+		cohort(blast, true, event.Click, "", "email", "", "", 300, 5),
+		cohort(blast, true, event.Click, event.DetailBot, "email", "", "", 900, 5),
+		// A stale, lower version of a cell is replaced, not added.
+		cohort(blast, true, event.Unsubscribe, "", "email", "", "", 999, 1),
+	}
+	if err := st.Write(ctx, &aggregate.Snapshot{Cohorts: rows}); err != nil {
+		t.Fatal(err)
+	}
+	uniq := func(kind, contact string) aggregate.UniqueRow {
+		return aggregate.UniqueRow{Day: day.Unix(), CampaignID: "blast", Channel: "email", Kind: kind, Contact: contact}
+	}
+	uniques := []aggregate.UniqueRow{
+		uniq("delivered", "a"), uniq("delivered", "b"), uniq("delivered", "c"), uniq("delivered", "d"),
+		uniq("open", "a"), uniq("open", "b"), uniq("open", "a"), // a repeat open counts once
+		uniq("open", "x"), // an opener without a delivery in the cohort: an opener, not a unique open
+		uniq("click", "b"),
+	}
+	if err := st.Write(ctx, &aggregate.Snapshot{Uniques: uniques}); err != nil {
+		t.Fatal(err)
+	}
+	query := func(q string, dest ...any) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, fmt.Sprintf(q, db)).Scan(dest...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var num, den float64
+	// Campaign attribution: every unsubscribe of the campaign over its
+	// deliveries, whatever hour it arrived in: (20 + 5) / 60000.
+	query("SELECT toFloat64(sum(unsubscribe_rate_num)), toFloat64(sum(unsubscribe_rate_den)) FROM %s.trust_attributed_daily WHERE campaign_id = 'blast'", &num, &den)
+	if num != 25 || den != 60000 {
+		t.Errorf("campaign unsubscribe rate = %v/%v, want 25/60000", num, den)
+	}
+	// The blast's own cohort by send time: 20 / 60000.
+	query("SELECT toFloat64(sum(unsubscribe_rate_num)), toFloat64(sum(unsubscribe_rate_den)) FROM %s.trust_attributed_hourly WHERE by_send_time = 1 AND cohort_hour = toDateTime("+fmt.Sprint(blast.Unix())+")", &num, &den)
+	if num != 20 || den != 60000 {
+		t.Errorf("blast cohort unsubscribe rate = %v/%v, want 20/60000", num, den)
+	}
+	// Email complaints over email deliveries: 26 / 10000 (the SMS side is out).
+	query("SELECT toFloat64(sum(complaint_rate_num)), toFloat64(sum(complaint_rate_den)) FROM %s.trust_attributed_daily", &num, &den)
+	if num != 26 || den != 10000 {
+		t.Errorf("complaint rate = %v/%v, want 26/10000", num, den)
+	}
+	// CTR leaves bot clicks out: 300 / 60000.
+	query("SELECT toFloat64(sum(ctr_num)), toFloat64(sum(ctr_den)) FROM %s.trust_attributed_daily", &num, &den)
+	if num != 300 || den != 60000 {
+		t.Errorf("ctr = %v/%v, want 300/60000", num, den)
+	}
+	// Per mailbox provider: gmail 24/6000 = 0.4 %, yahoo 2/4000.
+	got := map[string]nd{}
+	r, err := conn.Query(ctx, fmt.Sprintf("SELECT mailbox_provider, sending_domain, toFloat64(complaint_rate_num), toFloat64(complaint_rate_den) FROM %s.email_complaints_daily", db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		var p, d string
+		var v nd
+		if err := r.Scan(&p, &d, &v.num, &v.den); err != nil {
+			t.Fatal(err)
+		}
+		got[p+"/"+d] = v
+	}
+	r.Close()
+	if want := map[string]nd{"gmail/a.example": {24, 6000}, "yahoo/a.example": {2, 4000}, "/": {0, 0}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("email_complaints_daily = %v, want %v", got, want)
+	}
+	// Unique engagement: 4 recipients, 3 openers (a, b, x), 2 of them
+	// recipients; 1 clicker.
+	var recipients, openers, clickers, uopens, uclicks uint64
+	query("SELECT recipients, openers, clickers, unique_opens, unique_clicks FROM %s.unique_engagement_daily WHERE campaign_id = 'blast'",
+		&recipients, &openers, &clickers, &uopens, &uclicks)
+	if recipients != 4 || openers != 3 || clickers != 1 || uopens != 2 || uclicks != 1 {
+		t.Errorf("unique engagement = %d recipients, %d openers, %d clickers, %d unique opens, %d unique clicks; want 4, 3, 1, 2, 1",
+			recipients, openers, clickers, uopens, uclicks)
 	}
 }

@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Every table's series exists from the start, so rate() sees the first
 	// rows written.
-	for _, table := range []string{"counts", "contacts", "ids", "ledger"} {
+	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "ids", "ledger"} {
 		m.rowsWritten.WithLabelValues(table)
 	}
 	return m
@@ -58,6 +58,8 @@ func (m *Metrics) Stored(snap *aggregate.Snapshot, took time.Duration, at time.T
 	m.lastFlush.Set(float64(at.UnixNano()) / 1e9)
 	m.rowsWritten.WithLabelValues("counts").Add(float64(len(snap.Counts)))
 	m.rowsWritten.WithLabelValues("contacts").Add(float64(len(snap.Contacts)))
+	m.rowsWritten.WithLabelValues("cohorts").Add(float64(len(snap.Cohorts)))
+	m.rowsWritten.WithLabelValues("uniques").Add(float64(len(snap.Uniques)))
 	m.rowsWritten.WithLabelValues("ids").Add(float64(len(snap.IDs)))
 	m.rowsWritten.WithLabelValues("ledger").Add(float64(len(snap.Ledger)))
 }

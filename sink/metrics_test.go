@@ -18,7 +18,7 @@ import (
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := sink.NewMetrics(reg)
-	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), IDs: make([]aggregate.IDRow, 2), Ledger: make([]aggregate.LedgerRow, 1)},
+	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), Uniques: make([]aggregate.UniqueRow, 4), IDs: make([]aggregate.IDRow, 2), Ledger: make([]aggregate.LedgerRow, 1)},
 		1500*time.Millisecond, time.Unix(1700000000, 0))
 	m.Failed()
 	m.Failed()
@@ -29,10 +29,12 @@ func TestMetrics(t *testing.T) {
 trustpipe_last_flush_success_timestamp_seconds 1.7e+09
 # HELP trustpipe_rows_written_total Rows inserted into ClickHouse, by storage table.
 # TYPE trustpipe_rows_written_total counter
+trustpipe_rows_written_total{table="cohorts"} 0
 trustpipe_rows_written_total{table="contacts"} 0
 trustpipe_rows_written_total{table="counts"} 3
 trustpipe_rows_written_total{table="ids"} 2
 trustpipe_rows_written_total{table="ledger"} 1
+trustpipe_rows_written_total{table="uniques"} 4
 # HELP trustpipe_sink_errors_total Failed attempts to store a snapshot (ClickHouse or dead-letter topic).
 # TYPE trustpipe_sink_errors_total counter
 trustpipe_sink_errors_total 2

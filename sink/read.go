@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/aggregate/report"
 )
@@ -90,7 +91,7 @@ const totalsColumns = totalsGroup + ", sum(events) AS n, sum(value_nanos) AS nan
 func scanRow(rows driver.Rows, lead ...any) (indicator.Row, error) {
 	var r indicator.Row
 	var nanos int64
-	dest := append(lead, &r.EventType, &r.Detail, &r.Personalization, &r.ConsentTier, &r.Events, &nanos)
+	dest := append(lead, &r.EventType, &r.Detail, &r.Channel, &r.Personalization, &r.ConsentTier, &r.Events, &nanos)
 	if err := rows.Scan(dest...); err != nil {
 		return r, err
 	}
@@ -182,17 +183,7 @@ func (s *Store) SegmentTotals(ctx context.Context, bounds []time.Time) ([]indica
 		return nil, time.Time{}, fmt.Errorf("segment totals: bounds %v: want at least two, descending", bounds)
 	}
 	n := len(bounds) - 1
-	seg, args := "0", []any{}
-	if n > 1 {
-		var b strings.Builder
-		b.WriteString("multiIf(")
-		for i := range n - 1 {
-			fmt.Fprintf(&b, "bucket >= toDateTime(?), %d, ", i)
-			args = append(args, bounds[i+1].Unix())
-		}
-		fmt.Fprintf(&b, "%d)", n-1)
-		seg = b.String()
-	}
+	seg, args := segmentExpr("bucket", bounds)
 	cond, rangeArgs := bucketRange(report.Period{From: bounds[n], To: bounds[0]})
 	q := "SELECT toUInt32(" + seg + ") AS seg, toUInt32(max(bucket)) AS newest, " + totalsColumns +
 		" FROM " + s.countRows() + " WHERE " + cond + " GROUP BY seg, " + totalsGroup
@@ -217,6 +208,25 @@ func (s *Store) SegmentTotals(ctx context.Context, bounds []time.Time) ([]indica
 		return segs, time.Time{}, err
 	}
 	return segs, time.Unix(newest, 0).UTC(), nil
+}
+
+// segmentExpr renders the segment number of a row by its time column col
+// (see SegmentTotals) and its arguments, one lower bound per segment but
+// the last.
+func segmentExpr(col string, bounds []time.Time) (string, []any) {
+	n := len(bounds) - 1
+	if n <= 1 {
+		return "0", nil
+	}
+	var b strings.Builder
+	var args []any
+	b.WriteString("multiIf(")
+	for i := range n - 1 {
+		fmt.Fprintf(&b, "%s >= toDateTime(?), %d, ", col, i)
+		args = append(args, bounds[i+1].Unix())
+	}
+	fmt.Fprintf(&b, "%d)", n-1)
+	return b.String(), args
 }
 
 // TopValues returns up to n values of the dimension column dim with the
@@ -327,4 +337,222 @@ func (s *Store) LedgerBlocks(ctx context.Context, floors map[LedgerPartition]int
 		return nil
 	})
 	return out, err
+}
+
+// cohortDimensions are the cohort_count_rows columns a cohort read may
+// group by.
+var cohortDimensions = []string{"campaign_id", "mailbox_provider", "sending_domain"}
+
+func checkCohortDimension(dim string) error {
+	if !slices.Contains(cohortDimensions, dim) {
+		return fmt.Errorf("cohort dimension %q: use one of %s", dim, strings.Join(cohortDimensions, ", "))
+	}
+	return nil
+}
+
+// cohortTotalsColumns are the indicator.Row columns of a cohort totals query (the
+// cohort views keep no personalization, consent tier or sentiment);
+// scanCohortRow reads them.
+const cohortTotalsColumns = "event_type, detail, channel, sum(events) AS n"
+
+// cohortGroup is what a cohort totals query groups by besides its key.
+const cohortGroup = "event_type, detail, channel"
+
+// scanCohortRow scans the columns before cohortTotalsColumns into lead, then one
+// indicator.Row.
+func scanCohortRow(rows driver.Rows, lead ...any) (indicator.Row, error) {
+	var r indicator.Row
+	err := rows.Scan(append(lead, &r.EventType, &r.Detail, &r.Channel, &r.Events)...)
+	return r, err
+}
+
+// cohortRange is the condition "cohort in [p.From, p.To)" and its
+// arguments.
+func cohortRange(p report.Period) (string, []any) {
+	return "cohort >= toDateTime(?) AND cohort < toDateTime(?)", []any{p.From.Unix(), p.To.Unix()}
+}
+
+// channelCond restricts a cohort query to one channel; "" means every
+// channel.
+func channelCond(channel string) (string, []any) {
+	if channel == "" {
+		return "", nil
+	}
+	return " AND channel = ?", []any{channel}
+}
+
+// CohortSegmentTotals sums the send-time cohort counts (cohort_count_rows)
+// per segment of consecutive periods, in one scan, as SegmentTotals does
+// for trust_counts: bounds are descending, and segment i holds the cohorts
+// in [bounds[i+1], bounds[i]). all holds every row, bySend only the rows
+// attributed by send time (by_send_time = 1).
+func (s *Store) CohortSegmentTotals(ctx context.Context, bounds []time.Time) (all, bySend []indicator.Totals, err error) {
+	if len(bounds) < 2 || !slices.IsSortedFunc(bounds, func(a, b time.Time) int { return b.Compare(a) }) {
+		return nil, nil, fmt.Errorf("cohort segment totals: bounds %v: want at least two, descending", bounds)
+	}
+	n := len(bounds) - 1
+	seg, args := segmentExpr("cohort", bounds)
+	cond, rangeArgs := cohortRange(report.Period{From: bounds[n], To: bounds[0]})
+	q := "SELECT toUInt32(" + seg + ") AS seg, by_send_time AS bst, " + cohortTotalsColumns +
+		" FROM " + s.db + "." + ViewCohortRows + " WHERE " + cond + " GROUP BY seg, bst, " + cohortGroup
+	all, bySend = make([]indicator.Totals, n), make([]indicator.Totals, n)
+	err = s.query(ctx, "cohort_count_rows by segment", q, append(args, rangeArgs...), func(rows driver.Rows) error {
+		var i uint32
+		var bst uint8
+		r, err := scanCohortRow(rows, &i, &bst)
+		if err != nil {
+			return err
+		}
+		if int(i) >= n {
+			return fmt.Errorf("segment %d out of range 0..%d", i, n-1)
+		}
+		all[i].Add(r)
+		if bst == 1 {
+			bySend[i].Add(r)
+		}
+		return nil
+	})
+	return all, bySend, err
+}
+
+// CohortTopValues returns up to n values of the cohort dimension column dim
+// with the most deliveries in the cohorts of [p.From, p.To) on channel ("":
+// every channel), most first, ties by value. The empty value, the values in
+// exclude and values longer than maxBytes are left out.
+func (s *Store) CohortTopValues(ctx context.Context, dim, channel string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error) {
+	if err := checkCohortDimension(dim); err != nil {
+		return nil, fmt.Errorf("cohort top values: %w", err)
+	}
+	cond, args := cohortRange(p)
+	ch, chArgs := channelCond(channel)
+	q := "SELECT " + dim + " AS dv, sum(events) AS n FROM " + s.db + "." + ViewCohortRows + " WHERE " + cond +
+		" AND event_type = 'delivered'" + ch + " AND NOT has(?, " + dim + ") AND length(" + dim + ") <= " + strconv.Itoa(maxBytes) +
+		" GROUP BY dv ORDER BY n DESC, dv LIMIT " + strconv.Itoa(n)
+	// The empty value is always excluded (see TopValues).
+	exclude = append([]string{""}, exclude...)
+	var out []string
+	err := s.query(ctx, "top cohort "+dim+" values", q, append(append(args, chArgs...), exclude), func(rows driver.Rows) error {
+		var v string
+		var events uint64
+		if err := rows.Scan(&v, &events); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// CohortGroupTotals sums the cohorts of [p.From, p.To) on channel (""
+// every channel) per value of the cohort dimension column dim: element i+1
+// holds values[i], element 0 every other value (left empty, and not read,
+// when onlyValues is set).
+func (s *Store) CohortGroupTotals(ctx context.Context, dim, channel string, values []string, p report.Period, onlyValues bool) ([]indicator.Totals, error) {
+	if err := checkCohortDimension(dim); err != nil {
+		return nil, fmt.Errorf("cohort group totals: %w", err)
+	}
+	cond, args := cohortRange(p)
+	ch, chArgs := channelCond(channel)
+	cond += ch
+	args = append(args, chArgs...)
+	if onlyValues {
+		cond += " AND has(?, " + dim + ")"
+		args = append(args, values)
+	}
+	q := "SELECT toUInt32(indexOf(?, " + dim + ")) AS k, " + cohortTotalsColumns +
+		" FROM " + s.db + "." + ViewCohortRows + " WHERE " + cond + " GROUP BY k, " + cohortGroup
+	out := make([]indicator.Totals, len(values)+1)
+	err := s.query(ctx, "cohort_count_rows by "+dim, q, append([]any{values}, args...), func(rows driver.Rows) error {
+		var k uint32
+		r, err := scanCohortRow(rows, &k)
+		if err != nil {
+			return err
+		}
+		if int(k) > len(values) {
+			return fmt.Errorf("value %d out of range 0..%d", k, len(values))
+		}
+		out[k].Add(r)
+		return nil
+	})
+	return out, err
+}
+
+// maxComplaintGroups bounds the per-provider and per-domain complaint rows
+// of a report (the most email deliveries first).
+const maxComplaintGroups = 10
+
+// Cohorts reads the report's attributed inputs for the messages sent in
+// [p.From, p.To): cohort totals, unique engagement and email complaints per
+// mailbox provider and sending domain. The cohort views keep campaign and
+// channel only, so with a segment or source filter nothing is read.
+func (s *Store) Cohorts(ctx context.Context, p report.Period, f report.Filter) (report.Cohorts, error) {
+	var c report.Cohorts
+	if f.Segment != nil || f.Source != nil {
+		return c, nil
+	}
+	c.Available = true
+	cond, args := cohortRange(p)
+	cond, args = where(cond, args, f)
+	q := "SELECT by_send_time AS bst, " + cohortTotalsColumns + " FROM " + s.db + "." + ViewCohortRows + cond + " GROUP BY bst, " + cohortGroup
+	err := s.query(ctx, "cohort counts", q, args, func(rows driver.Rows) error {
+		var bst uint8
+		r, err := scanCohortRow(rows, &bst)
+		if err != nil {
+			return err
+		}
+		c.Totals.Add(r)
+		if t, ok := event.ParseType(r.EventType); ok && t != event.Delivered && t != event.Bounce {
+			c.FollowUps += r.Events
+			if bst == 1 {
+				c.BySendTime += r.Events
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return c, err
+	}
+	// Unique engagement: distinct (campaign, contact) pairs of the send days
+	// the range touches; a recipient counts as a unique opener or clicker
+	// only if they also opened or clicked.
+	ucond, uargs := where("day >= toDate(toDateTime(?)) AND day <= toDate(toDateTime(?))", []any{p.From.Unix(), p.To.Add(-time.Second).Unix()}, f)
+	u := &c.Unique
+	if err := s.conn.QueryRow(ctx, `SELECT toUInt64(sum(r)), toUInt64(sum(o)), toUInt64(sum(k)), toUInt64(sum(r * o)), toUInt64(sum(r * k))
+FROM (
+	SELECT campaign_id, contact, max(kind = ?) AS r, max(kind = ?) AS o, max(kind = ?) AS k
+	FROM `+s.db+`.`+ViewUniqueEngagement+ucond+`
+	GROUP BY campaign_id, contact
+)`, append([]any{aggregate.UniqueRecipient, aggregate.UniqueOpener, aggregate.UniqueClicker}, uargs...)...).
+		Scan(&u.Recipients, &u.Openers, &u.Clickers, &u.UniqueOpens, &u.UniqueClicks); err != nil {
+		return c, readError("unique engagement", err)
+	}
+	for _, by := range []string{"mailbox_provider", "sending_domain"} {
+		groups := map[string]*indicator.Totals{}
+		q := "SELECT " + by + " AS g, " + cohortTotalsColumns + " FROM " + s.db + "." + ViewCohortRows + cond +
+			" AND channel = 'email' AND " + by + " != '' GROUP BY g, " + cohortGroup
+		err := s.query(ctx, "email complaints by "+by, q, args, func(rows driver.Rows) error {
+			var g string
+			r, err := scanCohortRow(rows, &g)
+			if err != nil {
+				return err
+			}
+			if groups[g] == nil {
+				groups[g] = &indicator.Totals{}
+			}
+			groups[g].Add(r)
+			return nil
+		})
+		if err != nil {
+			return c, err
+		}
+		var list []report.ComplaintGroup
+		for g, t := range groups {
+			list = append(list, report.ComplaintTotals(by, g, *t))
+		}
+		slices.SortFunc(list, func(a, b report.ComplaintGroup) int {
+			return cmp.Or(cmp.Compare(b.Value.Denominator, a.Value.Denominator), cmp.Compare(a.Group, b.Group))
+		})
+		c.Complaints = append(c.Complaints, list[:min(len(list), maxComplaintGroups)]...)
+	}
+	return c, nil
 }

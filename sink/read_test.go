@@ -90,14 +90,14 @@ func writeReadFixture(t *testing.T) *sink.Store {
 // oracleTotals sums the fixture's current rows that keep says to, summing
 // sentiment nano-units as integers before the one division.
 func oracleTotals(keep func(readFixture) bool) indicator.Totals {
-	type key struct{ typ, detail string }
+	type key struct{ typ, detail, channel string }
 	events, nanos := map[key]uint64{}, map[key]int64{}
 	var order []key
 	for _, r := range readRows {
 		if r.stale || !keep(r) {
 			continue
 		}
-		k := key{r.typ.String(), r.detail}
+		k := key{r.typ.String(), r.detail, r.channel}
 		if _, ok := events[k]; !ok {
 			order = append(order, k)
 		}
@@ -106,7 +106,7 @@ func oracleTotals(keep func(readFixture) bool) indicator.Totals {
 	}
 	var t indicator.Totals
 	for _, k := range order {
-		t.Add(indicator.Row{EventType: k.typ, Detail: k.detail, Events: events[k], ValueSum: float64(nanos[k]) / aggregate.ScoreScale})
+		t.Add(indicator.Row{EventType: k.typ, Detail: k.detail, Channel: k.channel, Events: events[k], ValueSum: float64(nanos[k]) / aggregate.ScoreScale})
 	}
 	return t
 }

@@ -10,18 +10,22 @@ import (
 type Tables struct {
 	Counts   string // cumulative per-block count rows (ReplacingMergeTree)
 	Contacts string // engaged contacts per day (ReplacingMergeTree)
+	Cohorts  string // cumulative per-block counts per send-time cohort (ReplacingMergeTree)
+	Uniques  string // recipients, openers and clickers per campaign and send day (ReplacingMergeTree)
 	Ledger   string // per-block offset accounting (ReplacingMergeTree)
 	IDs      string // dedup decision per valid event (ReplacingMergeTree)
 }
 
 // LiveTables are the storage tables behind the read surface.
 func LiveTables() Tables {
-	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_ids"}
+	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks",
+		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_ids"}
 }
 
 // Prefixed returns the storage tables with a prefix, e.g. "shadow_".
 func (t Tables) Prefixed(prefix string) Tables {
-	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs}
+	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Cohorts: prefix + t.Cohorts,
+		Uniques: prefix + t.Uniques, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs}
 }
 
 // countColumns are the columns of the count table, in insert order.
@@ -30,6 +34,10 @@ const countColumns = "bucket, event_type, detail, campaign_id, channel, segment,
 const contactColumns = "day, campaign_id, channel, segment, source, contact"
 
 const ledgerColumns = "topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, duplicates, dedup_watermark, complete, version"
+
+const cohortColumns = "cohort, by_send_time, event_type, detail, campaign_id, channel, mailbox_provider, sending_domain, topic, partition, block, events, version"
+
+const uniqueColumns = "day, campaign_id, channel, kind, contact"
 
 const idColumns = "topic, partition, record_offset, id_hash, record_time, duplicate, version"
 
@@ -41,7 +49,7 @@ const idColumns = "topic, partition, record_offset, id_hash, record_time, duplic
 // cumulative row per key and block. Sentiment scores are summed as integer
 // nano-units (value_nanos) so sums are exact in any order.
 func storageDDL(db string, t Tables) []string {
-	return []string{
+	return append([]string{
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
 	bucket DateTime,
 	event_type String,
@@ -88,6 +96,44 @@ ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts)
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (topic, partition, block)`, db, t.Ledger),
 		dedupDDL(db, t),
+	}, attributionDDL(db, t)...)
+}
+
+// attributionDDL returns the CREATE statements of the attribution tables
+// (DESIGN.md, "Attribution"; migration 5 adds them to older databases).
+//
+// Cohort rows follow the count rows' layout — keyed by cohort, dimensions
+// and (topic, partition, block), versioned by offset — so they are exact
+// for the same reasons. Unique rows are sets: a replayed row is identical to
+// the stored one, so a version-less ReplacingMergeTree suffices.
+func attributionDDL(db string, t Tables) []string {
+	return []string{
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	cohort DateTime,
+	by_send_time UInt8,
+	event_type String,
+	detail String,
+	campaign_id String,
+	channel String,
+	mailbox_provider String,
+	sending_domain String,
+	topic String,
+	partition Int32,
+	block Int64,
+	events UInt64,
+	version Int64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(cohort)
+ORDER BY (cohort, event_type, detail, campaign_id, channel, mailbox_provider, sending_domain, by_send_time, topic, partition, block)`, db, t.Cohorts),
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	day Date,
+	campaign_id String,
+	channel String,
+	kind String,
+	contact String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, campaign_id, channel, kind, contact)`, db, t.Uniques),
 	}
 }
 
@@ -138,6 +184,9 @@ var migrations = []migration{
 	{4, "pipeline settings fingerprints, checked by replays", func(db string) []string {
 		return []string{settingsDDL(db)}
 	}},
+	{5, "attribution: per-block send-time cohort counts, unique recipients/openers/clickers", func(db string) []string {
+		return attributionDDL(db, LiveTables())
+	}},
 }
 
 // baseViews are the storage read surface (CONTRACT.md §3) over one set of
@@ -176,8 +225,27 @@ FROM %s.%s FINAL
 WHERE duplicate = 1`, db, t.IDs)},
 		{Name: "engaged_contacts", Query: fmt.Sprintf(`SELECT day, campaign_id, channel, segment, source, contact
 FROM %s.%s FINAL`, db, t.Contacts)},
+		{Name: ViewCohortRows, Query: fmt.Sprintf(`SELECT
+	cohort, by_send_time, event_type, detail, campaign_id, channel, mailbox_provider, sending_domain, events
+FROM %s.%s FINAL`, db, t.Cohorts)},
+		{Name: ViewUniqueEngagement, Query: fmt.Sprintf(`SELECT day, campaign_id, channel, kind, contact
+FROM %s.%s FINAL`, db, t.Uniques)},
 	}
 }
+
+// Base views over the attribution tables (CONTRACT.md §3).
+const (
+	// ViewCohortRows: the replaced per-block rows of the send-time cohort
+	// counts: cohort (DateTime, UTC hour of the send), by_send_time (1 when
+	// the cohort is the send time, 0 for follow-ups without sent_at, which
+	// sit in their own hour and are attributed by campaign only),
+	// event_type, detail, campaign_id, channel, mailbox_provider,
+	// sending_domain, events. Several rows per key: always aggregate.
+	ViewCohortRows = "cohort_count_rows"
+	// ViewUniqueEngagement: day (send day), campaign_id, channel, kind
+	// ('delivered', 'open', 'click'), contact (pseudonym); one row each.
+	ViewUniqueEngagement = "unique_engagement"
+)
 
 // View is a named read-surface query. Migrate creates the base views and
 // the extra views it is given (ReadSurfaceViews: the indicator and Trust

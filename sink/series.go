@@ -25,7 +25,7 @@ import (
 // `sum(events) AS events`).
 
 // totalsGroup is what a grouped totals query groups by besides its key.
-const totalsGroup = "event_type, detail, personalization, consent_tier"
+const totalsGroup = "event_type, detail, channel, personalization, consent_tier"
 
 // TotalsByStep sums trust_counts over [p.From, p.To) under f, per step (a
 // whole number of seconds; buckets are grouped by multiples of step since

@@ -258,18 +258,20 @@ func (s *Store) ServerVersion() (string, error) {
 	return fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch), nil
 }
 
-// Write stores a snapshot: count rows, engaged contacts and dedup
-// decisions, then the ledger, so a ledger row is never visible before the
+// Write stores a snapshot: count rows, engaged contacts, cohort rows,
+// unique rows and dedup decisions, then the ledger, so a ledger row is never visible before the
 // rows it accounts for (and a committed block's ids are always stored).
 // Each insert is idempotent; on error the whole Write may be retried.
 func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
-	// The three row inserts are independent, so they run at once, each on
+	// The row inserts are independent, so they run at once, each on
 	// its own connection: on a backfill each is a large insert that
 	// ClickHouse parses, sorts and writes in a thread of its own, and the
 	// flush then takes as long as the largest rather than their sum.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.writeCounts(gctx, snap.Counts) })
 	g.Go(func() error { return s.writeContacts(gctx, snap.Contacts) })
+	g.Go(func() error { return s.writeCohorts(gctx, snap.Cohorts) })
+	g.Go(func() error { return s.writeUniques(gctx, snap.Uniques) })
 	g.Go(func() error { return s.writeIDs(gctx, snap.IDs) })
 	if err := g.Wait(); err != nil {
 		return err
@@ -342,6 +344,45 @@ ORDER BY record_offset`, s.db, s.tables.IDs), q.Topic, q.Partition, q.FromOffset
 		}
 	}
 	return h, rows.Err()
+}
+
+func (s *Store) writeCohorts(ctx context.Context, rows []aggregate.CohortRow) error {
+	return s.insert(ctx, s.tables.Cohorts, cohortColumns, len(rows), func(b driver.Batch) error {
+		n := len(rows)
+		cohort := make([]time.Time, n)
+		bySend := make([]uint8, n)
+		eventType, detail, campaign, channel := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		provider, domain, topic := make([]string, n), make([]string, n), make([]string, n)
+		partition := make([]int32, n)
+		block, version := make([]int64, n), make([]int64, n)
+		events := make([]uint64, n)
+		for i := range rows {
+			r := &rows[i]
+			cohort[i] = time.Unix(r.Cohort, 0).UTC()
+			if r.BySendTime {
+				bySend[i] = 1
+			}
+			eventType[i], detail[i], campaign[i], channel[i] = r.EventType.String(), r.Detail, r.CampaignID, r.Channel
+			provider[i], domain[i] = r.MailboxProvider, r.SendingDomain
+			topic[i], partition[i], block[i] = r.Topic, r.Partition, r.Block
+			events[i], version[i] = r.Events, r.Version
+		}
+		return appendColumns(b, cohort, bySend, eventType, detail, campaign, channel, provider, domain, topic, partition, block, events, version)
+	})
+}
+
+func (s *Store) writeUniques(ctx context.Context, rows []aggregate.UniqueRow) error {
+	return s.insert(ctx, s.tables.Uniques, uniqueColumns, len(rows), func(b driver.Batch) error {
+		n := len(rows)
+		day := make([]time.Time, n)
+		campaign, channel, kind, contact := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i := range rows {
+			r := &rows[i]
+			day[i] = time.Unix(r.Day, 0).UTC()
+			campaign[i], channel[i], kind[i], contact[i] = r.CampaignID, r.Channel, r.Kind, r.Contact
+		}
+		return appendColumns(b, day, campaign, channel, kind, contact)
+	})
 }
 
 func (s *Store) insert(ctx context.Context, table, columns string, n int, fill func(b driver.Batch) error) error {

@@ -27,8 +27,11 @@ func (s *Store) CreateStorage(ctx context.Context) error {
 	return nil
 }
 
-// Names lists the storage tables in a fixed order: counts, contacts, ledger, ids.
-func (t Tables) Names() []string { return []string{t.Counts, t.Contacts, t.Ledger, t.IDs} }
+// Names lists the storage tables in a fixed order: counts, contacts,
+// cohorts, uniques, ledger, ids.
+func (t Tables) Names() []string {
+	return []string{t.Counts, t.Contacts, t.Cohorts, t.Uniques, t.Ledger, t.IDs}
+}
 
 // MissingTables returns those of t's tables that do not exist.
 func (s *Store) MissingTables(ctx context.Context, t Tables) ([]string, error) {
@@ -213,7 +216,7 @@ const SwapTempPrefix = "trustpipe_swap_tmp_"
 // hold b's data and b's names hold a's. On databases that support it
 // (engine Atomic, Replicated or Shared) each pair is exchanged with EXCHANGE
 // TABLES, atomically per pair; otherwise (engine Ordinary: ClickHouse 18.16)
-// one RENAME TABLE statement moves all three pairs through temporary names
+// one RENAME TABLE statement moves all pairs through temporary names
 // under ClickHouse's global rename lock. Either way a concurrent insert may
 // briefly find a table missing; sink.Retryable retries that. It returns the
 // statement kind used.
@@ -272,7 +275,7 @@ func (s *Store) Swap(ctx context.Context, a, b Tables) (string, error) {
 		for i := range an {
 			q := fmt.Sprintf("EXCHANGE TABLES %s.%s AND %s.%s", s.db, an[i], s.db, bn[i])
 			if err := s.exec(ctx, q); err != nil {
-				return "", fmt.Errorf("swap: %s (after %d of 3 pairs): %w", q, i, err)
+				return "", fmt.Errorf("swap: %s (after %d of %d pairs): %w", q, i, len(an), err)
 			}
 		}
 		return "EXCHANGE TABLES", s.swapSettings(ctx, a, b)

@@ -51,6 +51,15 @@ func (t Type) String() string {
 	return typeNames[t]
 }
 
+// InCohort reports whether events of type t belong to one message's cohort
+// (DESIGN.md, "Attribution"): the follow-ups of a send (IsFollowUp: its
+// delivery outcome and the reactions to it) and form fills, which carry the
+// campaign of the message that led to them but no sent_at, so they count
+// for their campaign. The others (send, opt-up, consent changes, web
+// sessions, sentiment) follow no one message and are judged by their own
+// time.
+func (t Type) InCohort() bool { return t.IsFollowUp() || t == FormFill }
+
 // Types lists every valid type in contract order; metrics pre-create one
 // series per entry so label values never come from payloads.
 func Types() []Type {

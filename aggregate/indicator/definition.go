@@ -111,6 +111,10 @@ const (
 	TooPersonalRate               = "too_personal_rate"
 	ExplainedPersonalizationShare = "explained_personalization_share"
 	ConsentCoverage               = "consent_coverage"
+	TooFrequentRate               = "too_frequent_rate"
+	NotRelevantRate               = "not_relevant_rate"
+	BounceRate                    = "bounce_rate"
+	DeliveryRate                  = "delivery_rate"
 	OpenRate                      = "open_rate"
 	CTR                           = "ctr"
 	ClickToOpen                   = "click_to_open"
@@ -123,6 +127,13 @@ const (
 	TrafficDirect = "direct"
 	// FeedbackTooPersonal is the feedback kind "too personal".
 	FeedbackTooPersonal = "too_personal"
+	// FeedbackTooFrequent and FeedbackNotRelevant are the feedback kinds
+	// "too frequent" and "not relevant".
+	FeedbackTooFrequent = "too_frequent"
+	FeedbackNotRelevant = "not_relevant"
+	// ChannelEmail is the channel mailbox providers judge: complaint rates
+	// compared with their 0.1 % / 0.3 % lines count email only.
+	ChannelEmail = "email"
 )
 
 // ConsentChangeDetail is the trust_counts.detail of a consent_change from
@@ -182,8 +193,21 @@ func count(ts ...event.Type) Selector { return Selector{EventTypes: types(ts...)
 // the Trust Index; see DefaultIndexConfig for the weights and the reasoning.
 func All() []Definition {
 	delivered := count(event.Delivered)
+	// outcomes are the messages whose delivery outcome is known.
+	outcomes := count(event.Delivered, event.Bounce)
+	email := []string{ChannelEmail}
 	humanOpens := Selector{EventTypes: types(event.Open), ExcludeDetails: []string{event.DetailMachine}}
+	humanClicks := Selector{EventTypes: types(event.Click), ExcludeDetails: []string{event.DetailBot}}
 	personalizedSends := Selector{EventTypes: types(event.Send), Personalization: personalized()}
+	feedback := func(kind string) Selector {
+		return Selector{EventTypes: types(event.Feedback), Details: []string{kind}}
+	}
+	// Consent changes between two known tiers: tier 0 is "unknown", so a
+	// move out of (or into) it says nothing about the contact's trust and is
+	// neither an upgrade nor a downgrade.
+	known := func(keep func(f, t uint8) bool) Selector {
+		return Selector{EventTypes: types(event.ConsentChange), Details: consentChanges(func(f, t uint8) bool { return f > 0 && t > 0 && keep(f, t) })}
+	}
 	return []Definition{
 		{
 			Name:        UnsubscribeRate,
@@ -197,9 +221,9 @@ func All() []Definition {
 		{
 			Name:        ComplaintRate,
 			Title:       "Complaint rate",
-			Description: "Spam complaints per delivered message. Mailbox providers ask senders to stay under 0.1 % and never reach 0.3 %; those are the good and bad thresholds.",
-			Numerator:   []Term{Plus(count(event.Complaint))},
-			Denominator: delivered,
+			Description: "Email spam complaints per delivered email (other channels are left out of both sides: mailbox providers judge email alone). Google's and Yahoo's 2024 sender requirements: keep it below 0.1 %, never reach 0.3 %; those are the good and bad thresholds.",
+			Numerator:   []Term{Plus(Selector{EventTypes: types(event.Complaint), Channels: email})},
+			Denominator: Selector{EventTypes: types(event.Delivered), Channels: email},
 			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
 			Good: 0.001, Bad: 0.003, MinVolume: 2000,
 		},
@@ -242,12 +266,12 @@ func All() []Definition {
 		{
 			Name:        ConsentMomentum,
 			Title:       "Consent momentum",
-			Description: "(Consent upgrades − downgrades) / consent changes, in [-1, 1]; an upgrade raises the tier. Good at +0.2 or more, bad at -0.2 or less (balanced scores 50).",
+			Description: "(Consent upgrades − downgrades) / consent changes between known tiers, in [-1, 1]; an upgrade raises the tier. Moves out of or into tier 0 (unknown) are neither: learning a tier is not a contact granting more. Good at +0.2 or more, bad at -0.2 or less (balanced scores 50).",
 			Numerator: []Term{
-				Plus(Selector{EventTypes: types(event.ConsentChange), Details: consentChanges(func(f, t uint8) bool { return t > f })}),
-				Minus(Selector{EventTypes: types(event.ConsentChange), Details: consentChanges(func(f, t uint8) bool { return t < f })}),
+				Plus(known(func(f, t uint8) bool { return t > f })),
+				Minus(known(func(f, t uint8) bool { return t < f })),
 			},
-			Denominator: count(event.ConsentChange),
+			Denominator: known(func(f, t uint8) bool { return true }),
 			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio,
 			Good: 0.2, Bad: -0.2, MinVolume: 30,
 		},
@@ -255,7 +279,7 @@ func All() []Definition {
 			Name:        TooPersonalRate,
 			Title:       "\"Too personal\" feedback",
 			Description: "\"Too personal\" feedback per delivered message: personalization that felt intrusive. Good at or below 0.02 %, bad at 0.1 % or more.",
-			Numerator:   []Term{Plus(Selector{EventTypes: types(event.Feedback), Details: []string{FeedbackTooPersonal}})},
+			Numerator:   []Term{Plus(feedback(FeedbackTooPersonal))},
 			Denominator: delivered,
 			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
 			Good: 0.0002, Bad: 0.001, MinVolume: 5000,
@@ -280,9 +304,45 @@ func All() []Definition {
 			Good: 0.995, Bad: 0.95, MinVolume: 100,
 		},
 		{
+			Name:        TooFrequentRate,
+			Title:       "\"Too frequent\" feedback",
+			Description: "\"Too frequent\" feedback per delivered message: the cadence, not the content, is pushing people away. Good at or below 0.05 %, bad at 0.2 % or more.",
+			Numerator:   []Term{Plus(feedback(FeedbackTooFrequent))},
+			Denominator: delivered,
+			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0.0005, Bad: 0.002, MinVolume: 5000,
+		},
+		{
+			Name:        NotRelevantRate,
+			Title:       "\"Not relevant\" feedback",
+			Description: "\"Not relevant\" feedback per delivered message: targeting that misses. Good at or below 0.05 %, bad at 0.2 % or more.",
+			Numerator:   []Term{Plus(feedback(FeedbackNotRelevant))},
+			Denominator: delivered,
+			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0.0005, Bad: 0.002, MinVolume: 5000,
+		},
+		{
+			Name:        BounceRate,
+			Title:       "Bounce rate",
+			Description: "Bounces / (delivered + bounced): the messages that never arrived, of those whose outcome is known. Not scored in the Index by default (a list-hygiene signal more than a trust one); good at or below 2 %, bad at 5 % or more.",
+			Numerator:   []Term{Plus(count(event.Bounce))},
+			Denominator: outcomes,
+			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0.02, Bad: 0.05, MinVolume: 1000,
+		},
+		{
+			Name:        DeliveryRate,
+			Title:       "Delivery rate",
+			Description: "Delivered / (delivered + bounced); 1 − bounce rate. Not scored in the Index by default; good at 98 % or more, bad at 95 % or less.",
+			Numerator:   []Term{Plus(delivered)},
+			Denominator: outcomes,
+			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0.98, Bad: 0.95, MinVolume: 1000,
+		},
+		{
 			Name:        OpenRate,
 			Title:       "Open rate",
-			Description: "Human opens (machine opens excluded) per delivered message.",
+			Description: "Human opens (machine opens excluded) per delivered message. Repeat opens count each time, so it can exceed 100 %; the unique open rate (distinct openers) is beside it in the views and the report.",
 			Numerator:   []Term{Plus(humanOpens)},
 			Denominator: delivered,
 			Direction:   None, Kind: Click, Unit: Ratio, Proportion: true,
@@ -291,8 +351,8 @@ func All() []Definition {
 		{
 			Name:        CTR,
 			Title:       "Click-through rate",
-			Description: "Clicks per delivered message.",
-			Numerator:   []Term{Plus(count(event.Click))},
+			Description: "Human clicks (bot and security-scanner clicks excluded) per delivered message.",
+			Numerator:   []Term{Plus(humanClicks)},
 			Denominator: delivered,
 			Direction:   None, Kind: Click, Unit: Ratio, Proportion: true,
 			MinVolume: 100,
@@ -300,8 +360,8 @@ func All() []Definition {
 		{
 			Name:        ClickToOpen,
 			Title:       "Click-to-open rate",
-			Description: "Clicks per human open.",
-			Numerator:   []Term{Plus(count(event.Click))},
+			Description: "Human clicks per human open (bot clicks and machine opens excluded).",
+			Numerator:   []Term{Plus(humanClicks)},
 			Denominator: humanOpens,
 			Direction:   None, Kind: Click, Unit: Ratio, Proportion: true,
 			MinVolume: 100,
@@ -316,6 +376,44 @@ func All() []Definition {
 			MinVolume: 100,
 		},
 	}
+}
+
+// Attributed reports whether the indicator is judged against the deliveries
+// its events follow (DESIGN.md, "Attribution"): every event type on both
+// sides belongs to a message (event.Type.FollowsMessage, or the delivery
+// outcome itself) and no selector needs a dimension the cohort rows do not
+// keep (personalization, consent tier). Such an indicator is evaluated a
+// second time over cohort totals — per send-time cohort and per campaign —
+// by the attributed views and gauges.
+func (d Definition) Attributed() bool {
+	sels := []Selector{d.Denominator}
+	for _, t := range d.Numerator {
+		sels = append(sels, t.Selector)
+	}
+	for _, s := range sels {
+		if len(s.EventTypes) == 0 || len(s.Personalization) > 0 || len(s.Consent) > 0 || s.Measure != Events {
+			return false
+		}
+		for _, name := range s.EventTypes {
+			t, ok := event.ParseType(name)
+			if !ok || !t.InCohort() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// AttributedDefinitions returns the definitions of All that are Attributed,
+// in All order.
+func AttributedDefinitions() []Definition {
+	var out []Definition
+	for _, d := range All() {
+		if d.Attributed() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // ByName returns the definition with the given name.

@@ -9,11 +9,11 @@ import (
 // given clicks and complaints, and 15 unsubscribes (0.15 %, score 100).
 func campaign(clicks, complaints uint64) Totals {
 	return Accumulate([]Row{
-		{EventType: "delivered", Events: 10000},
+		{EventType: "delivered", Channel: "email", Events: 10000},
 		{EventType: "open", Events: 3000},
 		{EventType: "open", Detail: "machine", Events: 2000},
 		{EventType: "click", Events: clicks},
-		{EventType: "complaint", Events: complaints},
+		{EventType: "complaint", Channel: "email", Events: complaints},
 		{EventType: "unsubscribe", Events: 15},
 	})
 }
@@ -95,8 +95,8 @@ func TestDetectDivergenceGates(t *testing.T) {
 	// Too few deliveries for the click metrics (MinVolume 100) and for the
 	// Index: nothing is compared, nothing flagged.
 	tiny := func(clicks, complaints uint64) Totals {
-		return Accumulate([]Row{{EventType: "delivered", Events: 50}, {EventType: "open", Events: 20},
-			{EventType: "click", Events: clicks}, {EventType: "complaint", Events: complaints}})
+		return Accumulate([]Row{{EventType: "delivered", Channel: "email", Events: 50}, {EventType: "open", Events: 20},
+			{EventType: "click", Events: clicks}, {EventType: "complaint", Channel: "email", Events: complaints}})
 	}
 	d := DetectDivergence(cfg, tiny(2, 0), tiny(10, 5))
 	if d.Flag || d.IndexDrop != nil || d.Reason != "no Trust Index in one of the periods, so no comparison" {

@@ -17,8 +17,8 @@ func twoComponents() IndexConfig {
 
 func window(delivered, complaints, unsubscribes uint64) Totals {
 	return Accumulate([]Row{
-		{EventType: "delivered", Events: delivered},
-		{EventType: "complaint", Events: complaints},
+		{EventType: "delivered", Channel: "email", Events: delivered},
+		{EventType: "complaint", Channel: "email", Events: complaints},
 		{EventType: "unsubscribe", Events: unsubscribes},
 	})
 }

@@ -98,12 +98,29 @@ func TestGoldenCasesHandChecked(t *testing.T) {
 	//   direct_traffic_share 400/1500 = 0.2667 -> (0.2667-0.1)/0.2 = 83.33
 	//   sentiment_avg 6.4/20 = 0.32 -> (0.32+0.5)/1 = 82
 	//   consent_coverage 5990/6000 = 0.99833 -> 100 (above 0.995)
-	// weights total 13.5: Index = (11.5*100 + 83.33 + 82) / 13.5 = 97.432...
+	//   too_frequent_rate, not_relevant_rate: no such feedback -> 100
+	// weights total 14.5: Index = (12.5*100 + 83.33 + 82) / 14.5 = 97.609...
+	// All 12 configured components are used: coverage 12/12.
 	c := load("healthy")
 	idx := ComputeIndex(DefaultIndexConfig(), Accumulate(c.Current))
-	want := (11.5*100 + 250.0/3 + 82) / 13.5
+	want := (12.5*100 + 250.0/3 + 82) / 14.5
+	if idx.Coverage != (Coverage{Used: 12, Configured: 12, WeightShare: 1}) {
+		t.Errorf("healthy coverage = %+v, want 12/12, all weight", idx.Coverage)
+	}
 	if idx.Value == nil || !approx(*idx.Value, want, 1e-9) {
 		t.Errorf("healthy Index = %v, want %v", deref(idx.Value), want)
+	}
+	// channel_mix: complaint_rate = 70 email complaints / 20000 email
+	// deliveries = 0.35 % (the 2 SMS complaints and 60000 SMS deliveries
+	// are left out); ctr = 800 human clicks / 80000; consent momentum over
+	// known tiers only = (20 - 10) / 30; bounce rate = 400 / 80400.
+	c = load("channel_mix")
+	wantMix := map[string]float64{ComplaintRate: 70.0 / 20000, CTR: 800.0 / 80000, ConsentMomentum: 10.0 / 30,
+		BounceRate: 400.0 / 80400, TooFrequentRate: 30.0 / 80000, NotRelevantRate: 12.0 / 80000}
+	for _, v := range EvaluateAll(Accumulate(c.Current)) {
+		if w, ok := wantMix[v.Name]; ok && (v.Value == nil || !approx(*v.Value, w, 1e-15)) {
+			t.Errorf("channel_mix %s = %v, want %v", v.Name, deref(v.Value), w)
+		}
 	}
 	// empty: no Index, every indicator null.
 	c = load("empty")

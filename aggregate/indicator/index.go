@@ -43,6 +43,11 @@ type IndexConfig struct {
 //	direct_traffic_share             1
 //	sentiment_avg                    1    sales-reported, sparse and subjective
 //	preference_center_rate           0.5  ambiguous: a visit often precedes an opt-down or an unsubscribe
+//	too_frequent_rate                0.5  cadence feedback: sparse, and usually fixed by frequency caps
+//	not_relevant_rate                0.5  targeting feedback: sparse
+//
+// bounce_rate and delivery_rate are list-hygiene signals, shown but not
+// scored; add them with TRUSTPIPE_INDEX_COMPONENTS if wanted.
 func DefaultIndexConfig() IndexConfig {
 	return IndexConfig{Components: []Component{
 		{Indicator: ComplaintRate, Weight: 3},
@@ -55,6 +60,8 @@ func DefaultIndexConfig() IndexConfig {
 		{Indicator: DirectTrafficShare, Weight: 1},
 		{Indicator: SentimentAvg, Weight: 1},
 		{Indicator: PreferenceCenterRate, Weight: 0.5},
+		{Indicator: TooFrequentRate, Weight: 0.5},
+		{Indicator: NotRelevantRate, Weight: 0.5},
 	}}
 }
 
@@ -131,6 +138,27 @@ type Index struct {
 	// nil when no component qualifies (e.g. an empty window).
 	Value      *float64          `json:"value"`
 	Components []ComponentResult `json:"components"`
+	// Coverage says how much of the configured Index the Value rests on;
+	// it is shown next to every Index headline so that a 100 computed from
+	// one component of ten cannot be misread.
+	Coverage Coverage `json:"coverage"`
+}
+
+// Coverage is the part of the configured Trust Index a value is built from.
+type Coverage struct {
+	// Used is the number of components scored; Configured the number with a
+	// positive configured weight (the components that could be scored).
+	Used       int `json:"used"`
+	Configured int `json:"configured"`
+	// WeightShare is the configured weight of the used components over the
+	// configured weight of all of them, in [0, 1].
+	WeightShare float64 `json:"weight_share"`
+}
+
+// String renders the coverage as shown beside the Index, e.g.
+// "7/10 components, 85 % of weight".
+func (c Coverage) String() string {
+	return fmt.Sprintf("%d/%d components, %s %% of weight", c.Used, c.Configured, strconv.FormatFloat(100*c.WeightShare, 'f', 0, 64))
 }
 
 // ComponentResult explains one component's part in an Index value.
@@ -161,11 +189,15 @@ type ComponentResult struct {
 // Validate at start-up to reject a bad configuration early.
 func ComputeIndex(cfg IndexConfig, t Totals) Index {
 	idx := Index{Components: make([]ComponentResult, len(cfg.Components))}
-	var total float64
+	var total, configured float64
 	seen := map[string]bool{}
 	for i, c := range cfg.Components {
 		cr := &idx.Components[i]
 		cr.Name, cr.ConfiguredWeight = c.Indicator, c.Weight
+		if finite(c.Weight) && c.Weight > 0 {
+			configured += c.Weight
+			idx.Coverage.Configured++
+		}
 		r, err := resolve(c)
 		cr.Good, cr.Bad, cr.MinVolume = r.good, r.bad, r.minVolume
 		if err != nil {
@@ -190,11 +222,13 @@ func ComputeIndex(cfg IndexConfig, t Totals) Index {
 			s := score(*v.Value, r.good, r.bad)
 			cr.Score = &s
 			total += c.Weight
+			idx.Coverage.Used++
 		}
 	}
 	if total == 0 {
 		return idx
 	}
+	idx.Coverage.WeightShare = total / configured
 	var sum float64
 	for i := range idx.Components {
 		cr := &idx.Components[i]

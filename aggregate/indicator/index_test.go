@@ -40,8 +40,8 @@ func TestIndexHandComputed(t *testing.T) {
 		t.Fatal(err)
 	}
 	tot := Accumulate([]Row{
-		{EventType: "delivered", Events: 10000},
-		{EventType: "complaint", Events: 20},
+		{EventType: "delivered", Channel: "email", Events: 10000},
+		{EventType: "complaint", Channel: "email", Events: 20},
 		{EventType: "unsubscribe", Events: 50},
 		{EventType: "web_session", Detail: "direct", Events: 400},
 		{EventType: "web_session", Detail: "organic", Events: 1100},
@@ -101,13 +101,21 @@ func TestIndexExclusions(t *testing.T) {
 		{Indicator: UnsubscribeRate, Weight: 1, Good: f64(0.01), Bad: f64(0.001)}, // thresholds reversed
 		{Indicator: ComplaintRate, Weight: 5},                                     // duplicate
 	}}
-	tot := Accumulate([]Row{{EventType: "delivered", Events: 4000}, {EventType: "complaint", Events: 8}}) // 0.002 -> 50
+	tot := Accumulate([]Row{{EventType: "delivered", Channel: "email", Events: 4000}, {EventType: "complaint", Channel: "email", Events: 8}}) // 0.002 -> 50
 	idx := ComputeIndex(cfg, tot)
 	if idx.Value == nil || !approx(*idx.Value, 50, 1e-9) {
 		t.Fatalf("Index = %v, want 50 (only complaint_rate counts)", deref(idx.Value))
 	}
 	if c := idx.Components[0]; c.Excluded || c.Weight != 1 {
 		t.Errorf("complaint_rate should carry all the weight: %+v", c)
+	}
+	// Coverage: six components have a positive weight (3+1+1+1+1+5 = 12);
+	// only complaint_rate (3) is used.
+	if want := (Coverage{Used: 1, Configured: 6, WeightShare: 0.25}); idx.Coverage != want {
+		t.Errorf("coverage = %+v, want %+v", idx.Coverage, want)
+	}
+	if got, want := idx.Coverage.String(), "1/6 components, 25 % of weight"; got != want {
+		t.Errorf("coverage text = %q, want %q", got, want)
 	}
 	reasons := map[int]string{
 		1: "no data: denominator is 0",
@@ -190,7 +198,7 @@ func TestDefaultIndexConfig(t *testing.T) {
 	want := map[string]float64{
 		ComplaintRate: 3, UnsubscribeRate: 2, ConsentCoverage: 2, OptDownShare: 1, TooPersonalRate: 1,
 		ConsentMomentum: 1, ExplainedPersonalizationShare: 1, DirectTrafficShare: 1, SentimentAvg: 1,
-		PreferenceCenterRate: 0.5,
+		PreferenceCenterRate: 0.5, TooFrequentRate: 0.5, NotRelevantRate: 0.5,
 	}
 	if len(cfg.Components) != len(want) {
 		t.Fatalf("%d components, want %d", len(cfg.Components), len(want))
@@ -290,7 +298,7 @@ func TestComputeIndexNoNaN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := ComputeIndex(cfg, Accumulate([]Row{{EventType: "delivered", Events: 1000}, {EventType: "complaint", Events: 3}}))
+	idx := ComputeIndex(cfg, Accumulate([]Row{{EventType: "delivered", Channel: "email", Events: 1000}, {EventType: "complaint", Channel: "email", Events: 3}}))
 	if idx.Value == nil || math.IsNaN(*idx.Value) || *idx.Value != 0 {
 		t.Fatalf("Index = %v, want 0", deref(idx.Value))
 	}

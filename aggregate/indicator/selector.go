@@ -51,6 +51,8 @@ type Selector struct {
 	Details []string
 	// ExcludeDetails: detail NOT IN ExcludeDetails.
 	ExcludeDetails []string
+	// Channels: channel IN Channels.
+	Channels []string
 	// Personalization: personalization IN Personalization.
 	Personalization []string
 	// Consent: at least one rule holds (the rules are OR-ed).
@@ -67,6 +69,9 @@ func (s Selector) Matches(r Row) bool {
 		return false
 	}
 	if slices.Contains(s.ExcludeDetails, r.Detail) {
+		return false
+	}
+	if len(s.Channels) > 0 && !slices.Contains(s.Channels, r.Channel) {
 		return false
 	}
 	if len(s.Personalization) > 0 && !slices.Contains(s.Personalization, r.Personalization) {
@@ -112,6 +117,9 @@ func (s Selector) condition() string {
 	}
 	if len(s.ExcludeDetails) > 0 {
 		parts = append(parts, inList("detail", s.ExcludeDetails, true))
+	}
+	if len(s.Channels) > 0 {
+		parts = append(parts, inList("channel", s.Channels, false))
 	}
 	if len(s.Personalization) > 0 {
 		parts = append(parts, inList("personalization", s.Personalization, false))

@@ -37,8 +37,12 @@ func TestSQLExamples(t *testing.T) {
 		{d(OptDownShare).DenominatorSQL(), "sumIf(events, event_type IN ('opt_down', 'unsubscribe'))"},
 		{d(OpenRate).NumeratorSQL(), "sumIf(events, event_type = 'open' AND detail != 'machine')"},
 		{d(SentimentAvg).NumeratorSQL(), "sumIf(value_sum, event_type = 'sentiment')"},
-		{d(ConsentMomentum).NumeratorSQL(), "sumIf(events, event_type = 'consent_change' AND detail IN ('0->1', '0->2', '0->3', '1->2', '1->3', '2->3'))" +
-			" - sumIf(events, event_type = 'consent_change' AND detail IN ('1->0', '2->0', '2->1', '3->0', '3->1', '3->2'))"},
+		{d(ConsentMomentum).NumeratorSQL(), "sumIf(events, event_type = 'consent_change' AND detail IN ('1->2', '1->3', '2->3'))" +
+			" - sumIf(events, event_type = 'consent_change' AND detail IN ('2->1', '3->1', '3->2'))"},
+		{d(ComplaintRate).NumeratorSQL(), "sumIf(events, event_type = 'complaint' AND channel = 'email')"},
+		{d(ComplaintRate).DenominatorSQL(), "sumIf(events, event_type = 'delivered' AND channel = 'email')"},
+		{d(CTR).NumeratorSQL(), "sumIf(events, event_type = 'click' AND detail != 'bot')"},
+		{d(BounceRate).DenominatorSQL(), "sumIf(events, event_type IN ('bounce', 'delivered'))"},
 		{d(ConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND ((personalization = 'basic' AND consent_tier >= 1)" +
 			" OR (personalization = 'behavioral' AND consent_tier >= 2) OR (personalization = 'predictive' AND consent_tier >= 3)))"},
 		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail = 'explained' AND personalization IN ('basic', 'behavioral', 'predictive'))"},

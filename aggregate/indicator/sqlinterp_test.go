@@ -262,6 +262,8 @@ func (p *parser) atom() (pred, error) {
 		get = func(r Row) string { return r.Detail }
 	case "personalization":
 		get = func(r Row) string { return r.Personalization }
+	case "channel":
+		get = func(r Row) string { return r.Channel }
 	default:
 		return nil, fmt.Errorf("unknown column %q", col)
 	}

@@ -6,11 +6,14 @@ import (
 )
 
 // Row is one row of the trust_counts view reduced to the columns indicators
-// depend on. The other dimensions (campaign, channel, segment, source,
-// bucket) only filter which rows a caller feeds in; no formula looks at them.
+// depend on. The other dimensions (campaign, segment, source, bucket) only
+// filter which rows a caller feeds in; no formula looks at them. Channel is
+// kept because a rate judged by mailbox providers must stay in its channel
+// (email complaints over email deliveries).
 type Row struct {
 	EventType       string  `json:"event_type"`
 	Detail          string  `json:"detail"`
+	Channel         string  `json:"channel,omitempty"`
 	Personalization string  `json:"personalization"`
 	ConsentTier     uint8   `json:"consent_tier"`
 	Events          uint64  `json:"events"`
@@ -18,7 +21,7 @@ type Row struct {
 }
 
 // Totals is the sum of trust_counts rows over a window and a dimension
-// filter, kept per (event_type, detail, personalization, consent_tier): the
+// filter, kept per (event_type, detail, channel, personalization, consent_tier): the
 // finest grouping any Selector can tell apart. Build it with Accumulate or
 // Add. The zero value is empty and ready to use.
 //
@@ -44,6 +47,9 @@ func compareKey(a, b Row) int {
 		return c
 	}
 	if c := cmp.Compare(a.Detail, b.Detail); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Channel, b.Channel); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Personalization, b.Personalization); c != 0 {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
 )
@@ -14,7 +15,9 @@ import (
 // hand in TestEvaluateHandComputed.
 func fixtureRows() []Row {
 	return []Row{
-		{EventType: "delivered", Events: 10000},
+		{EventType: "delivered", Channel: "email", Events: 10000},
+		{EventType: "delivered", Channel: "sms", Events: 5000},
+		{EventType: "complaint", Channel: "sms", Events: 9}, // not an email complaint
 		// sends: personalized = 3000+200+1500+10+1290 = 6000
 		{EventType: "send", Personalization: "none", Events: 3900},
 		{EventType: "send", Personalization: "none", Detail: "explained", Events: 100}, // not personalized
@@ -26,18 +29,22 @@ func fixtureRows() []Row {
 		{EventType: "open", Events: 3000},
 		{EventType: "open", Detail: "machine", Events: 1500},
 		{EventType: "click", Events: 450},
+		{EventType: "click", Detail: "bot", Events: 300}, // security scanners
 		{EventType: "form_fill", Events: 60},
 		{EventType: "unsubscribe", Events: 15},
 		{EventType: "opt_down", Events: 15},
 		{EventType: "opt_up", Events: 7},
 		{EventType: "preference_center_visit", Events: 12},
-		{EventType: "complaint", Events: 5},
+		{EventType: "complaint", Channel: "email", Events: 5},
 		{EventType: "bounce", Detail: "hard", Events: 40},
-		// consent: up 20+10 = 30, down 5+3 = 8, same 2; total 40
+		{EventType: "bounce", Detail: "soft", Events: 260},
+		// consent between known tiers: up 20+10 = 30, down 5, same 2; total 37.
+		// Moves out of and into tier 0 (unknown) are neither: 3 + 50.
 		{EventType: "consent_change", Detail: "1->2", ConsentTier: 2, Events: 20},
 		{EventType: "consent_change", Detail: "2->3", ConsentTier: 3, Events: 10},
 		{EventType: "consent_change", Detail: "2->1", ConsentTier: 1, Events: 5},
 		{EventType: "consent_change", Detail: "3->0", Events: 3},
+		{EventType: "consent_change", Detail: "0->3", ConsentTier: 3, Events: 50},
 		{EventType: "consent_change", Detail: "1->1", ConsentTier: 1, Events: 2},
 		{EventType: "web_session", Detail: "direct", Events: 400},
 		{EventType: "web_session", Detail: "organic", Events: 600},
@@ -47,6 +54,8 @@ func fixtureRows() []Row {
 		{EventType: "sentiment", ConsentTier: 2, Events: 8, ValueSum: 1.0},
 		{EventType: "feedback", Detail: "too_personal", Events: 1},
 		{EventType: "feedback", Detail: "helpful", Events: 30},
+		{EventType: "feedback", Detail: "too_frequent", Events: 6},
+		{EventType: "feedback", Detail: "not_relevant", Events: 4},
 	}
 }
 
@@ -55,24 +64,29 @@ func approx(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 func TestEvaluateHandComputed(t *testing.T) {
 	tot := Accumulate(fixtureRows())
 	want := map[string]float64{
-		UnsubscribeRate:               15.0 / 10000,
-		ComplaintRate:                 5.0 / 10000,
+		UnsubscribeRate:               15.0 / 15000,
+		ComplaintRate:                 5.0 / 10000, // email over email: the SMS side is left out
 		OptDownShare:                  15.0 / 30,
-		PreferenceCenterRate:          12.0 / 10000,
+		PreferenceCenterRate:          12.0 / 15000,
 		DirectTrafficShare:            400.0 / 1500,
 		SentimentAvg:                  6.4 / 20,
-		ConsentMomentum:               (30.0 - 8) / 40,
-		TooPersonalRate:               1.0 / 10000,
+		ConsentMomentum:               (30.0 - 5) / 37,
+		TooPersonalRate:               1.0 / 15000,
 		ExplainedPersonalizationShare: 5800.0 / 6000,
 		ConsentCoverage:               5990.0 / 6000,
-		OpenRate:                      3000.0 / 10000,
-		CTR:                           450.0 / 10000,
+		TooFrequentRate:               6.0 / 15000,
+		NotRelevantRate:               4.0 / 15000,
+		BounceRate:                    300.0 / 15300,
+		DeliveryRate:                  15000.0 / 15300,
+		OpenRate:                      3000.0 / 15000,
+		CTR:                           450.0 / 15000, // bot clicks left out
 		ClickToOpen:                   450.0 / 3000,
-		FormFillRate:                  60.0 / 10000,
+		FormFillRate:                  60.0 / 15000,
 	}
 	wantDen := map[string]float64{
-		UnsubscribeRate: 10000, OptDownShare: 30, DirectTrafficShare: 1500, SentimentAvg: 20,
-		ConsentMomentum: 40, ExplainedPersonalizationShare: 6000, ConsentCoverage: 6000, ClickToOpen: 3000,
+		UnsubscribeRate: 15000, ComplaintRate: 10000, OptDownShare: 30, DirectTrafficShare: 1500, SentimentAvg: 20,
+		ConsentMomentum: 37, ExplainedPersonalizationShare: 6000, ConsentCoverage: 6000, ClickToOpen: 3000,
+		BounceRate: 15300,
 	}
 	if len(want) != len(All()) {
 		t.Fatalf("test covers %d indicators, All has %d", len(want), len(All()))
@@ -133,11 +147,12 @@ func TestConsentMomentumDetails(t *testing.T) {
 			}
 			r := Row{EventType: "consent_change", Detail: detail, Events: 1}
 			up, down := d.Numerator[0].Selector.Matches(r), d.Numerator[1].Selector.Matches(r)
-			if up != (to > from) || down != (to < from) {
+			known := from > 0 && to > 0 // tier 0 is "unknown"
+			if up != (known && to > from) || down != (known && to < from) {
 				t.Errorf("%s: upgrade=%v downgrade=%v", detail, up, down)
 			}
-			if !d.Denominator.Matches(r) {
-				t.Errorf("%s not counted as a consent change", detail)
+			if d.Denominator.Matches(r) != known {
+				t.Errorf("%s: counted as a consent change = %v, want %v", detail, !known, known)
 			}
 			seen++
 		}
@@ -145,10 +160,13 @@ func TestConsentMomentumDetails(t *testing.T) {
 	if seen != 16 {
 		t.Fatal(seen)
 	}
-	// A downgrade-heavy window gives a negative momentum: (1 - 3) / 5.
+	// A downgrade-heavy window gives a negative momentum: (1 - 3) / 5. The
+	// many first tier assignments (0->3) would have made it look positive.
 	v := d.Evaluate(Accumulate([]Row{
-		{EventType: "consent_change", Detail: "0->3", Events: 1},
+		{EventType: "consent_change", Detail: "0->3", Events: 100},
+		{EventType: "consent_change", Detail: "1->2", Events: 1},
 		{EventType: "consent_change", Detail: "3->2", Events: 2},
+		{EventType: "consent_change", Detail: "2->1", Events: 1},
 		{EventType: "consent_change", Detail: "1->0", Events: 1},
 		{EventType: "consent_change", Detail: "2->2", Events: 1},
 	}))
@@ -159,7 +177,7 @@ func TestConsentMomentumDetails(t *testing.T) {
 
 func TestZeroDenominatorIsNull(t *testing.T) {
 	// Numerators without denominators: complaints but no deliveries.
-	tot := Accumulate([]Row{{EventType: "complaint", Events: 3}, {EventType: "click", Events: 2}})
+	tot := Accumulate([]Row{{EventType: "complaint", Channel: "email", Events: 3}, {EventType: "click", Events: 2}})
 	for _, tc := range []Totals{{}, tot} {
 		for _, v := range EvaluateAll(tc) {
 			if v.Value != nil || v.Low != nil || v.High != nil || v.Sufficient {
@@ -224,7 +242,7 @@ func TestSufficient(t *testing.T) {
 		delivered uint64
 		want      bool
 	}{{1999, false}, {2000, true}} {
-		v := d.Evaluate(Accumulate([]Row{{EventType: "delivered", Events: c.delivered}}))
+		v := d.Evaluate(Accumulate([]Row{{EventType: "delivered", Channel: "email", Events: c.delivered}, {EventType: "delivered", Channel: "sms", Events: 5000}}))
 		if v.Sufficient != c.want {
 			t.Errorf("delivered %d: sufficient = %v, want %v", c.delivered, v.Sufficient, c.want)
 		}
@@ -236,6 +254,7 @@ func TestDefinitions(t *testing.T) {
 		"unsubscribe_rate", "complaint_rate", "opt_down_share", "preference_center_rate",
 		"direct_traffic_share", "sentiment_avg", "consent_momentum", "too_personal_rate",
 		"explained_personalization_share", "consent_coverage",
+		"too_frequent_rate", "not_relevant_rate", "bounce_rate", "delivery_rate",
 		"open_rate", "ctr", "click_to_open", "form_fill_rate",
 	}
 	if got := Names(); !slices.Equal(got, wantNames) {
@@ -330,5 +349,24 @@ func TestTotals(t *testing.T) {
 	}
 	if !(Totals{}).Empty() || a.Empty() || !Accumulate([]Row{{EventType: "x"}}).Empty() {
 		t.Fatal("Empty is wrong")
+	}
+}
+
+// Direct-traffic growth per unit of time, by hand: 70 direct sessions in a
+// week against 240 in the 28 days before is 10/day against 8.57/day, +16.7 %;
+// organic sessions and other event types do not count.
+func TestDirectTrafficGrowth(t *testing.T) {
+	week, month := 7*24*time.Hour, 28*24*time.Hour
+	cur := Accumulate([]Row{{EventType: "web_session", Detail: "direct", Events: 70}, {EventType: "web_session", Detail: "organic", Events: 500}})
+	prior := Accumulate([]Row{{EventType: "web_session", Detail: "direct", Events: 240}, {EventType: "delivered", Events: 9000}})
+	g := DirectTrafficGrowth(cur, prior, week, month)
+	if want := (70.0/7)/(240.0/28) - 1; g == nil || !approx(*g, want, 1e-12) {
+		t.Fatalf("growth = %v, want %v", deref(g), want)
+	}
+	if g := DirectTrafficGrowth(cur, Totals{}, week, month); g != nil {
+		t.Fatalf("growth without prior direct sessions = %v, want nil", *g)
+	}
+	if g := DirectTrafficGrowth(Totals{}, prior, week, month); g == nil || *g != -1 {
+		t.Fatalf("growth with no direct sessions now = %v, want -1", deref(g))
 	}
 }

@@ -20,3 +20,29 @@ func Windows() []Window {
 		{"28d", 28 * 24 * time.Hour},
 	}
 }
+
+// AttributionWindows are the windows of the attributed rates: the cohorts
+// sent in the last day and week. No hour: a cohort an hour old has too few
+// of its follow-ups to judge.
+func AttributionWindows() []Window {
+	w := Windows()
+	return []Window{w[1], w[2]}
+}
+
+// DirectTrafficGrowth is the change of direct web sessions per unit of time
+// from a prior period to the current one (DESIGN.md: the direct-traffic
+// share "and its growth vs the prior period"): (direct sessions in cur /
+// curLen) / (direct sessions in prior / priorLen) − 1, so periods of
+// different lengths compare fairly. +0.1 means 10 % more buyers a day came
+// on their own. Nil when the prior period had no direct sessions or a
+// length is not positive. Direct sessions are DirectTrafficShare's
+// numerator, so the two never disagree about what "direct" is.
+func DirectTrafficGrowth(cur, prior Totals, curLen, priorLen time.Duration) *float64 {
+	d, _ := ByName(DirectTrafficShare)
+	c, p := cur.sumTerms(d.Numerator), prior.sumTerms(d.Numerator)
+	if p <= 0 || curLen <= 0 || priorLen <= 0 {
+		return nil
+	}
+	g := (c/curLen.Seconds())/(p/priorLen.Seconds()) - 1
+	return &g
+}

@@ -116,6 +116,8 @@ type Input struct {
 	// Divergence holds the Trust Index configuration (Divergence.Index) and
 	// the divergence thresholds.
 	Divergence indicator.DivergenceConfig
+	// Cohorts holds the attributed inputs of Period.
+	Cohorts Cohorts
 }
 
 // Report is the whole report. Its JSON form is the `--format json` output.
@@ -146,6 +148,11 @@ type Report struct {
 	DivergenceConfig DivergenceSettings   `json:"divergence_config"`
 	ConsentMigration ConsentMigration     `json:"consent_migration"`
 	EngagedReach     EngagedReach         `json:"engaged_reach"`
+	// DirectTrafficGrowth is direct web sessions per day against the
+	// comparison period, minus 1; null without direct sessions there.
+	DirectTrafficGrowth *float64        `json:"direct_traffic_growth"`
+	ByChannel           []ChannelValues `json:"by_channel"`
+	Attributed          Attributed      `json:"attributed"`
 
 	values []indicator.Value // current, All order
 }
@@ -222,8 +229,8 @@ type ConsentMigration struct {
 	// Transitions lists every (from, to) pair seen in either period,
 	// ordered by from then to tier.
 	Transitions []Transition `json:"transitions"`
-	Upgrades    uint64       `json:"upgrades"`   // to a higher tier
-	Downgrades  uint64       `json:"downgrades"` // to a lower tier
+	Upgrades    uint64       `json:"upgrades"`   // to a higher known tier
+	Downgrades  uint64       `json:"downgrades"` // to a lower known tier
 	Total       uint64       `json:"total"`      // all consent changes
 	// The same counts in the comparison period.
 	PreviousUpgrades   uint64 `json:"previous_upgrades"`
@@ -290,9 +297,12 @@ func Build(in Input) Report {
 			MinClickLift: in.Divergence.MinClickLift,
 			MinIndexDrop: in.Divergence.MinIndexDrop,
 		},
-		ConsentMigration: consentMigration(in.Current, in.Baseline),
-		EngagedReach:     engagedReach(in.Reach, in.BaselineReach),
-		values:           cur,
+		ConsentMigration:    consentMigration(in.Current, in.Baseline),
+		EngagedReach:        engagedReach(in.Reach, in.BaselineReach),
+		DirectTrafficGrowth: directGrowth(in),
+		ByChannel:           buildChannels(in.Current),
+		Attributed:          buildAttributed(in.Cohorts),
+		values:              cur,
 	}
 	if r.Events == 0 {
 		r.Empty = true
@@ -359,13 +369,18 @@ func consentMigration(cur, prev indicator.Totals) ConsentMigration {
 		}
 		return int(a[1]) - int(b[1])
 	})
+	// Upgrades and downgrades are what consent_momentum counts (moves out of
+	// or into tier 0, "unknown", are neither): its selectors decide.
+	momentum, _ := indicator.ByName(indicator.ConsentMomentum)
+	up, down := momentum.Numerator[0].Selector, momentum.Numerator[1].Selector
 	for _, k := range sorted {
 		m.Transitions = append(m.Transitions, Transition{From: k[0], To: k[1], Events: c[k], PreviousEvents: p[k]})
+		r := indicator.Row{EventType: event.ConsentChange.String(), Detail: indicator.ConsentChangeDetail(k[0], k[1])}
 		switch {
-		case k[1] > k[0]:
+		case up.Matches(r):
 			m.Upgrades += c[k]
 			m.PreviousUpgrades += p[k]
-		case k[1] < k[0]:
+		case down.Matches(r):
 			m.Downgrades += c[k]
 			m.PreviousDowngrades += p[k]
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 func row(typ, detail, pers string, tier uint8, events uint64) indicator.Row {
-	return indicator.Row{EventType: typ, Detail: detail, Personalization: pers, ConsentTier: tier, Events: events}
+	return indicator.Row{EventType: typ, Detail: detail, Channel: "email", Personalization: pers, ConsentTier: tier, Events: events}
 }
 
 func sentiment(events uint64, sum float64) indicator.Row {
@@ -90,6 +90,7 @@ func cases(t *testing.T) map[string]Input {
 		row("form_fill", "", "", 0, 70),
 	})
 	thin := indicator.Accumulate([]indicator.Row{
+		{EventType: "delivered", Channel: "sms", Events: 5000},
 		row("delivered", "", "", 0, 800),
 		row("unsubscribe", "", "", 0, 1),
 		row("web_session", "direct", "", 0, 60),
@@ -116,12 +117,14 @@ func cases(t *testing.T) map[string]Input {
 			BaselineReach:  reach("2026-11-06", "2026-11-12", 3410),
 			Duplicates:     1234,
 			Divergence:     dcfg,
+			Cohorts:        trapCohorts(),
 		},
 		"thin": {
 			Period:         Period{day("2026-11-19").Add(6 * time.Hour), day("2026-11-19").Add(12 * time.Hour)},
 			Comparison:     Period{day("2026-11-12").Add(6 * time.Hour), day("2026-11-12").Add(12 * time.Hour)},
 			ComparisonMode: CompareRange,
 			Current:        thin,
+			Cohorts:        Cohorts{Available: true},
 			Reach:          reach("2026-11-19", "2026-11-19", 180, 180),
 			BaselineReach:  reach("2026-11-12", "2026-11-12", 0),
 			Divergence:     thinCfg,
@@ -136,6 +139,51 @@ func cases(t *testing.T) map[string]Input {
 			BaselineReach:  reach("2026-11-06", "2026-11-12", 42, 42),
 			Divergence:     dcfg,
 		},
+	}
+}
+
+// trapCohorts: the trap campaign's messages sent in the range, with late
+// follow-ups attributed to them: 20 000 deliveries, 160 unsubscribes (150
+// carrying sent_at, 10 without), 60 email complaints (45 to gmail, 15 to
+// yahoo); 9 000 recipients of whom 3 000 opened and 700 clicked.
+func trapCohorts() Cohorts {
+	row := func(typ, detail string, n uint64) indicator.Row {
+		return indicator.Row{EventType: typ, Detail: detail, Channel: "email", Events: n}
+	}
+	gmail := indicator.Accumulate([]indicator.Row{row("delivered", "", 12000), row("complaint", "", 45)})
+	yahoo := indicator.Accumulate([]indicator.Row{row("delivered", "", 8000), row("complaint", "", 15)})
+	return Cohorts{
+		Available: true,
+		Totals: indicator.Accumulate([]indicator.Row{row("delivered", "", 20000), row("unsubscribe", "", 160),
+			row("complaint", "", 60), row("open", "", 7000), row("open", "machine", 2000), row("click", "", 900), row("click", "bot", 4000)}),
+		FollowUps: 160 + 60 + 7000 + 2000 + 900 + 4000, BySendTime: 150 + 60 + 7000 + 2000 + 900 + 4000,
+		Unique:     Unique{Recipients: 9000, Openers: 3100, Clickers: 720, UniqueOpens: 3000, UniqueClicks: 700},
+		Complaints: []ComplaintGroup{ComplaintTotals("mailbox_provider", "yahoo", yahoo), ComplaintTotals("mailbox_provider", "gmail", gmail)},
+	}
+}
+
+// Hand-computed checks of the trap case's attributed section.
+func TestTrapAttributedHandComputed(t *testing.T) {
+	r := Build(cases(t)["trap"])
+	a := r.Attributed
+	want := map[string]float64{"unsubscribe_rate": 160.0 / 20000, "complaint_rate": 60.0 / 20000, "ctr": 900.0 / 20000, "open_rate": 7000.0 / 20000}
+	for _, v := range a.Indicators {
+		if w, ok := want[v.Name]; ok && (v.Value == nil || *v.Value != w) {
+			t.Errorf("attributed %s = %v, want %v", v.Name, v.Value, w)
+		}
+	}
+	if a.BySendTimeShare == nil || *a.BySendTimeShare != 14110.0/14120 {
+		t.Errorf("by send time share = %v, want 14110/14120", a.BySendTimeShare)
+	}
+	if u := a.Unique; u.UniqueOpenRate == nil || *u.UniqueOpenRate != 3000.0/9000 || *u.UniqueClickRate != 700.0/9000 {
+		t.Errorf("unique rates %v %v, want 1/3 and 7/90", u.UniqueOpenRate, u.UniqueClickRate)
+	}
+	if c := a.Complaints; len(c) != 2 || c[0].Group != "gmail" || *c[0].Value.Value != 45.0/12000 || *c[1].Value.Value != 15.0/8000 {
+		t.Errorf("complaints by provider %+v, want gmail 45/12000 first, yahoo 15/8000", c)
+	}
+	// Direct sessions: 250 in 7 days against 400 in the 7 days before.
+	if g := r.DirectTrafficGrowth; g == nil || *g != 250.0/400-1 {
+		t.Errorf("direct traffic growth = %v, want %v", g, 250.0/400-1)
 	}
 }
 
@@ -224,10 +272,14 @@ func TestTrapHandComputed(t *testing.T) {
 		"preference_center_rate":          12.0 / 20000,
 		"direct_traffic_share":            250.0 / 1200,
 		"sentiment_avg":                   -2.0 / 20,
-		"consent_momentum":                (12.0 + 5 - 25 - 10) / 52,
+		"consent_momentum":                (12.0 - 25 - 10) / 47, // 0->1 is no upgrade
 		"too_personal_rate":               30.0 / 20000,
 		"explained_personalization_share": 4000.0 / 6000,
 		"consent_coverage":                4000.0 / 6000,
+		"too_frequent_rate":               0,
+		"not_relevant_rate":               0,
+		"bounce_rate":                     0,
+		"delivery_rate":                   1,
 		"open_rate":                       6600.0 / 20000,
 		"ctr":                             1200.0 / 20000,
 		"click_to_open":                   1200.0 / 6600,
@@ -273,8 +325,8 @@ func TestTrapHandComputed(t *testing.T) {
 	if j.Change.Delta == nil || *j.Change.Delta >= 0 {
 		t.Errorf("Index change %v, want a fall", j.Change.Delta)
 	}
-	if m := j.ConsentMigration; m.Upgrades != 17 || m.Downgrades != 35 || m.Total != 52 {
-		t.Errorf("consent migration %+v, want 17 up, 35 down, 52 total", m)
+	if m := j.ConsentMigration; m.Upgrades != 12 || m.Downgrades != 35 || m.Total != 52 {
+		t.Errorf("consent migration %+v, want 12 up, 35 down, 52 total", m)
 	}
 	e := j.EngagedReach
 	cur, prev := 3120.0, 3410.0 // variables: the change is computed in float64, not as a constant

@@ -16,7 +16,8 @@ import (
 // WriteTable writes the report as a terminal table (plain text, no colour,
 // fixed-width columns), in this order: header, indicators, Trust Index with
 // its components, what moved the Index, divergence, consent migration,
-// engaged reach. An empty range prints the header and says so.
+// engaged reach, direct-traffic growth, the rates per channel, and the
+// attributed, unique-engagement and per-provider complaint figures. An empty range prints the header and says so.
 func (r Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := &printer{w: bw}
@@ -36,6 +37,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		r.divergence(p)
 		r.consent(p)
 		r.reach(p)
+		r.meaning(p)
 	}
 	if p.err != nil {
 		return p.err
@@ -146,7 +148,7 @@ func (r Report) indicatorTables(p *printer) {
 func (r Report) indexTable(p *printer) {
 	p.line("")
 	idx := r.TrustIndex
-	head := "TRUST INDEX   " + index(idx.Value)
+	head := "TRUST INDEX   " + index(idx.Value) + "   [" + idx.Coverage.String() + "]"
 	if r.Change.Delta != nil {
 		head += "   (compared period " + index(r.Comparison.TrustIndex.Value) + ", " + signedPoints(*r.Change.Delta) + " points)"
 	} else {

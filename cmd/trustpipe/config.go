@@ -93,7 +93,7 @@ type Config struct {
 	Readback          bool          `split_words:"true" desc:"read the trust gauges back on this instance; they are the same on every instance, so with several instances enable it on one or two only (each reader adds its queries to ClickHouse)"`
 	ReadbackInterval  time.Duration `split_words:"true" desc:"how often the trust gauges (trustpipe_indicator, trustpipe_trust_index, ...) are read back from ClickHouse"`
 	ReadbackBreakdown string        `split_words:"true" desc:"also export the trust gauges per value of one dimension: campaign_id, channel, segment or source (empty: off)"`
-	ReadbackTopN      int           `split_words:"true" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\""`
+	ReadbackTopN      int           `split_words:"true" desc:"with a breakdown, the values with the most events per window that get their own series (1-100); the rest are summed as dimension_value=\"other\"; also the campaigns and sending domains with attributed series of their own"`
 
 	IngestAddr              string        `split_words:"true" desc:"listen address of trustpipe ingest: the webhook endpoints /ingest/<format>, /metrics and /healthz (TLS and basic auth of TRUSTPIPE_HTTP_WEB_CONFIG_FILE apply)"`
 	IngestTopic             string        `split_words:"true" desc:"topic trustpipe ingest produces contract records to (empty: the first of TRUSTPIPE_KAFKA_TOPICS)"`

@@ -215,13 +215,7 @@ func diffCounts(want, got map[typeDay]uint64) []string {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, out *lockedBuffer, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; trustpipe output:\n%s", timeout, what, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitUntil(t, what, timeout, 50*time.Millisecond, func() string { return "output:\n" + out.String() }, cond)
 }
 
 // TestKillNineMidStreamIsExact is the exactness acceptance test: the

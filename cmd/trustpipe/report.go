@@ -254,5 +254,8 @@ func readReportInput(ctx context.Context, st *sink.Store, o reportOptions) (repo
 	if in.BaselineReach, err = st.Reach(ctx, o.comparison, o.filter, false); err != nil {
 		return in, err
 	}
+	if in.Cohorts, err = st.Cohorts(ctx, o.period, o.filter); err != nil {
+		return in, err
+	}
 	return in, nil
 }

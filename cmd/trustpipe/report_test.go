@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -173,7 +174,8 @@ func ratio(num, den float64) *float64 {
 	return &v
 }
 
-// consent returns upgrades, downgrades and transitions "a->b" -> count.
+// consent returns upgrades and downgrades (between known tiers: tier 0 is
+// "unknown") and transitions "a->b" -> count.
 func (p periodTotals) consent() (up, down int, tr map[string]int) {
 	tr = map[string]int{}
 	for k, n := range p.details {
@@ -184,6 +186,7 @@ func (p periodTotals) consent() (up, down int, tr map[string]int) {
 		from, _ := strconv.Atoi(a)
 		to, _ := strconv.Atoi(b)
 		switch {
+		case from == 0 || to == 0:
 		case to > from:
 			up += n
 		case to < from:
@@ -195,31 +198,81 @@ func (p periodTotals) consent() (up, down int, tr map[string]int) {
 }
 
 // expected applies the DESIGN.md formulas, written out by hand, to the
-// generator's totals.
-func (p periodTotals) expected() map[string]*float64 {
+// generator's totals; email counts the email deliveries and complaints of
+// the same days, from the produced records.
+func (p periodTotals) expected(email channelCounts) map[string]*float64 {
 	n := func(t event.Type) float64 { return float64(p.types[t]) }
 	d := func(t event.Type, detail string) float64 {
 		return float64(p.details[scenario.DetailKey{Type: t, Detail: detail}])
 	}
 	delivered := n(event.Delivered)
 	humanOpens := n(event.Open) - d(event.Open, "machine")
-	up, down, _ := p.consent()
+	humanClicks := n(event.Click) - d(event.Click, "bot")
+	up, down, tr := p.consent()
+	known := 0 // consent changes between known tiers (tier 0 is "unknown")
+	for k, c := range tr {
+		if !strings.HasPrefix(k, "0->") && !strings.HasSuffix(k, "->0") {
+			known += c
+		}
+	}
 	return map[string]*float64{
 		"unsubscribe_rate":                ratio(n(event.Unsubscribe), delivered),
-		"complaint_rate":                  ratio(n(event.Complaint), delivered),
+		"complaint_rate":                  ratio(float64(email.complaints), float64(email.delivered)),
 		"opt_down_share":                  ratio(n(event.OptDown), n(event.OptDown)+n(event.Unsubscribe)),
 		"preference_center_rate":          ratio(n(event.PreferenceCenterVisit), delivered),
 		"direct_traffic_share":            ratio(d(event.WebSession, "direct"), n(event.WebSession)),
 		"sentiment_avg":                   ratio(p.scoreSum, n(event.Sentiment)),
-		"consent_momentum":                ratio(float64(up-down), n(event.ConsentChange)),
+		"consent_momentum":                ratio(float64(up-down), float64(known)),
 		"too_personal_rate":               ratio(d(event.Feedback, "too_personal"), delivered),
 		"explained_personalization_share": ratio(float64(p.explained), float64(p.personalized)),
 		"consent_coverage":                ratio(float64(p.cover), float64(p.personalized)),
+		"too_frequent_rate":               ratio(d(event.Feedback, "too_frequent"), delivered),
+		"not_relevant_rate":               ratio(d(event.Feedback, "not_relevant"), delivered),
+		"bounce_rate":                     ratio(n(event.Bounce), delivered+n(event.Bounce)),
+		"delivery_rate":                   ratio(delivered, delivered+n(event.Bounce)),
 		"open_rate":                       ratio(humanOpens, delivered),
-		"ctr":                             ratio(n(event.Click), delivered),
-		"click_to_open":                   ratio(n(event.Click), humanOpens),
+		"ctr":                             ratio(humanClicks, delivered),
+		"click_to_open":                   ratio(humanClicks, humanOpens),
 		"form_fill_rate":                  ratio(n(event.FormFill), delivered),
 	}
+}
+
+// channelCounts are the email deliveries and complaints of a period.
+type channelCounts struct{ delivered, complaints int }
+
+// emailOracle counts, from the produced records, email deliveries and
+// complaints per UTC day (a record without a channel is "other").
+type emailOracle map[string]*channelCounts
+
+var channelRe = regexp.MustCompile(`"channel":"([^"]*)"`)
+
+func (eo emailOracle) add(rec scenario.Record) {
+	if rec.Invalid != "" || (rec.Type != event.Delivered && rec.Type != event.Complaint) {
+		return
+	}
+	if m := channelRe.FindSubmatch(rec.Value); m == nil || string(m[1]) != "email" {
+		return
+	}
+	day := rec.Time.UTC().Format("2006-01-02")
+	if eo[day] == nil {
+		eo[day] = &channelCounts{}
+	}
+	if rec.Type == event.Delivered {
+		eo[day].delivered++
+	} else {
+		eo[day].complaints++
+	}
+}
+
+func (eo emailOracle) sum(from, to time.Time) channelCounts {
+	var c channelCounts
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		if x := eo[d.Format("2006-01-02")]; x != nil {
+			c.delivered += x.delivered
+			c.complaints += x.complaints
+		}
+	}
+	return c
 }
 
 // testIndex is the Trust Index configuration of the integration test, with
@@ -240,6 +293,8 @@ var testIndex = []struct {
 	{"direct_traffic_share", 1, 0.3, 0.1},
 	{"sentiment_avg", 0, 0.5, -0.5},
 	{"preference_center_rate", 0.5, 0.001, 0.0001},
+	{"too_frequent_rate", 0.5, 0.0005, 0.002},
+	{"not_relevant_rate", 0.5, 0.0005, 0.002},
 }
 
 func testIndexEnv() string {
@@ -320,6 +375,22 @@ type reportJSON struct {
 		Upgrades   int `json:"upgrades"`
 		Downgrades int `json:"downgrades"`
 	} `json:"consent_migration"`
+	ByChannel []struct {
+		Channel string `json:"channel"`
+		Events  uint64 `json:"events"`
+	} `json:"by_channel"`
+	Attributed struct {
+		Available  bool `json:"available"`
+		Indicators []struct {
+			Name        string  `json:"name"`
+			Denominator float64 `json:"denominator"`
+		} `json:"indicators"`
+		Unique struct {
+			Recipients     uint64   `json:"recipients"`
+			UniqueOpens    uint64   `json:"unique_opens"`
+			UniqueOpenRate *float64 `json:"unique_open_rate"`
+		} `json:"unique_engagement"`
+	} `json:"attributed"`
 	EngagedReach struct {
 		Contacts         int `json:"contacts"`
 		PreviousContacts int `json:"previous_contacts"`
@@ -490,7 +561,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reach := reachOracle{}
+	reach, email := reachOracle{}, emailOracle{}
 	w := kafkatest.Writer(brokers, "trust-events")
 	var batch []kafka.Message
 	for {
@@ -498,6 +569,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 		if ok {
 			rec = rec.Clone()
 			reach.add(rec)
+			email.add(rec)
 			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
 		}
 		if len(batch) == 2000 || (!ok && len(batch) > 0) {
@@ -560,7 +632,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	if j.Empty || j.Events != wantEvents(cur) || j.Comparison.Events != wantEvents(prev) {
 		t.Errorf("events %d / %d (empty %v), want %d / %d", j.Events, j.Comparison.Events, j.Empty, wantEvents(cur), wantEvents(prev))
 	}
-	wantCur, wantPrev := cur.expected(), prev.expected()
+	wantCur, wantPrev := cur.expected(email.sum(from, to)), prev.expected(email.sum(prevFrom, from))
 	checkIndicators(t, "current", j.Indicators, wantCur)
 	checkIndicators(t, "comparison", j.Comparison.Indicators, wantPrev)
 
@@ -628,10 +700,33 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	}
 	checkReportPage(t, page, j)
 
+	// Per channel: every event in exactly one channel.
+	var perChannel uint64
+	for _, c := range j.ByChannel {
+		perChannel += c.Events
+	}
+	if perChannel != j.Events || len(j.ByChannel) == 0 {
+		t.Errorf("by_channel sums to %d events over %d channels, want %d", perChannel, len(j.ByChannel), j.Events)
+	}
+	// Attributed: a delivery is its own cohort, so the attributed
+	// denominator of the unsubscribe rate is the range's deliveries; unique
+	// openers never exceed recipients.
+	if !j.Attributed.Available {
+		t.Error("attributed section not available without a segment or source filter")
+	}
+	for _, v := range j.Attributed.Indicators {
+		if v.Name == "unsubscribe_rate" && v.Denominator != float64(cur.types[event.Delivered]) {
+			t.Errorf("attributed unsubscribe_rate denominator %v, want the %d deliveries of the range", v.Denominator, cur.types[event.Delivered])
+		}
+	}
+	if u := j.Attributed.Unique; u.Recipients == 0 || u.UniqueOpens > u.Recipients || u.UniqueOpenRate == nil || *u.UniqueOpenRate > 1 {
+		t.Errorf("unique engagement %+v: want recipients, and unique opens within them", u)
+	}
+
 	// The table renders the same report.
 	table := string(runReport(t, env, "--from", "2026-11-13", "--to", "2026-11-20"))
 	for _, want := range []string{"TRUST REPORT  2026-11-13 00:00 to 2026-11-20 00:00 UTC (7 days)", "TRUST INDEX",
-		"WHAT MOVED THE INDEX", "DIVERGENCE", "CONSENT MIGRATION", "ENGAGED REACH"} {
+		"WHAT MOVED THE INDEX", "DIVERGENCE", "CONSENT MIGRATION", "ENGAGED REACH", "BY CHANNEL", "ATTRIBUTED", "UNIQUE ENGAGEMENT", "components,"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

@@ -69,6 +69,18 @@ FROM `+sink.ViewIndexWindow),
 		"1": Obj{"text": "DIVERGING", "color": "red", "index": 1},
 	}}}).option("textMode", "value_and_name"))
 
+	l.add(4, 8, stat("Index coverage (24 h)",
+		"What the 24-hour Index rests on: the share of the configured Index weight whose components had enough data, and "+
+			"how many of the configured components were scored. Read it next to the Index: 100 from one component of twelve is "+
+			"not 100 from all of them.",
+		"percentunit", steps(step("red", nil), step("orange", 0.5), step("green", 0.8)),
+		promInstant("A", `max(trustpipe_trust_index_coverage_ratio{window="24h",dimension_value=""})`, "of the weight"),
+		promInstant("B", `max(trustpipe_trust_index_components_used{window="24h",dimension_value=""})`, "components scored"),
+		promInstant("C", `max(trustpipe_trust_index_components_configured)`, "configured"),
+	).set("decimals", 0).option("textMode", "value_and_name").
+		override("byName", "components scored", prop("unit", "none"), prop("color", Obj{"mode": "fixed", "fixedColor": "text"})).
+		override("byName", "configured", prop("unit", "none"), prop("color", Obj{"mode": "fixed", "fixedColor": "text"})))
+
 	l.add(4, 8, stat("Left out of the Index (24 h)",
 		"Components whose volume in the last 24 hours is below their minimum (or zero): they are not scored, and the other "+
 			"weights are renormalised. Many left out means the Index rests on few signals.",
@@ -114,7 +126,7 @@ ORDER BY position`))
 	explain.override("byName", "Score 7 d", prop("decimals", 1))
 	explain.override("byName", "Contribution", prop("decimals", 1))
 	explain.override("byName", "Volume", prop("decimals", 0))
-	l.add(10, 8, explain)
+	l.add(6, 8, explain)
 
 	// --- The Index over time ----------------------------------------------
 	l.row("Trust Index over time", "trustindexdrop")
@@ -373,6 +385,83 @@ ORDER BY time`),
 FROM `+"engaged_contacts"+`
 WHERE day > today() - 14`),
 	).option("colorMode", "none").option("textMode", "value_and_name").option("orientation", "horizontal"))
+
+	// --- What the numbers follow: attribution, channels, unique ------------
+	l.row("Attributed, per channel and unique", "attributedunsubscribespike")
+	unsub := def(indicator.UnsubscribeRate)
+	attributed := table("Campaigns: follow-ups over the deliveries they follow",
+		"Per campaign and channel, over the messages sent in the selected range: unsubscribes, complaints (email over email) and "+
+			"human clicks counted against the campaign's own deliveries, whenever they arrived. A young campaign's rates only rise as "+
+			"late follow-ups come in; AttributedUnsubscribeSpike pages at 3x the program's trailing rate and 0.5 %.",
+		sqlTarget("A", true, `SELECT
+	campaign_id AS "Campaign",
+	channel AS "Channel",
+	sum(`+sink.DenColumn(indicator.UnsubscribeRate)+`) AS "Delivered",
+	`+ratio(indicator.UnsubscribeRate)+` AS "`+alias(unsub.Title)+`",
+	`+ratio(indicator.ComplaintRate)+` AS "`+alias(def(indicator.ComplaintRate).Title)+`",
+	`+ratio(indicator.CTR)+` AS "`+alias(def(indicator.CTR).Title)+`",
+	`+ratio(indicator.BounceRate)+` AS "`+alias(def(indicator.BounceRate).Title)+`"
+FROM `+sink.ViewAttributedDaily+`
+WHERE `+dayRange("day")+`
+GROUP BY campaign_id, channel
+ORDER BY "Delivered" DESC
+LIMIT 20`))
+	for _, c := range []string{unsub.Title, def(indicator.ComplaintRate).Title, def(indicator.CTR).Title, def(indicator.BounceRate).Title} {
+		attributed.override("byName", alias(c), prop("unit", "percentunit"), prop("decimals", 2))
+	}
+	l.add(12, 9, attributed)
+
+	perChannel := table("Every rate per channel",
+		"The event-time rates of the selected range, one row per channel: a channel's denominators stay in the channel "+
+			"(the complaint rate is email complaints over email deliveries in every row).",
+		sqlTarget("A", true, `SELECT
+	channel AS "Channel",
+	`+ratio(indicator.DeliveryRate)+` AS "`+alias(def(indicator.DeliveryRate).Title)+`",
+	`+ratio(indicator.UnsubscribeRate)+` AS "`+alias(unsub.Title)+`",
+	`+ratio(indicator.ComplaintRate)+` AS "`+alias(def(indicator.ComplaintRate).Title)+`",
+	`+ratio(indicator.OpenRate)+` AS "`+alias(def(indicator.OpenRate).Title)+`",
+	`+ratio(indicator.CTR)+` AS "`+alias(def(indicator.CTR).Title)+`"
+FROM `+sink.ViewIndicatorsDaily+`
+WHERE `+dayRange("day")+`
+GROUP BY channel
+ORDER BY sum(total_events) DESC`))
+	for _, n := range []string{indicator.DeliveryRate, indicator.UnsubscribeRate, indicator.ComplaintRate, indicator.OpenRate, indicator.CTR} {
+		perChannel.override("byName", alias(def(n).Title), prop("unit", "percentunit"), prop("decimals", 2))
+	}
+	l.add(12, 9, perChannel)
+
+	complaints := table("Email complaints by mailbox provider and sending domain",
+		"Email complaints over the email deliveries they follow, per mailbox provider and sending domain (contract v1.1 fields), "+
+			"for the messages sent in the selected range. Google and Yahoo ask senders to stay below 0.1 % and never reach 0.3 %.",
+		sqlTarget("A", true, `SELECT
+	mailbox_provider AS "Provider",
+	sending_domain AS "Sending domain",
+	sum(`+sink.DenColumn(indicator.ComplaintRate)+`) AS "Email delivered",
+	`+ratio(indicator.ComplaintRate)+` AS "Complaint rate"
+FROM `+sink.ViewEmailComplaintsDaily+`
+WHERE `+dayRange("day")+`
+GROUP BY mailbox_provider, sending_domain
+ORDER BY "Email delivered" DESC
+LIMIT 20`))
+	complaints.override("byName", "Complaint rate", prop("unit", "percentunit"), prop("decimals", 3),
+		prop("custom.cellOptions", Obj{"type": "color-background"}),
+		prop("thresholds", steps(step("green", nil), step("orange", def(indicator.ComplaintRate).Good), step("red", def(indicator.ComplaintRate).Bad))))
+	l.add(12, 8, complaints)
+
+	l.add(12, 8, timeseries("Unique open and click rates",
+		"Recipients who opened (human opens) or clicked (human clicks, bot clicks left out) over recipients, per send day: "+
+			"distinct contacts, so repeat opens count once and the rates never exceed 100 %. Compare with the total open rate, "+
+			"which counts every open.",
+		"percentunit",
+		sqlTarget("A", false, `SELECT
+	toDateTime(day) AS time,
+	sum(unique_opens) / nullIf(sum(recipients), 0) AS "Unique open rate",
+	sum(unique_clicks) / nullIf(sum(recipients), 0) AS "Unique click rate"
+FROM `+sink.ViewUniqueEngagementDaily+`
+WHERE `+dayRange("day")+`
+GROUP BY time
+ORDER BY time`),
+	).interval("1d").set("decimals", 1).set("min", 0).set("max", 1))
 
 	// --- Scorecard ----------------------------------------------------------
 	l.row("Scorecard", "thresholds")

@@ -466,7 +466,7 @@ func filterOf(vars map[string]varValue) string {
 // totals reads trust_counts grouped by key into indicator Totals.
 func totals(t *testing.T, ctx context.Context, db testDB, key, where string) map[string]indicator.Totals {
 	t.Helper()
-	rows, err := db.conn.Query(ctx, fmt.Sprintf(`SELECT %s, event_type, detail, personalization, consent_tier, events, value_sum
+	rows, err := db.conn.Query(ctx, fmt.Sprintf(`SELECT %s, event_type, detail, channel, personalization, consent_tier, events, value_sum
 FROM %s.trust_counts WHERE %s`, key, db.name, where))
 	if err != nil {
 		t.Fatal(err)
@@ -476,7 +476,7 @@ FROM %s.trust_counts WHERE %s`, key, db.name, where))
 	for rows.Next() {
 		var k string
 		var r indicator.Row
-		if err := rows.Scan(&k, &r.EventType, &r.Detail, &r.Personalization, &r.ConsentTier, &r.Events, &r.ValueSum); err != nil {
+		if err := rows.Scan(&k, &r.EventType, &r.Detail, &r.Channel, &r.Personalization, &r.ConsentTier, &r.Events, &r.ValueSum); err != nil {
 			t.Fatal(err)
 		}
 		if acc[k] == nil {

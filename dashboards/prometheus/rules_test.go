@@ -251,7 +251,7 @@ func TestAlertsStructure(t *testing.T) {
 		}
 	}
 	for _, name := range []string{
-		"TrustIndexDrop", "UnsubscribeRateSpike", "ComplaintRateHigh", "ComplaintRateCritical",
+		"TrustIndexDrop", "AttributedUnsubscribeSpike", "ComplaintRateHigh", "ComplaintRateCritical", "AttributedComplaintRateCritical",
 		"OptDownShareCollapse", "DirectTrafficShareDrop", "TrustEngagementDivergence",
 		"ConsumerLagHigh", "SinkFailing", "DeadLetterRateHigh", "DataStale", "LedgerGap",
 	} {
@@ -277,8 +277,8 @@ func TestTrustAlertsAreGated(t *testing.T) {
 			if !strings.Contains(a.block, "and on () (trustpipe:pipeline_healthy == 1)") {
 				t.Errorf("trust alert %s is not gated with `and on () (trustpipe:pipeline_healthy == 1)`", a.name)
 			}
-			if !regexp.MustCompile(`and on \([a-z, ]+\) \(trustpipe:(indicator|trust_index)_volume_ok == 1\)`).MatchString(a.block) {
-				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok or trustpipe:trust_index_volume_ok)", a.name)
+			if !regexp.MustCompile(`and on \([a-z_, ]+\) \(trustpipe:(indicator|trust_index|attributed)_volume_ok == 1\)`).MatchString(a.block) {
+				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok, trustpipe:attributed_volume_ok or trustpipe:trust_index_volume_ok)", a.name)
 			}
 		case "pipeline":
 		default:
@@ -358,7 +358,20 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 		{"lag counted once per instance", recordingFile,
 			`sum by (topic) (max by (topic, partition) (trustpipe_consumer_lag))`, `sum by (topic) (trustpipe_consumer_lag)`, recordTests},
 		{"volume gate ignores the minimum", recordingFile,
-			`max by (indicator) (trustpipe_indicator_min_volume)`, `0 * max by (indicator) (trustpipe_indicator_min_volume)`, recordTests},
+			"trustpipe_indicator_volume{dimension_value=\"\"})\n          >= bool on (indicator) group_left ()\n          max by (indicator) (trustpipe_indicator_min_volume)",
+			"trustpipe_indicator_volume{dimension_value=\"\"})\n          >= bool on (indicator) group_left ()\n          0 * max by (indicator) (trustpipe_indicator_min_volume)", recordTests},
+		{"attributed volume gate ignores the minimum", recordingFile,
+			"(trustpipe_attributed_volume)\n          >= bool on (indicator) group_left ()\n          max by (indicator) (trustpipe_indicator_min_volume)",
+			"(trustpipe_attributed_volume)\n          >= bool on (indicator) group_left ()\n          0 * max by (indicator) (trustpipe_indicator_min_volume)", trustTests},
+		{"AttributedUnsubscribeSpike ratio 3x -> 4x", alertsFile,
+			`{indicator="unsubscribe_rate", window="24h"} >= 3)`, `{indicator="unsubscribe_rate", window="24h"} >= 4)`, trustTests},
+		{"AttributedUnsubscribeSpike without its absolute floor", alertsFile,
+			"\n          and on (indicator, window, group_by, group) (trustpipe:attributed_rate >= 0.005)", "", trustTests},
+		{"AttributedComplaintRateCritical 0.3 % -> 0.4 %", alertsFile,
+			`group_by=~"campaign|mailbox_provider|sending_domain"} >= 0.003)`, `group_by=~"campaign|mailbox_provider|sending_domain"} >= 0.004)`, trustTests},
+		{"attributed rates compared with a campaign's own baseline", recordingFile,
+			"/ on (indicator, window) group_left ()\n          (trustpipe:attributed_baseline > 0)",
+			"/ on (indicator, window) group_left ()\n          (trustpipe:attributed_baseline > 1)", trustTests},
 	}
 	rules := map[string][]byte{}
 	for _, f := range []string{recordingFile, alertsFile} {

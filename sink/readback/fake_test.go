@@ -21,6 +21,14 @@ type fakeRow struct {
 	indicator.Row
 }
 
+// row is the indicator.Row of r, with the channel of its dimensions (the
+// totals keep the channel).
+func (r fakeRow) row() indicator.Row {
+	row := r.Row
+	row.Channel = r.dims.channel
+	return row
+}
+
 // dims are the breakdown columns of a trust_counts row.
 type dims struct{ campaign, channel, segment, source string }
 
@@ -71,7 +79,7 @@ func (f *fakeSource) SegmentTotals(_ context.Context, bounds []time.Time) ([]ind
 		t := time.Unix(r.bucket, 0)
 		for s := range segs {
 			if in(t, report.Period{From: bounds[s+1], To: bounds[s]}) {
-				segs[s].Add(r.Row)
+				segs[s].Add(r.row())
 				if r.Events > 0 && t.After(newest) {
 					newest = t
 				}
@@ -117,9 +125,9 @@ func (f *fakeSource) SplitTotals(_ context.Context, dim string, values []string,
 		}
 		k := slices.Index(values, r.dims.get(dim)) + 1
 		if t.Before(split) {
-			base[k].Add(r.Row)
+			base[k].Add(r.row())
 		} else {
-			cur[k].Add(r.Row)
+			cur[k].Add(r.row())
 		}
 	}
 	return cur, base, nil
@@ -228,4 +236,31 @@ func (m mix) scale(k, div uint64) mix {
 		sentiments: f(m.sentiments), sentimentSum: m.sentimentSum * float64(k) / float64(div),
 		explained: f(m.explained), unexplained: f(m.unexplained), beyondConsent: f(m.beyondConsent), plainSends: f(m.plainSends),
 	}
+}
+
+// The fake holds no cohort rows: the attributed reads find nothing. The
+// integration test checks them against a real ClickHouse.
+
+func (f *fakeSource) CohortSegmentTotals(_ context.Context, bounds []time.Time) (all, bySend []indicator.Totals, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("CohortSegmentTotals"); err != nil {
+		return nil, nil, err
+	}
+	return make([]indicator.Totals, len(bounds)-1), make([]indicator.Totals, len(bounds)-1), nil
+}
+
+func (f *fakeSource) CohortTopValues(context.Context, string, string, report.Period, int, []string, int) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return nil, f.read("CohortTopValues")
+}
+
+func (f *fakeSource) CohortGroupTotals(_ context.Context, _, _ string, values []string, _ report.Period, _ bool) ([]indicator.Totals, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("CohortGroupTotals"); err != nil {
+		return nil, err
+	}
+	return make([]indicator.Totals, len(values)+1), nil
 }

@@ -3,6 +3,7 @@ package readback_test
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,15 +173,23 @@ func TestIntegrationIndicatorsMatchHandComputed(t *testing.T) {
 	//   opt_down_share   0.4, good 0.5, bad 0.1        -> 75, weight 1
 	//   too_personal_rate 0 (delivered ≥ 5000)          -> 100, weight 1
 	//   preference_center_rate 0                       -> 0, weight 0.5
+	//   too_frequent_rate, not_relevant_rate 0         -> 100, weight 0.5 each
 	//   sentiment_avg: 4 scores < minimum 10           -> left out
-	// (300 + 500/3 + 75 + 100 + 0) / 7.5 = 770/9.
-	expect(t, reg, "trustpipe_trust_index", map[string]string{"window": "24h"}, 770.0/9)
+	// (300 + 500/3 + 75 + 100 + 0 + 100) / 8.5 = 4450/51.
+	expect(t, reg, "trustpipe_trust_index", map[string]string{"window": "24h"}, 4450.0/51)
+	// Coverage: 7 of 12 components, weight 8.5 of 14.5.
+	expect(t, reg, "trustpipe_trust_index_coverage_ratio", map[string]string{"window": "24h"}, 8.5/14.5)
+	expect(t, reg, "trustpipe_trust_index_components_used", map[string]string{"window": "24h"}, 7)
 	// Baseline: complaint 0.0005 -> 100 (3), unsubscribe 0.001 -> 100 (2),
 	// opt-down 5/25 below its minimum 30, too personal 100 (1),
-	// preference centre 0 (0.5): 600/6.5 = 1200/13.
-	expect(t, reg, "trustpipe_trust_index_baseline", map[string]string{"window": "24h"}, 1200.0/13)
+	// preference centre 0 (0.5), too frequent and not relevant 100 (0.5
+	// each): 700/7.5 = 280/3.
+	expect(t, reg, "trustpipe_trust_index_baseline", map[string]string{"window": "24h"}, 280.0/3)
 	// No click metrics, so no divergence — but both indices exist: 0.
 	expect(t, reg, "trustpipe_divergence", map[string]string{"window": "24h"}, 0)
+
+	// No direct sessions anywhere: no growth.
+	expectAbsent(t, reg, "trustpipe_direct_traffic_growth", map[string]string{"window": "24h"})
 
 	// Nothing in the last hour: volumes 0, no values, no index.
 	expect(t, reg, "trustpipe_indicator_volume", iw("unsubscribe_rate", "1h"), 0)
@@ -243,4 +252,90 @@ func TestIntegrationBreakdown(t *testing.T) {
 	// 7d: the same top values; the baseline rows are in the window now.
 	expect(t, reg, "trustpipe_indicator_volume", dv("spring", "7d"), 4000)
 	expect(t, reg, "trustpipe_indicator_volume", dv("other", "7d"), 11510)
+}
+
+// TestIntegrationAttributed writes send-time cohort rows and checks the
+// attributed gauges against hand-computed values: a healthy blast whose late
+// unsubscribes arrive the next day, a bad blast, a campaign without sent_at,
+// email complaints beside SMS, and per-provider and per-domain complaints.
+func TestIntegrationAttributed(t *testing.T) {
+	st, _ := sinktest.Open(t, nil)
+	ctx := context.Background()
+	var rows []aggregate.CohortRow
+	block := int64(0)
+	add := func(at time.Time, bySend bool, typ event.Type, campaign, channel, provider, domain string, n uint64) {
+		block++
+		rows = append(rows, aggregate.CohortRow{
+			CohortKey: aggregate.CohortKey{Cohort: at.Truncate(time.Hour).Unix(), BySendTime: bySend, EventType: typ,
+				CampaignID: campaign, Channel: channel, MailboxProvider: provider, SendingDomain: domain},
+			BlockRef: aggregate.BlockRef{Topic: "trust-events", Block: block}, Events: n, Version: 1,
+		})
+	}
+	// itNow is 10:00:30. Baseline cohorts (3 days ago): 100 000 email
+	// deliveries, 200 unsubscribes (0.2 %), 50 complaints.
+	old := itBase.Add(-72 * time.Hour)
+	add(old, true, event.Delivered, "old", "email", "gmail", "news.example", 100000)
+	add(old, true, event.Unsubscribe, "old", "email", "", "", 200)
+	add(old, true, event.Complaint, "old", "email", "gmail", "news.example", 50)
+	// Healthy blast sent 20 h ago: 50 000 deliveries, 100 unsubscribes so far.
+	healthy := itBase.Add(-20 * time.Hour)
+	add(healthy, true, event.Delivered, "blast-ok", "email", "gmail", "news.example", 30000)
+	add(healthy, true, event.Delivered, "blast-ok", "email", "yahoo", "promo.example", 20000)
+	add(healthy, true, event.Unsubscribe, "blast-ok", "email", "", "", 100)
+	add(healthy, true, event.Complaint, "blast-ok", "email", "yahoo", "promo.example", 80) // 0.4 % of yahoo
+	// Bad blast sent 2 h ago: 10 000 deliveries, 150 unsubscribes (1.5 %).
+	bad := itBase.Add(-2 * time.Hour)
+	add(bad, true, event.Delivered, "blast-bad", "email", "gmail", "news.example", 10000)
+	add(bad, true, event.Unsubscribe, "blast-bad", "email", "", "", 150)
+	// A campaign whose producer sends no sent_at: deliveries 30 h ago (out
+	// of the 24h cohort window), late unsubscribes in their own hour.
+	add(itBase.Add(-30*time.Hour), true, event.Delivered, "no-sent-at", "sms", "", "", 40000)
+	add(itBase.Add(-1*time.Hour), false, event.Unsubscribe, "no-sent-at", "sms", "", "", 40)
+	add(itBase.Add(-1*time.Hour), true, event.Complaint, "no-sent-at", "sms", "", "", 400) // SMS: not in the complaint rate
+	if err := st.Write(ctx, &aggregate.Snapshot{Cohorts: rows}); err != nil {
+		t.Fatal(err)
+	}
+	reg := newReadBack(t, st, readback.DefaultConfig())
+	g := func(ind, window, by, group string) map[string]string {
+		return map[string]string{"indicator": ind, "window": window, "group_by": by, "group": group}
+	}
+	// Program, cohorts of the last 24h with sent_at: deliveries 50 000 +
+	// 10 000 (the SMS campaign's are 30 h old); unsubscribes 100 + 150 (the
+	// SMS follow-up carries no sent_at). 250 / 60 000.
+	expect(t, reg, "trustpipe_attributed_volume", g("unsubscribe_rate", "24h", "program", ""), 60000)
+	expect(t, reg, "trustpipe_attributed_rate", g("unsubscribe_rate", "24h", "program", ""), 250.0/60000)
+	// Email complaints over email deliveries: 80 / 60 000.
+	expect(t, reg, "trustpipe_attributed_rate", g("complaint_rate", "24h", "program", ""), 80.0/60000)
+	// Baseline of the 24h window: the cohorts of 3 days ago, 200 / 100 000
+	// (the 30 h old SMS deliveries are in it too: 200 / 140 000).
+	expect(t, reg, "trustpipe_attributed_baseline", iw("unsubscribe_rate", "24h"), 200.0/140000)
+	// Campaigns: each over its own deliveries, whatever hour its follow-ups
+	// arrived in. blast-bad 1.5 %, blast-ok 0.2 %; no-sent-at has no
+	// deliveries in the 24h window, so no campaign series of its own there,
+	// but in 7d it has: 40 / 40 000.
+	expect(t, reg, "trustpipe_attributed_rate", g("unsubscribe_rate", "24h", "campaign", "blast-bad"), 150.0/10000)
+	expect(t, reg, "trustpipe_attributed_rate", g("unsubscribe_rate", "24h", "campaign", "blast-ok"), 100.0/50000)
+	expectAbsent(t, reg, "trustpipe_attributed_rate", g("unsubscribe_rate", "24h", "campaign", "no-sent-at"))
+	expect(t, reg, "trustpipe_attributed_rate", g("unsubscribe_rate", "7d", "campaign", "no-sent-at"), 40.0/40000)
+	// Per provider and domain (24h): yahoo / promo.example 80 / 20 000 =
+	// 0.4 %; gmail / news.example 0 / 40 000.
+	expect(t, reg, "trustpipe_attributed_rate", g("complaint_rate", "24h", "mailbox_provider", "yahoo"), 80.0/20000)
+	expect(t, reg, "trustpipe_attributed_rate", g("complaint_rate", "24h", "mailbox_provider", "gmail"), 0)
+	expect(t, reg, "trustpipe_attributed_volume", g("complaint_rate", "24h", "mailbox_provider", "gmail"), 40000)
+	expect(t, reg, "trustpipe_attributed_rate", g("complaint_rate", "24h", "sending_domain", "promo.example"), 80.0/20000)
+	expect(t, reg, "trustpipe_attributed_volume", g("complaint_rate", "24h", "sending_domain", "other"), 0)
+	// The attributed series stay within their part of SeriesBound.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "trustpipe_attributed_") {
+			n += len(mf.GetMetric())
+		}
+	}
+	if bound := readback.AttributedSeriesBound(readback.DefaultConfig()); n == 0 || n > bound {
+		t.Errorf("%d attributed series, bound %d", n, bound)
+	}
 }

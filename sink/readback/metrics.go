@@ -20,8 +20,8 @@ type metrics struct {
 	duration prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, minVolume map[string]float64) (*metrics, error) {
-	trust, err := newTrustCollector(minVolume)
+func newMetrics(reg prometheus.Registerer, minVolume map[string]float64, configured int) (*metrics, error) {
+	trust, err := newTrustCollector(minVolume, configured)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +78,14 @@ type trustCollector struct {
 	indicator, baseline, volume      descPair
 	index, indexBaseline, divergence descPair
 	freshness, ledgerGap             *prometheus.Desc
+	coverage, componentsUsed         descPair
+	directGrowth                     *prometheus.Desc
+	attributed                       attributedDescs
 	static                           []prometheus.Metric // min volumes: configuration, always present
 	current                          atomic.Pointer[[]prometheus.Metric]
 }
 
-func newTrustCollector(minVolume map[string]float64) (*trustCollector, error) {
+func newTrustCollector(minVolume map[string]float64, configured int) (*trustCollector, error) {
 	c := &trustCollector{
 		indicator: newDescPair("trustpipe_indicator",
 			"Trust indicator or click metric over the window ending at the read-back (ClickHouse trust_counts, event time). Absent when its denominator is 0.",
@@ -102,6 +105,26 @@ func newTrustCollector(minVolume map[string]float64) (*trustCollector, error) {
 		divergence: newDescPair("trustpipe_divergence",
 			"1 when click metrics improved while the Trust Index fell, window against its baseline; 0 otherwise. Absent without a Trust Index in both periods.",
 			"window"),
+		coverage: newDescPair("trustpipe_trust_index_coverage_ratio",
+			"Share of the configured Trust Index weight the window's Index is built from (components with enough data); show it beside the Index. Absent with the Index.",
+			"window"),
+		componentsUsed: newDescPair("trustpipe_trust_index_components_used",
+			"Trust Index components scored in the window, of trustpipe_trust_index_components_configured.",
+			"window"),
+		directGrowth: prometheus.NewDesc("trustpipe_direct_traffic_growth",
+			"Direct web sessions per day in the window over those per day in its baseline, minus 1 (+0.1: 10 % more buyers came on their own). Absent without direct sessions in the baseline.",
+			[]string{"window"}, nil),
+		attributed: attributedDescs{
+			rate: prometheus.NewDesc("trustpipe_attributed_rate",
+				"Attributed indicator: follow-ups over the deliveries they follow, per send-time cohort window (group_by=program), campaign, mailbox provider or sending domain (group). Absent when its denominator is 0.",
+				[]string{"indicator", "window", "group_by", "group"}, nil),
+			volume: prometheus.NewDesc("trustpipe_attributed_volume",
+				"Denominator of the attributed indicator (e.g. deliveries of the cohorts); compare with trustpipe_indicator_min_volume.",
+				[]string{"indicator", "window", "group_by", "group"}, nil),
+			baseline: prometheus.NewDesc("trustpipe_attributed_baseline",
+				"The program's attributed indicator over the cohorts of the 28 days before the window. Absent when its denominator is 0.",
+				[]string{"indicator", "window"}, nil),
+		},
 		freshness: prometheus.NewDesc("trustpipe_data_freshness_seconds",
 			"Seconds from the end of the newest trust_counts bucket with events (event time, buckets starting after the read-back ignored) to the read-back. Absent when the last 56 days hold no events.",
 			nil, nil),
@@ -119,6 +142,12 @@ func newTrustCollector(minVolume map[string]float64) (*trustCollector, error) {
 		}
 		c.static = append(c.static, m)
 	}
+	conf, err := prometheus.NewConstMetric(prometheus.NewDesc("trustpipe_trust_index_components_configured",
+		"Trust Index components with a positive configured weight.", nil, nil), prometheus.GaugeValue, float64(configured))
+	if err != nil {
+		return nil, fmt.Errorf("read-back: configured components: %w", err)
+	}
+	c.static = append(c.static, conf)
 	return c, nil
 }
 

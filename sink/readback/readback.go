@@ -86,6 +86,9 @@ type Source interface {
 	TopValues(ctx context.Context, dim string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error)
 	SplitTotals(ctx context.Context, dim string, values []string, split time.Time, p report.Period) (cur, base []indicator.Totals, err error)
 	LedgerBlocks(ctx context.Context, floors map[sink.LedgerPartition]int64) ([]sink.LedgerBlock, error)
+	CohortSegmentTotals(ctx context.Context, bounds []time.Time) (all, bySend []indicator.Totals, err error)
+	CohortTopValues(ctx context.Context, dim, channel string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error)
+	CohortGroupTotals(ctx context.Context, dim, channel string, values []string, p report.Period, onlyValues bool) ([]indicator.Totals, error)
 }
 
 // BaselinePeriod is the length of every window's baseline: the period
@@ -122,7 +125,8 @@ type Config struct {
 	// Breakdown is "" (off) or one of BreakdownDimensions.
 	Breakdown string
 	// TopN is the number of breakdown values with their own series per
-	// window, 1..MaxTopN.
+	// window, 1..MaxTopN; also of campaigns and sending domains with
+	// attributed series of their own.
 	TopN int
 	// Index configures the Trust Index; zero value: indicator.DefaultIndexConfig().
 	Index indicator.IndexConfig
@@ -176,7 +180,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Breakdown != "" && !slices.Contains(BreakdownDimensions(), c.Breakdown) {
 		errs = append(errs, fmt.Errorf("%w: got %q", ErrBreakdown, c.Breakdown))
 	}
-	if c.Breakdown != "" && (c.TopN < 1 || c.TopN > MaxTopN) {
+	if c.TopN < 1 || c.TopN > MaxTopN {
 		errs = append(errs, fmt.Errorf("%w: got %d", ErrTopN, c.TopN))
 	}
 	if len(c.Index.Components) == 0 {
@@ -239,7 +243,7 @@ func New(cfg Config, deps Deps) (*ReadBack, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	m, err := newMetrics(deps.Registerer, minVolumes(cfg.Index))
+	m, err := newMetrics(deps.Registerer, minVolumes(cfg.Index), indicator.ComputeIndex(cfg.Index, indicator.Totals{}).Coverage.Configured)
 	if err != nil {
 		return nil, err
 	}
@@ -316,6 +320,12 @@ func (r *ReadBack) read(ctx context.Context, now time.Time) ([]prometheus.Metric
 		if err := r.evaluate(b, w.name, "", cur, base); err != nil {
 			return nil, err
 		}
+		secs := func(p period) time.Duration { return time.Duration(p.hi-p.lo) * time.Second }
+		if g := indicator.DirectTrafficGrowth(cur, base, secs(w.cur), secs(w.base)); g != nil {
+			if err := b.add(r.m.trust.directGrowth, *g, w.name); err != nil {
+				return nil, err
+			}
+		}
 		if r.cfg.Breakdown == "" {
 			continue
 		}
@@ -328,6 +338,9 @@ func (r *ReadBack) read(ctx context.Context, now time.Time) ([]prometheus.Metric
 				return nil, err
 			}
 		}
+	}
+	if err := r.readAttributed(ctx, b, now); err != nil {
+		return nil, err
 	}
 	if newest > 0 {
 		bucketEnd := time.Unix(newest, 0).Add(r.cfg.BucketSize)
@@ -372,6 +385,12 @@ func (r *ReadBack) evaluate(b *builder, window, dimValue string, cur, base indic
 		if err := b.add(d.index.pick(byDim), *idx.Value, lv(window)...); err != nil {
 			return err
 		}
+		if err := b.add(d.coverage.pick(byDim), idx.Coverage.WeightShare, lv(window)...); err != nil {
+			return err
+		}
+		if err := b.add(d.componentsUsed.pick(byDim), float64(idx.Coverage.Used), lv(window)...); err != nil {
+			return err
+		}
 	}
 	if idx := indicator.ComputeIndex(r.cfg.Index, base); idx.Value != nil {
 		if err := b.add(d.indexBaseline.pick(byDim), *idx.Value, lv(window)...); err != nil {
@@ -409,22 +428,36 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 
 // SeriesBound is the most samples the read-back ever exports, whatever the
 // data: with W windows, I indicators, G = 1 + (TopN + 1) groups per window
-// with a breakdown (1 without), and H histogram buckets,
+// with a breakdown (1 without), H histogram buckets, WA attribution windows
+// and A attributed indicators,
 //
-//	W·G·(3·I + 3)  indicator, baseline and volume per indicator; trust
-//	               index, its baseline and divergence per group
-//	+ I            trustpipe_indicator_min_volume
+//	W·G·(3·I + 5)  indicator, baseline and volume per indicator; trust
+//	               index, its baseline, divergence, coverage and components
+//	               used per group
+//	+ W            direct-traffic growth (aggregate only)
+//	+ I + 1        trustpipe_indicator_min_volume, components configured
 //	+ 2            data freshness, ledger gap
 //	+ 2            read-back success timestamp, errors
 //	+ H + 3        read-back duration histogram (H buckets, +Inf, sum, count)
+//	+ WA·(3·A + 2·A·TopN + 2·TopN + 2·(TopN + 1))
+//	               attributed: program rate, volume and baseline; rate and
+//	               volume per top campaign; complaint rate and volume per
+//	               mailbox provider and per top sending domain + "other"
 //
-// For the defaults (W = 4, I = 14, H = 12) that is 4·1·45 + 14 + 4 + 15 =
-// 213 without a breakdown and 4·12·45 + 33 = 2193 with TopN = 10.
+// For the defaults (W = 4, I = 18, H = 12, WA = 2, A = 13, TopN = 10)
+// that is 4·1·59 + 4 + 19 + 4 + 15 + 2·(39 + 260 + 20 + 22) = 960 without
+// a breakdown and 4·12·59 + 4 + 38 + 682 = 3556 with one.
 func SeriesBound(cfg Config) int {
 	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1
 	if cfg.Breakdown != "" {
 		g += cfg.TopN + 1
 	}
-	return w*g*(3*i+3) + i + 2 + 2 + len(durationBuckets) + 3
+	return w*g*(3*i+5) + w + i + 1 + 2 + 2 + len(durationBuckets) + 3 + AttributedSeriesBound(cfg)
+}
+
+// AttributedSeriesBound is the attributed part of SeriesBound.
+func AttributedSeriesBound(cfg Config) int {
+	wa, a, n := len(indicator.AttributionWindows()), len(indicator.AttributedDefinitions()), cfg.TopN
+	return wa * (3*a + 2*a*n + 2*n + 2*(n+1))
 }

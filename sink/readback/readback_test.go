@@ -106,9 +106,16 @@ func TestExpositionGolden(t *testing.T) {
 	h.refresh(t)
 	checkGolden(t, h, "default.golden")
 
-	// One scan of trust_counts (all windows and baselines) and one of the
-	// ledger per refresh.
-	if want := []string{"SegmentTotals", "LedgerBlocks"}; !slices.Equal(f.reads, want) {
+	// One scan of trust_counts (all windows and baselines), one of the
+	// ledger, one of the cohorts (all attribution windows and baselines),
+	// and per attribution window one top-values read per attributed group
+	// kind (campaign, provider, domain) — followed by its group read only
+	// when it finds values, which the fake's empty cohorts never do.
+	want := []string{"SegmentTotals", "LedgerBlocks", "CohortSegmentTotals"}
+	for range indicator.AttributionWindows() {
+		want = append(want, "CohortTopValues", "CohortTopValues", "CohortTopValues")
+	}
+	if !slices.Equal(f.reads, want) {
 		t.Errorf("reads per refresh %v, want %v", f.reads, want)
 	}
 	out := h.exposition(t)
@@ -411,11 +418,12 @@ func TestConfigValidation(t *testing.T) {
 			}
 		})
 	}
-	// Top N is irrelevant without a breakdown.
+	// Top N also bounds the attributed campaigns and domains, so it is
+	// checked without a breakdown too.
 	c := DefaultConfig()
 	c.TopN = 0
-	if _, err := New(c, Deps{Source: &fakeSource{}, Registerer: prometheus.NewRegistry()}); err != nil {
-		t.Fatal(err)
+	if _, err := New(c, Deps{Source: &fakeSource{}, Registerer: prometheus.NewRegistry()}); !errors.Is(err, ErrTopN) {
+		t.Fatalf("New with top N 0 = %v, want a top N error", err)
 	}
 }
 
@@ -458,25 +466,34 @@ func countSeries(t *testing.T, h *harness) int {
 }
 
 // TestSeriesBound: the number of trustpipe_ series is bounded by
-// SeriesBound — windows × groups × (3 × indicators + 3) + indicators + 4 +
-// histogram — whatever the breakdown dimension holds: 100 000 distinct
+// SeriesBound — windows × groups × (3 × indicators + 5) + indicators + 5 +
+// histogram + the attributed series — whatever the breakdown dimension holds: 100 000 distinct
 // campaign ids plus junk (long strings, unicode, empty, invalid UTF-8, the
 // reserved "other") give exactly as many series as a handful of campaigns.
 func TestSeriesBound(t *testing.T) {
 	const topN = 10
 	i, w := len(indicator.All()), len(indicator.Windows())
-	if i != 14 || w != 4 {
-		t.Fatalf("indicators %d, windows %d: update the documented bound", i, w)
+	wa, a := len(indicator.AttributionWindows()), len(indicator.AttributedDefinitions())
+	if i != 18 || w != 4 || wa != 2 || a != 13 {
+		t.Fatalf("indicators %d, windows %d, attribution windows %d, attributed %d: update the documented bound", i, w, wa, a)
 	}
 	cfg := DefaultConfig()
-	if got, want := SeriesBound(cfg), w*1*(3*i+3)+i+4+len(durationBuckets)+3; got != want || got != 213 {
-		t.Fatalf("SeriesBound without breakdown = %d, want %d = 213", got, want)
+	cfg.TopN = topN
+	// Attributed: per window 3·13 program + 2·13·10 campaigns + 2·10
+	// providers (at most TopN) + 2·11 domains with "other".
+	attributed := wa * (3*a + 2*a*topN + 2*topN + 2*(topN+1))
+	if got, want := SeriesBound(cfg), w*1*(3*i+5)+w+i+5+len(durationBuckets)+3+attributed; got != want || got != 960 {
+		t.Fatalf("SeriesBound without breakdown = %d, want %d = 960", got, want)
 	}
-	cfg.Breakdown, cfg.TopN = "campaign_id", topN
+	cfg.Breakdown = "campaign_id"
 	bound := SeriesBound(cfg)
-	if want := w*(1+topN+1)*(3*i+3) + i + 4 + len(durationBuckets) + 3; bound != want || bound != 2193 {
-		t.Fatalf("SeriesBound = %d, want %d = 2193", bound, want)
+	if want := w*(1+topN+1)*(3*i+5) + w + i + 5 + len(durationBuckets) + 3 + attributed; bound != want || bound != 3556 {
+		t.Fatalf("SeriesBound = %d, want %d = 3556", bound, want)
 	}
+	// The fake holds no cohort rows, so the event-time part must reach its
+	// bound exactly, beside the program's attributed volumes (always
+	// exported, 0 here); the integration test bounds the attributed part.
+	bound -= attributed - wa*a
 
 	// Every group must have data in every window and baseline for the
 	// bound to be reached exactly: a bucket in the last hour is in every
@@ -487,11 +504,11 @@ func TestSeriesBound(t *testing.T) {
 		var rows []fakeRow
 		// The top campaigns: full profiles, the largest volumes.
 		for k := range topN + 3 {
-			rows = append(rows, full(dims{campaign: fmt.Sprintf("big-%02d", k)}, good.scale(uint64(20+k), 10))...)
+			rows = append(rows, full(dims{campaign: fmt.Sprintf("big-%02d", k), channel: "email"}, good.scale(uint64(20+k), 10))...)
 		}
 		// Junk with even larger volumes: none of it may get its own series.
 		for _, junk := range []string{"", OtherValue, strings.Repeat("x", MaxDimensionValueBytes+1), strings.Repeat("é", 100), "\xff\xfe\xfd", "🎯 ☃"} {
-			rows = append(rows, full(dims{campaign: junk}, good.scale(50, 1))...)
+			rows = append(rows, full(dims{campaign: junk, channel: "email"}, good.scale(50, 1))...)
 		}
 		// The long tail: distinct campaign ids with a few events each.
 		for k := range campaigns {
