@@ -5,16 +5,21 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/consumers/adapter"
+	"github.com/trustpipe/trustpipe/sink"
 )
 
-// Metrics are the pipeline's Prometheus metrics. Label values come only from
-// fixed sets (event types, reason codes, configured topics, partition
-// numbers), never from payload strings, so series stay bounded.
+// Metrics are the pipeline's Prometheus metrics (names in the package
+// doc): the consuming stage's own and the storage stage's (sink.Metrics).
+// Label values come only from fixed sets (event types, reason codes,
+// configured topics, partition numbers), never from payload strings, so
+// series stay bounded.
 type Metrics struct {
+	sink          *sink.Metrics
 	consumed      *prometheus.CounterVec
 	accepted      []prometheus.Counter // by event.Type
 	duplicates    []prometheus.Counter // by event.Type
@@ -22,12 +27,7 @@ type Metrics struct {
 	rejected      map[event.Reason]prometheus.Counter
 	lag           *prometheus.GaugeVec
 	watermark     *prometheus.GaugeVec
-	flushDuration prometheus.Histogram
-	rowsWritten   *prometheus.CounterVec
-	sinkErrors    prometheus.Counter
-	sinkRetries   prometheus.Counter
 	committed     prometheus.Counter
-	lastFlush     prometheus.Gauge
 	rebalances    prometheus.Counter
 	rereads       prometheus.Counter
 	deadLetters   prometheus.Counter
@@ -36,77 +36,61 @@ type Metrics struct {
 	kafkaRetries  *prometheus.CounterVec
 }
 
-// NewMetrics registers the pipeline metrics on reg. Pass a fresh registry
-// (or prometheus.NewRegistry()) for runs whose numbers must not feed the
-// live alerts, such as replays.
+// NewMetrics registers the pipeline metrics, the storage stage's included,
+// on reg. Pass a fresh registry (prometheus.NewRegistry()) for runs whose
+// numbers must not feed the live alerts, such as replays.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	f := func(c prometheus.Collector) prometheus.Collector { reg.MustRegister(c); return c }
+	f := promauto.With(reg)
 	m := &Metrics{
-		consumed: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+		sink: sink.NewMetrics(reg),
+		consumed: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "trustpipe_records_consumed_total", Help: "Kafka records processed (accepted + rejected), by topic.",
-		}, []string{"topic"})).(*prometheus.CounterVec),
-		lag: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		}, []string{"topic"}),
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "trustpipe_consumer_lag", Help: "Records behind the partition's high watermark at the last processed record.",
-		}, []string{"topic", "partition"})).(*prometheus.GaugeVec),
-		watermark: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		}, []string{"topic", "partition"}),
+		watermark: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "trustpipe_event_time_watermark_seconds", Help: "Newest occurred_at (Unix seconds) accepted per partition.",
-		}, []string{"topic", "partition"})).(*prometheus.GaugeVec),
-		flushDuration: f(prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "trustpipe_flush_duration_seconds", Help: "Time to store one snapshot (dead letters, ClickHouse rows, commit), including retries.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
-		})).(prometheus.Histogram),
-		rowsWritten: f(prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "trustpipe_rows_written_total", Help: "Rows inserted into ClickHouse, by storage table.",
-		}, []string{"table"})).(*prometheus.CounterVec),
-		sinkErrors: f(prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "trustpipe_sink_errors_total", Help: "Failed attempts to store a snapshot (ClickHouse or dead-letter topic).",
-		})).(prometheus.Counter),
-		sinkRetries: f(prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "trustpipe_sink_retries_total", Help: "Retries of a failed snapshot store.",
-		})).(prometheus.Counter),
-		committed: f(prometheus.NewCounter(prometheus.CounterOpts{
+		}, []string{"topic", "partition"}),
+		committed: f.NewCounter(prometheus.CounterOpts{
 			Name: "trustpipe_offsets_committed_total", Help: "Partition offset commits (one per completed block range).",
-		})).(prometheus.Counter),
-		lastFlush: f(prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "trustpipe_last_flush_success_timestamp_seconds", Help: "Unix time of the last successfully stored snapshot.",
-		})).(prometheus.Gauge),
-		rebalances: f(prometheus.NewCounter(prometheus.CounterOpts{
+		}),
+		rebalances: f.NewCounter(prometheus.CounterOpts{
 			Name: "trustpipe_rebalances_total", Help: "Consumer-group generations joined.",
-		})).(prometheus.Counter),
-		rereads: f(prometheus.NewCounter(prometheus.CounterOpts{
+		}),
+		rereads: f.NewCounter(prometheus.CounterOpts{
 			Name: "trustpipe_partition_rereads_total", Help: "Times a partition was handed back from an earlier offset and re-read.",
-		})).(prometheus.Counter),
-		deadLetters: f(prometheus.NewCounter(prometheus.CounterOpts{
+		}),
+		deadLetters: f.NewCounter(prometheus.CounterOpts{
 			Name: "trustpipe_dead_letters_total", Help: "Rejected records published to the dead-letter topic.",
-		})).(prometheus.Counter),
+		}),
 	}
-	accepted := prometheus.NewCounterVec(prometheus.CounterOpts{
+	accepted := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_events_accepted_total", Help: "Valid events, by event type; trustpipe_duplicates_total of them were not counted again.",
 	}, []string{"type"})
-	duplicates := prometheus.NewCounterVec(prometheus.CounterOpts{
+	duplicates := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_duplicates_total", Help: "Valid events not counted, by event type: their event_id was already counted in the partition within the dedup window.",
 	}, []string{"type"})
-	m.remembered = f(prometheus.NewGauge(prometheus.GaugeOpts{
+	m.remembered = f.NewGauge(prometheus.GaugeOpts{
 		Name: "trustpipe_dedup_ids", Help: "Event ids held in memory for deduplication, over the partitions read (about 55 bytes each).",
-	})).(prometheus.Gauge)
-	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+	})
+	rejected := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_events_rejected_total", Help: "Invalid records dead-lettered, by rejection reason.",
 	}, []string{"reason"})
-	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
+	skipped := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_records_skipped_total", Help: "Offsets carrying no event, by kind: transaction markers and records of aborted transactions. Not counted, not dead-lettered; in the ledger's skipped column.",
 	}, []string{"kind"})
-	m.kafkaRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.kafkaRetries = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_kafka_retries_total", Help: "Retried Kafka operations after a transient failure (e.g. a broker restart), by operation.",
 	}, []string{"op"})
-	m.nativeSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.nativeSkipped = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_native_events_skipped_total", Help: "Events of native-format topics with no contract type, by format and reason; not errors, not counted.",
 	}, []string{"format", "reason"})
-	for _, f := range adapter.Names() {
+	for _, format := range adapter.Names() {
 		for _, r := range adapter.Skips() {
-			m.nativeSkipped.WithLabelValues(f, string(r))
+			m.nativeSkipped.WithLabelValues(format, string(r))
 		}
 	}
-	reg.MustRegister(accepted, duplicates, rejected, skipped, m.kafkaRetries, m.nativeSkipped)
 	m.skipped = map[RecordKind]prometheus.Counter{Marker: skipped.WithLabelValues("marker"), Aborted: skipped.WithLabelValues("aborted")}
 	m.accepted = make([]prometheus.Counter, len(event.Types())+1)
 	m.duplicates = make([]prometheus.Counter, len(event.Types())+1)
@@ -117,9 +101,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.rejected = make(map[event.Reason]prometheus.Counter)
 	for _, r := range event.Reasons() {
 		m.rejected[r] = rejected.WithLabelValues(string(r))
-	}
-	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "ids", "ledger"} {
-		m.rowsWritten.WithLabelValues(table)
 	}
 	return m
 }

@@ -11,6 +11,16 @@
 // ahead in its own goroutines into a queue of QueueSize records. When
 // storage is slow or down the channel and the queue fill and fetching
 // pauses, so memory stays bounded by configuration whatever the input volume.
+//
+// Metrics (Metrics, registered by NewMetrics, which also registers the
+// storage stage's sink.Metrics): trustpipe_records_consumed_total,
+// trustpipe_events_accepted_total, trustpipe_events_rejected_total,
+// trustpipe_consumer_lag, trustpipe_event_time_watermark_seconds,
+// trustpipe_offsets_committed_total, trustpipe_rebalances_total,
+// trustpipe_partition_rereads_total, trustpipe_dead_letters_total,
+// trustpipe_records_skipped_total, trustpipe_native_events_skipped_total,
+// trustpipe_kafka_retries_total, trustpipe_duplicates_total and
+// trustpipe_dedup_ids.
 package consumers
 
 import (
@@ -679,14 +689,7 @@ func (p *Pipeline) store(ctx context.Context, batches <-chan *batch) error {
 				m.committed.Add(float64(len(msgs)))
 			}
 		}
-		m.flushDuration.Observe(time.Since(start).Seconds())
-		m.lastFlush.Set(float64(p.deps.Now().UnixNano()) / 1e9)
-		m.rowsWritten.WithLabelValues("counts").Add(float64(len(b.snap.Counts)))
-		m.rowsWritten.WithLabelValues("contacts").Add(float64(len(b.snap.Contacts)))
-		m.rowsWritten.WithLabelValues("cohorts").Add(float64(len(b.snap.Cohorts)))
-		m.rowsWritten.WithLabelValues("uniques").Add(float64(len(b.snap.Uniques)))
-		m.rowsWritten.WithLabelValues("ids").Add(float64(len(b.snap.IDs)))
-		m.rowsWritten.WithLabelValues("ledger").Add(float64(len(b.snap.Ledger)))
+		m.sink.Stored(b.snap, time.Since(start), p.deps.Now())
 		m.deadLetters.Add(float64(len(b.deadLetters)))
 		if b.tally.rebalances > 0 {
 			m.rebalances.Add(float64(b.tally.rebalances))
@@ -709,7 +712,7 @@ func (p *Pipeline) retry(ctx context.Context, what string, op func() error) erro
 			return nil
 		}
 		p.failing.Store(&what)
-		p.deps.Metrics.sinkErrors.Inc()
+		p.deps.Metrics.sink.Failed()
 		if ctx.Err() != nil {
 			// %v, not %w: this must not look like a plain cancellation,
 			// or Run would report a clean shutdown.
@@ -722,7 +725,7 @@ func (p *Pipeline) retry(ctx context.Context, what string, op func() error) erro
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		p.deps.Logger.Warn("store failed, retrying", "what", what, "attempt", attempt, "backoff", backoff, "err", err)
-		p.deps.Metrics.sinkRetries.Inc()
+		p.deps.Metrics.sink.Retried()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():

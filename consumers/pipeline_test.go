@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -198,7 +199,7 @@ func TestStoreOutageRetriesAndCommitsOnlyStored(t *testing.T) {
 	if last != 89 {
 		t.Fatalf("last commit at %d, want 89 (block 8 ends there; block 9 is incomplete)", last)
 	}
-	if v := testutil.ToFloat64(p.deps.Metrics.sinkRetries); v < 5 {
+	if v := counterValue(t, reg, "trustpipe_sink_retries_total"); v < 5 {
 		t.Fatalf("sink retries = %v, want >= 5", v)
 	}
 	if v := testutil.ToFloat64(p.deps.Metrics.accepted[event.Click]); v != 81 {
@@ -215,6 +216,22 @@ trustpipe_dead_letters_total 14
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "trustpipe_dead_letters_total"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// counterValue gathers the value of an unlabelled counter from reg.
+func counterValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }
 
 // TestPermanentStoreErrorStops checks that an error retrying cannot fix
@@ -301,5 +318,29 @@ func TestFetchErrorWhileStoreIsDown(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run hung after a fetch error while the store was down")
+	}
+}
+
+// TestMetricsDocumented: every metric NewMetrics registers is listed in the
+// package doc of its stage (this one's, or sink's for the storage metrics).
+func TestMetricsDocumented(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	NewMetrics(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	for _, f := range []string{"pipeline.go", "../sink/store.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	for _, mf := range mfs {
+		if !strings.Contains(docs[0], mf.GetName()) && !strings.Contains(docs[1], mf.GetName()) {
+			t.Errorf("%s is listed in no package doc", mf.GetName())
+		}
 	}
 }

@@ -11,7 +11,6 @@ package dashboards_test
 import (
 	"context"
 	"encoding/xml"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,29 +20,15 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 )
 
 const composeFile = "../docker-compose.yml"
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
 // composeEnv is what `docker compose up` needs from the operator: the
 // pseudonym key has no default.
 var composeEnv = []string{"TRUSTPIPE_PSEUDONYM_KEY=0123456789abcdef0123456789abcdef"}
-
-// tool returns the path of a command, skipping the test when it is missing
-// (failing it under CI=true).
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found on PATH (CI=true; install Debian package %s): %v", name, pkg, err)
-		}
-		t.Skipf("%s not found on PATH (install Debian package %s)", name, pkg)
-	}
-	return p
-}
 
 // runTool runs a command (env added to the test's environment) and
 // returns its output, failing the test when it fails.
@@ -68,7 +53,7 @@ func execTool(env []string, bin string, args ...string) (string, error) {
 // TestComposeConfig validates the stack, and that it refuses to start
 // without a pseudonym key of the operator's (no demo key outside demo).
 func TestComposeConfig(t *testing.T) {
-	bin := tool(t, "docker-compose", "docker-compose")
+	bin := testkit.Tool(t, "docker-compose", "docker-compose")
 	runTool(t, composeEnv, bin, "-f", composeFile, "config", "-q")
 	out, err := execTool([]string{"TRUSTPIPE_PSEUDONYM_KEY="}, bin, "-f", composeFile, "config", "-q")
 	if err == nil || !strings.Contains(out, "set TRUSTPIPE_PSEUDONYM_KEY") {
@@ -77,7 +62,7 @@ func TestComposeConfig(t *testing.T) {
 }
 
 func TestPrometheusConfig(t *testing.T) {
-	runTool(t, nil, tool(t, "promtool", "prometheus"), "check", "config", "prometheus/prometheus.yml")
+	runTool(t, nil, testkit.Tool(t, "promtool", "prometheus"), "check", "config", "prometheus/prometheus.yml")
 }
 
 // compose is the part of the compose file the wiring checks read.
@@ -205,7 +190,7 @@ func anyStrings(v any) []string {
 // every severity the rules use is routed, every receiver has a working
 // integration, and the inhibit rules name existing alerts.
 func TestAlertmanagerConfig(t *testing.T) {
-	runTool(t, nil, tool(t, "amtool", "prometheus-alertmanager"), "check-config", "alertmanager/alertmanager.yml")
+	runTool(t, nil, testkit.Tool(t, "amtool", "prometheus-alertmanager"), "check-config", "alertmanager/alertmanager.yml")
 	b, err := os.ReadFile("alertmanager/alertmanager.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -384,23 +369,10 @@ func TestComposeSecurity(t *testing.T) {
 // compares them with the golden files: summary, what moved the Index,
 // runbook and dashboard links. -update rewrites the golden files.
 func TestAlertmanagerTemplates(t *testing.T) {
-	bin := tool(t, "amtool", "prometheus-alertmanager")
+	bin := testkit.Tool(t, "amtool", "prometheus-alertmanager")
 	for _, name := range []string{"trustpipe.title", "trustpipe.text", "trustpipe.html"} {
 		out := runTool(t, nil, bin, "template", "render", "--template.glob=alertmanager/templates/*.tmpl",
 			"--template.data=testdata/trustindexdrop.alert.json", `--template.text={{ template "`+name+`" . }}`)
-		golden := filepath.Join("testdata", name+".golden")
-		if *update {
-			if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./dashboards -run TestAlertmanagerTemplates -update)", err)
-		}
-		if out != string(want) {
-			t.Errorf("%s renders\n%s\nwant (%s)\n%s", name, out, golden, want)
-		}
+		testkit.Golden(t, filepath.Join("testdata", name+".golden"), []byte(out))
 	}
 }

@@ -1,14 +1,12 @@
 package sink
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
+)
 
 // TestOnClusterGolden derives the cluster form of the whole schema — every
 // migration, a shadow set of storage tables and every view — and compares
@@ -36,19 +34,7 @@ func TestOnClusterGolden(t *testing.T) {
 			out.WriteString(s + ";\n\n")
 		}
 	}
-	path := filepath.Join("testdata", "cluster_ddl.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("cluster DDL differs from %s (run with -update and review the diff):\n%s", path, out.String())
-	}
+	testkit.Golden(t, filepath.Join("testdata", "cluster_ddl.golden"), []byte(out.String()))
 }
 
 func TestOnCluster(t *testing.T) {

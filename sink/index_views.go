@@ -222,3 +222,10 @@ func floatLit(f float64) string {
 	}
 	return s
 }
+
+// ReadSurfaceViews are the views Migrate creates beyond the storage read
+// surface: the indicator views, generated from the indicator definitions,
+// and the Trust Index views for cfg.
+func ReadSurfaceViews(cfg indicator.IndexConfig) []View {
+	return append(IndicatorViews(), IndexViews(cfg)...)
+}

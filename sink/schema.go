@@ -247,8 +247,9 @@ const (
 	ViewUniqueEngagement = "unique_engagement"
 )
 
-// View is a named read-surface query; other packages contribute views (the
-// indicator views) through Options.Views.
+// View is a named read-surface query. Migrate creates the base views and
+// the extra views it is given (ReadSurfaceViews: the indicator and Trust
+// Index views).
 type View struct {
 	Name  string
 	Query string // may reference the database as {db}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/aggregate/report"
 )
@@ -26,7 +25,7 @@ import (
 // `sum(events) AS events`).
 
 // totalsGroup is what a grouped totals query groups by besides its key.
-const totalsGroup = "event_type, detail, personalization, consent_tier"
+const totalsGroup = "event_type, detail, channel, personalization, consent_tier"
 
 // TotalsByStep sums trust_counts over [p.From, p.To) under f, per step (a
 // whole number of seconds; buckets are grouped by multiples of step since
@@ -42,7 +41,7 @@ func (s *Store) TotalsByStep(ctx context.Context, p report.Period, f report.Filt
 	err := s.groupedTotals(ctx, "trust_counts per step", "intDiv(toUInt32(bucket), "+n+") * "+n, p, f,
 		func(rows driver.Rows) (string, indicator.Row, error) {
 			var start uint64
-			r, err := scanTotalsRow(rows, &start)
+			r, err := scanRow(rows, &start)
 			return strconv.FormatUint(start, 10), r, err
 		},
 		func(key string, t indicator.Totals) {
@@ -59,7 +58,7 @@ func (s *Store) TotalsByCampaign(ctx context.Context, p report.Period, f report.
 	err := s.groupedTotals(ctx, "trust_counts per campaign", "campaign_id", p, f,
 		func(rows driver.Rows) (string, indicator.Row, error) {
 			var c string
-			r, err := scanTotalsRow(rows, &c)
+			r, err := scanRow(rows, &c)
 			return c, r, err
 		},
 		func(key string, t indicator.Totals) {
@@ -112,17 +111,6 @@ ORDER BY group_key`, keyExpr, totalsGroup, s.db, strings.Join(conds, " AND "), t
 		emit(key, cur)
 	}
 	return nil
-}
-
-// scanTotalsRow scans key, then the totalsGroup columns, n and nanos.
-func scanTotalsRow(rows driver.Rows, key any) (indicator.Row, error) {
-	var r indicator.Row
-	var nanos int64
-	if err := rows.Scan(key, &r.EventType, &r.Detail, &r.Personalization, &r.ConsentTier, &r.Events, &nanos); err != nil {
-		return r, err
-	}
-	r.ValueSum = float64(nanos) / aggregate.ScoreScale
-	return r, nil
 }
 
 // readError names what was read and adds what a person should do about a

@@ -6,6 +6,12 @@
 // versioned by offset), so the caller may retry a failed Write as often as
 // it likes; Retryable says which errors are worth retrying. A Store is safe
 // for concurrent use.
+//
+// Reads go through the read API (read.go): no other package holds SQL.
+//
+// Metrics (Metrics, registered by NewMetrics): trustpipe_rows_written_total,
+// trustpipe_flush_duration_seconds, trustpipe_last_flush_success_timestamp_seconds,
+// trustpipe_sink_errors_total and trustpipe_sink_retries_total.
 package sink
 
 import (
@@ -220,7 +226,8 @@ func checkNames(database string, tables Tables) error {
 // Close releases the connections.
 func (s *Store) Close() error { return s.conn.Close() }
 
-// Conn exposes the connection for read-back queries.
+// Conn exposes the connection to tests, for oracle queries independent of
+// the read API; production code reads through the read API.
 func (s *Store) Conn() driver.Conn { return s.conn }
 
 // Database is the database every table and view lives in.

@@ -1,7 +1,6 @@
 package event
 
 import (
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // refTime is the reference time of every test: the "Kafka record timestamp".
 var refTime = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 )
 
 // goldenCase is testdata/cases/NAME.input.json.
@@ -75,7 +75,7 @@ func TestGoldenCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, filepath.Join("cases", name+".golden.json"), append(out, '\n'))
+			testkit.Golden(t, filepath.Join("testdata", "cases", name+".golden.json"), append(out, '\n'))
 		})
 	}
 }

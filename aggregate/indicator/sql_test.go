@@ -3,12 +3,12 @@ package indicator
 import (
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
-
 	"github.com/trustpipe/trustpipe/aggregate/event"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 )
 
 func TestSQLGolden(t *testing.T) {
@@ -18,7 +18,7 @@ func TestSQLGolden(t *testing.T) {
 		b.WriteString("numerator:   " + d.NumeratorSQL() + "\n")
 		b.WriteString("denominator: " + d.DenominatorSQL() + "\n\n")
 	}
-	golden.Check(t, "sql.golden", []byte(b.String()))
+	testkit.Golden(t, filepath.Join("testdata", "sql.golden"), []byte(b.String()))
 }
 
 // Hand-written expectations for a few renderings: the golden file could be

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"math"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,7 +11,7 @@ import (
 	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
-	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 )
 
 // spiralRows is one campaign's trust_counts on day i of 14 of a drifting
@@ -101,7 +102,7 @@ func TestHTMLGolden(t *testing.T) {
 			if err := o.WriteHTML(&b); err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, name+".html", b.Bytes())
+			testkit.Golden(t, filepath.Join("testdata", name+".html"), b.Bytes())
 		})
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/trustpipe/trustpipe/aggregate/internal/golden"
-
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 )
 
 func row(typ, detail, pers string, tier uint8, events uint64) indicator.Row {
@@ -202,8 +202,8 @@ func TestGolden(t *testing.T) {
 			if err := r.WriteJSON(&js); err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, name+".txt", table.Bytes())
-			golden.Check(t, name+".json", js.Bytes())
+			testkit.Golden(t, filepath.Join("testdata", name+".txt"), table.Bytes())
+			testkit.Golden(t, filepath.Join("testdata", name+".json"), js.Bytes())
 		})
 	}
 }

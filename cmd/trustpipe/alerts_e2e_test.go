@@ -18,6 +18,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )
@@ -44,13 +45,7 @@ import (
 // (contract v1.1); a decoder that does not know them yet ignores them, and
 // the campaign attribution alone still decides the outcome.
 func TestAlertsWithPrometheus(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("prometheus server not found (CI=true; install Debian package prometheus): %v", err)
-		}
-		t.Skipf("prometheus server not found (install Debian package prometheus): %v", err)
-	}
+	promBin := testkit.Tool(t, "prometheus", "prometheus")
 	rulesDir, err := filepath.Abs(filepath.Join("..", "..", "dashboards", "prometheus"))
 	if err != nil {
 		t.Fatal(err)

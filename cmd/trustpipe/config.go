@@ -122,7 +122,7 @@ func (c *Config) blames() []blame {
 		{&c.KafkaGroup, []error{consumers.ErrNoGroup}},
 		{&c.KafkaDLQTopic, []error{consumers.ErrDeadLetterTopic, consumers.ErrDeadLetterIsInput}},
 		{&c.ClickhouseAddr, []error{sink.ErrAddr}},
-		{&c.ClickhouseDatabase, []error{sink.ErrDatabase, readback.ErrDatabase}},
+		{&c.ClickhouseDatabase, []error{sink.ErrDatabase}},
 		{&c.ClickhouseCluster, []error{sink.ErrCluster}},
 		{&c.ClickhouseInsertQuorum, []error{sink.ErrInsertQuorum}},
 		{&c.PseudonymKey, []error{consumers.ErrPseudonymKey}},
@@ -301,7 +301,6 @@ func (c Config) readbackConfig() (readback.Config, error) {
 		return readback.Config{}, err
 	}
 	r := readback.DefaultConfig()
-	r.Database = c.ClickhouseDatabase
 	r.Interval = c.ReadbackInterval
 	r.BucketSize = c.BucketSize
 	r.Breakdown = c.ReadbackBreakdown

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,12 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/readback"
 )
-
-var update = flag.Bool("update", false, "rewrite the README's Configuration table from `trustpipe help`")
 
 // setEnv makes kv the only TRUSTPIPE_ variables of the process (besides
 // the unprefixed ones it names) until the test ends; envconfig reads the
@@ -215,7 +213,7 @@ func TestConfigReadmeTable(t *testing.T) {
 	}
 	want := markdownHelp()
 	if got := readme[i+len(begin) : j]; got != want {
-		if *update {
+		if testkit.Updating() { // the table is a section of the README, not a whole golden file
 			if err := os.WriteFile(path, []byte(readme[:i+len(begin)]+want+readme[j:]), 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -227,8 +227,8 @@ func dropDatabase(ctx context.Context, c Config) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+c.ClickhouseDatabase); err != nil {
-		return fmt.Errorf("reset demo database %s: %w", c.ClickhouseDatabase, err)
+	if err := st.DropDatabase(ctx); err != nil {
+		return fmt.Errorf("reset the demo database: %w", err)
 	}
 	return nil
 }
@@ -241,10 +241,9 @@ func waitCaughtUp(ctx context.Context, c Config, want uint64, pipeDone <-chan er
 	}
 	defer st.Close()
 	progress := progress.New(os.Stderr, "demo: ingest")
-	q := "SELECT sum(consumed) FROM " + c.ClickhouseDatabase + ".ingest_ledger"
 	for {
-		var got uint64
-		if err := st.Conn().QueryRow(ctx, q).Scan(&got); err != nil {
+		got, err := st.Consumed(ctx)
+		if err != nil {
 			slog.Debug("ledger not readable yet", "err", err)
 		}
 		progress.Update(int(got), int(want))

@@ -27,7 +27,7 @@ func TestDemoOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t.Cleanup(func() { _ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+demoDatabase) })
+	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
 	// The demo's history has no invalid records: every event is counted.
 	if got := queryUint(t, st.Conn(), "SELECT sum(events) FROM "+demoDatabase+".trust_counts"); got != events {
 		t.Fatalf("demo database holds %d events, want %d", got, events)

@@ -319,15 +319,29 @@ func migratedDatabase(t *testing.T, env []string, chAddr, db string) driver.Conn
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		_ = st.DropDatabase(context.Background())
 		_ = st.Close()
 	})
 	return st.Conn()
 }
 
-// ledgerConsumed is the number of records the ledger accounts for.
+// ledgerConsumed is the number of records the ledger accounts for. A
+// starting `trustpipe run` recreates the views, so a read that finds
+// ingest_ledger missing is tried again for a while before the test fails.
 func ledgerConsumed(t *testing.T, conn driver.Conn, db string) uint64 {
-	return queryUint(t, conn, "SELECT sum(consumed) FROM "+db+".ingest_ledger")
+	t.Helper()
+	q := "SELECT sum(consumed) FROM " + db + ".ingest_ledger"
+	var v uint64
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err = conn.QueryRow(context.Background(), q).Scan(&v); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return v
 }
 
 // stopGracefully sends SIGTERM and requires a clean exit.

@@ -34,7 +34,7 @@ func TestGenWritesExactlyNDeterministically(t *testing.T) {
 		if len(msgs) != n {
 			t.Fatalf("topic %s holds %d records, want exactly %d", topic, len(msgs), n)
 		}
-		// The generator's order is tested in consumers/scenario; here the
+		// The generator's order is tested in aggregate/scenario; here the
 		// records must be the same, whatever order the writer's concurrent
 		// partition batches landed in.
 		values := make([]string, len(msgs))

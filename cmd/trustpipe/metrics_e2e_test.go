@@ -110,7 +110,7 @@ func TestMetricsAfterLoad(t *testing.T) {
 	t.Cleanup(func() {
 		st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
 		if err == nil {
-			_ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+			_ = st.DropDatabase(context.Background())
 			_ = st.Close()
 		}
 	})

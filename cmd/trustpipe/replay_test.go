@@ -132,7 +132,7 @@ func TestReplayLeavesTotalsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t.Cleanup(func() { _ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
 	conn := st.Conn()
 	for _, table := range []string{"trust_counts_blocks", "ingest_ledger_blocks"} {
 		if err := conn.Exec(context.Background(), "SYSTEM STOP MERGES "+db+"."+table); err != nil {
@@ -143,7 +143,7 @@ func TestReplayLeavesTotalsUnchanged(t *testing.T) {
 	rawLedgerRows := func() uint64 { return queryUint(t, conn, "SELECT count() FROM "+db+".ingest_ledger_blocks") }
 
 	live, liveOut := startTrustpipe(t, env, "run")
-	waitFor(t, "the live pipeline to land the load", 3*time.Minute, liveOut, func() bool { return ledgerConsumed() == n })
+	waitFor(t, "the live pipeline to land the load", 3*time.Minute, liveOut, ledgerHolds(st, func(c uint64) bool { return c == n }))
 	if err := live.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -286,12 +286,12 @@ func TestShadowBackfillAndSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t.Cleanup(func() { _ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
 	conn := st.Conn()
 	ledgerConsumed := func() uint64 { return queryUint(t, conn, "SELECT sum(consumed) FROM "+db+".ingest_ledger") }
 
 	live, liveOut := startTrustpipe(t, env, "run")
-	waitFor(t, "the live pipeline to land the first load", 3*time.Minute, liveOut, func() bool { return ledgerConsumed() == n1 })
+	waitFor(t, "the live pipeline to land the first load", 3*time.Minute, liveOut, ledgerHolds(st, func(c uint64) bool { return c == n1 }))
 
 	out, code := runTrustpipe(t, env, "replay", "--all", "--target", "v2")
 	if code != 0 || !strings.Contains(out, "into shadow tables v2_trust_counts_blocks") {
@@ -348,7 +348,7 @@ func TestShadowBackfillAndSwap(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	waitFor(t, "the live pipeline to store part of the second load", time.Minute, liveOut, func() bool { return ledgerConsumed() >= n1+3000 })
+	waitFor(t, "the live pipeline to store part of the second load", time.Minute, liveOut, ledgerHolds(st, func(c uint64) bool { return c >= n1+3000 }))
 	swap, swapOut := startTrustpipe(t, env, "replay", "swap", "--target", "v2", "--yes")
 	waitFor(t, "the swap statement", time.Minute, swapOut, func() bool { return strings.Contains(swapOut.String(), "TABLE done") })
 	atSwap, storedAtSwap := sent.Load(), ledgerConsumed()
@@ -368,7 +368,7 @@ func TestShadowBackfillAndSwap(t *testing.T) {
 	if atSwap >= n2 {
 		t.Fatal("the second load was fully produced before the swap: the test does not show writes during the swap")
 	}
-	waitFor(t, "every record in the swapped-in ledger", 3*time.Minute, liveOut, func() bool { return ledgerConsumed() == n1+n2 })
+	waitFor(t, "every record in the swapped-in ledger", 3*time.Minute, liveOut, ledgerHolds(st, func(c uint64) bool { return c == n1+n2 }))
 	got := countsByTypeDay(t, conn, db+".trust_counts")
 	if d := diffCounts(oracle, got); len(d) > 0 {
 		t.Fatalf("after the swap trust_counts differs from the produced events in %d places, e.g. %v", len(d), d[:min(5, len(d))])
@@ -385,5 +385,15 @@ func TestShadowBackfillAndSwap(t *testing.T) {
 	// The previous live tables are kept under the shadow's names.
 	if old := queryUint(t, conn, "SELECT sum(consumed) FROM "+db+".v2_ingest_ledger_blocks FINAL"); old < n1 {
 		t.Fatalf("the previous live tables hold %d records, want at least %d", old, n1)
+	}
+}
+
+// ledgerHolds is a waitFor condition on the records the ledger accounts
+// for. A failed read means "not yet": `trustpipe run` recreates the views
+// when it starts, and a swap renames the tables under them.
+func ledgerHolds(st *sink.Store, ok func(consumed uint64) bool) func() bool {
+	return func() bool {
+		c, err := st.Consumed(context.Background())
+		return err == nil && ok(c)
 	}
 }

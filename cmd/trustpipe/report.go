@@ -1,22 +1,16 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/trustpipe/trustpipe/aggregate"
-	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/aggregate/report"
 	"github.com/trustpipe/trustpipe/sink"
@@ -204,7 +198,7 @@ func writeReport(ctx context.Context, c Config, o reportOptions, w io.Writer) er
 // renderReport reads the report's inputs through st and writes the report
 // in o.format; writeReport and the /report page share it.
 func renderReport(ctx context.Context, st *sink.Store, dcfg indicator.DivergenceConfig, o reportOptions, w io.Writer) error {
-	in, err := readReportInput(ctx, reportReader{conn: st.Conn(), db: st.Database()}, o)
+	in, err := readReportInput(ctx, st, o)
 	if err != nil {
 		return err
 	}
@@ -243,206 +237,25 @@ func divergenceConfig(c Config) (indicator.DivergenceConfig, error) {
 	return dcfg, nil
 }
 
-func readReportInput(ctx context.Context, rr reportReader, o reportOptions) (report.Input, error) {
+// readReportInput reads both periods' totals and reach through sink's read
+// API.
+func readReportInput(ctx context.Context, st *sink.Store, o reportOptions) (report.Input, error) {
 	in := report.Input{Period: o.period, Comparison: o.comparison, ComparisonMode: o.mode, Filter: o.filter}
 	var err error
-	if in.Current, err = rr.totals(ctx, o.period, o.filter); err != nil {
+	if in.Current, err = st.Totals(ctx, o.period, o.filter); err != nil {
 		return in, err
 	}
-	if in.Baseline, err = rr.totals(ctx, o.comparison, o.filter); err != nil {
+	if in.Baseline, err = st.Totals(ctx, o.comparison, o.filter); err != nil {
 		return in, err
 	}
-	if in.Reach, err = rr.reach(ctx, o.period, o.filter, true); err != nil {
+	if in.Reach, err = st.Reach(ctx, o.period, o.filter, true); err != nil {
 		return in, err
 	}
-	if in.BaselineReach, err = rr.reach(ctx, o.comparison, o.filter, false); err != nil {
+	if in.BaselineReach, err = st.Reach(ctx, o.comparison, o.filter, false); err != nil {
 		return in, err
 	}
-	if in.Cohorts, err = rr.cohorts(ctx, o.period, o.filter); err != nil {
+	if in.Cohorts, err = st.Cohorts(ctx, o.period, o.filter); err != nil {
 		return in, err
 	}
 	return in, nil
-}
-
-// maxComplaintGroups bounds the per-provider and per-domain complaint rows
-// of a report (the most email deliveries first).
-const maxComplaintGroups = 10
-
-// cohorts reads the attributed inputs of the messages sent in [p.From,
-// p.To): cohort totals, unique engagement and email complaints per mailbox
-// provider and sending domain. The cohort views keep campaign and channel
-// only, so with a segment or source filter nothing is read.
-func (rr reportReader) cohorts(ctx context.Context, p report.Period, f report.Filter) (report.Cohorts, error) {
-	var c report.Cohorts
-	if f.Segment != nil || f.Source != nil {
-		return c, nil
-	}
-	c.Available = true
-	cond, args := where("cohort >= toDateTime(?) AND cohort < toDateTime(?)", []any{p.From.Unix(), p.To.Unix()}, f)
-	rows, err := rr.conn.Query(ctx, fmt.Sprintf(`SELECT by_send_time, event_type, detail, channel, sum(events)
-FROM %s.%s%s
-GROUP BY by_send_time, event_type, detail, channel`, rr.db, sink.ViewCohortRows, cond), args...)
-	if err != nil {
-		return c, queryError("cohort counts", err)
-	}
-	for rows.Next() {
-		var bst uint8
-		var r indicator.Row
-		if err := rows.Scan(&bst, &r.EventType, &r.Detail, &r.Channel, &r.Events); err != nil {
-			rows.Close()
-			return c, queryError("cohort counts", err)
-		}
-		c.Totals.Add(r)
-		if t, ok := event.ParseType(r.EventType); ok && t != event.Delivered && t != event.Bounce {
-			c.FollowUps += r.Events
-			if bst == 1 {
-				c.BySendTime += r.Events
-			}
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return c, queryError("cohort counts", err)
-	}
-	// Unique engagement: distinct (campaign, contact) pairs of the send days
-	// the range touches; a recipient counts as a unique opener or clicker
-	// only if they also opened or clicked.
-	ucond, uargs := where("day >= toDate(toDateTime(?)) AND day <= toDate(toDateTime(?))", []any{p.From.Unix(), p.To.Add(-time.Second).Unix()}, f)
-	u := &c.Unique
-	if err := rr.conn.QueryRow(ctx, fmt.Sprintf(`SELECT toUInt64(sum(r)), toUInt64(sum(o)), toUInt64(sum(k)), toUInt64(sum(r * o)), toUInt64(sum(r * k))
-FROM (
-	SELECT campaign_id, contact, max(kind = ?) AS r, max(kind = ?) AS o, max(kind = ?) AS k
-	FROM %s.%s%s
-	GROUP BY campaign_id, contact
-)`, rr.db, sink.ViewUniqueEngagement, ucond), append([]any{aggregate.UniqueRecipient, aggregate.UniqueOpener, aggregate.UniqueClicker}, uargs...)...).
-		Scan(&u.Recipients, &u.Openers, &u.Clickers, &u.UniqueOpens, &u.UniqueClicks); err != nil {
-		return c, queryError("unique engagement", err)
-	}
-	for _, by := range []string{"mailbox_provider", "sending_domain"} {
-		groups := map[string]*indicator.Totals{}
-		rows, err := rr.conn.Query(ctx, fmt.Sprintf(`SELECT %s, event_type, detail, channel, sum(events)
-FROM %s.%s%s AND channel = 'email' AND %s != ''
-GROUP BY %s, event_type, detail, channel`, by, rr.db, sink.ViewCohortRows, cond, by, by), args...)
-		if err != nil {
-			return c, queryError("email complaints by "+by, err)
-		}
-		for rows.Next() {
-			var g string
-			var r indicator.Row
-			if err := rows.Scan(&g, &r.EventType, &r.Detail, &r.Channel, &r.Events); err != nil {
-				rows.Close()
-				return c, queryError("email complaints by "+by, err)
-			}
-			if groups[g] == nil {
-				groups[g] = &indicator.Totals{}
-			}
-			groups[g].Add(r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return c, queryError("email complaints by "+by, err)
-		}
-		var list []report.ComplaintGroup
-		for g, t := range groups {
-			list = append(list, report.ComplaintTotals(by, g, *t))
-		}
-		slices.SortFunc(list, func(a, b report.ComplaintGroup) int {
-			return cmp.Or(cmp.Compare(b.Value.Denominator, a.Value.Denominator), cmp.Compare(a.Group, b.Group))
-		})
-		c.Complaints = append(c.Complaints, list[:min(len(list), maxComplaintGroups)]...)
-	}
-	return c, nil
-}
-
-// reportReader reads the report's inputs from the read surface
-// (trust_counts, engaged_contacts). User input is always bound as a query
-// parameter, never spliced into the SQL text; db was validated by sink.Open.
-type reportReader struct {
-	conn driver.Conn
-	db   string
-}
-
-// where renders the range and filter conditions and their arguments.
-func where(timeCond string, timeArgs []any, f report.Filter) (string, []any) {
-	conds := []string{timeCond}
-	args := timeArgs
-	for _, d := range f.Dimensions() {
-		conds = append(conds, d[0]+" = ?")
-		args = append(args, d[1])
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
-}
-
-func queryError(what string, err error) error {
-	if a := sink.Advice(err); a != "" {
-		return fmt.Errorf("read %s: %w (%s)", what, err, a)
-	}
-	return fmt.Errorf("read %s: %w", what, err)
-}
-
-// totals sums trust_count_rows (trust_counts before its GROUP BY, so the
-// query groups only once) over [p.From, p.To) under the filter, grouped as
-// finely as any indicator selects.
-//
-// Sentiment is summed as exact integer nano-units (value_nanos,
-// aggregate.ScoreScale) and divided once: a Float64 sum in ClickHouse
-// depends on the order of its threads, which would make two runs of the
-// same report differ in the last bits.
-func (rr reportReader) totals(ctx context.Context, p report.Period, f report.Filter) (indicator.Totals, error) {
-	cond, args := where("bucket >= toDateTime(?) AND bucket < toDateTime(?)", []any{p.From.Unix(), p.To.Unix()}, f)
-	q := fmt.Sprintf(`SELECT event_type, detail, channel, personalization, consent_tier, sum(events), sum(value_nanos)
-FROM %s.trust_count_rows%s
-GROUP BY event_type, detail, channel, personalization, consent_tier`, rr.db, cond)
-	rows, err := rr.conn.Query(ctx, q, args...)
-	if err != nil {
-		return indicator.Totals{}, queryError("trust_counts", err)
-	}
-	defer rows.Close()
-	var t indicator.Totals
-	for rows.Next() {
-		var r indicator.Row
-		var nanos int64
-		if err := rows.Scan(&r.EventType, &r.Detail, &r.Channel, &r.Personalization, &r.ConsentTier, &r.Events, &nanos); err != nil {
-			return t, queryError("trust_counts", err)
-		}
-		r.ValueSum = float64(nanos) / aggregate.ScoreScale
-		t.Add(r)
-	}
-	if err := rows.Err(); err != nil {
-		return t, queryError("trust_counts", err)
-	}
-	return t, nil
-}
-
-// reach counts distinct engaged contacts over the whole UTC days that
-// [p.From, p.To) touches, and per day when perDay is set.
-func (rr reportReader) reach(ctx context.Context, p report.Period, f report.Filter, perDay bool) (report.Reach, error) {
-	r := report.Reach{
-		FirstDay: p.From.UTC().Truncate(24 * time.Hour),
-		LastDay:  p.To.UTC().Add(-time.Second).Truncate(24 * time.Hour),
-	}
-	cond, args := where("day >= toDate(?) AND day <= toDate(?)",
-		[]any{r.FirstDay.Format("2006-01-02"), r.LastDay.Format("2006-01-02")}, f)
-	if err := rr.conn.QueryRow(ctx, "SELECT uniqExact(contact) FROM "+rr.db+".engaged_contacts"+cond, args...).Scan(&r.Contacts); err != nil {
-		return r, queryError("engaged_contacts", err)
-	}
-	if !perDay {
-		return r, nil
-	}
-	rows, err := rr.conn.Query(ctx, "SELECT toString(day), uniqExact(contact) FROM "+rr.db+".engaged_contacts"+cond+" GROUP BY day ORDER BY day", args...)
-	if err != nil {
-		return r, queryError("engaged_contacts", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d report.DayReach
-		if err := rows.Scan(&d.Day, &d.Contacts); err != nil {
-			return r, queryError("engaged_contacts", err)
-		}
-		r.Days = append(r.Days, d)
-	}
-	if err := rows.Err(); err != nil {
-		return r, queryError("engaged_contacts", err)
-	}
-	return r, nil
 }

@@ -42,7 +42,7 @@ func TestReportSameOnBothEngines(t *testing.T) {
 		}
 		var inputs [2]report.Input
 		for i, st := range p.Stores() {
-			if inputs[i], err = readReportInput(ctx, reportReader{conn: st.Conn(), db: st.Database()}, o); err != nil {
+			if inputs[i], err = readReportInput(ctx, st, o); err != nil {
 				t.Fatalf("%v: %v", args, err)
 			}
 		}

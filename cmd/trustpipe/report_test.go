@@ -644,11 +644,10 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	t.Cleanup(func() { _ = st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
 	proc, out := startTrustpipe(t, env, "run")
 	waitFor(t, "every record in the ledger", 3*time.Minute, out, func() bool {
-		var c uint64
-		err := st.Conn().QueryRow(context.Background(), "SELECT sum(consumed) FROM "+db+".ingest_ledger").Scan(&c)
+		c, err := st.Consumed(context.Background())
 		return err == nil && c == n
 	})
 	// The page `run` serves at /report, with the report's flags as query

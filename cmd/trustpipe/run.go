@@ -214,7 +214,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	// even a stale success timestamp), so the rules see only the readers.
 	var trust *readback.ReadBack
 	if c.Readback {
-		if trust, err = readback.New(readbackCfg, readback.Deps{Querier: st.Conn(), Registerer: reg, Logger: log}); err != nil {
+		if trust, err = readback.New(readbackCfg, readback.Deps{Source: st, Registerer: reg, Logger: log}); err != nil {
 			return err
 		}
 	}

@@ -14,5 +14,5 @@ func readSurfaceViews(c Config) ([]sink.View, error) {
 	if err != nil {
 		return nil, c.explainSetting(err)
 	}
-	return append(sink.IndicatorViews(), sink.IndexViews(idx)...), nil
+	return sink.ReadSurfaceViews(idx), nil
 }

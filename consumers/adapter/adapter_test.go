@@ -2,7 +2,6 @@ package adapter_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,11 +12,10 @@ import (
 	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 	"github.com/trustpipe/trustpipe/consumers"
 	"github.com/trustpipe/trustpipe/consumers/adapter"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func pseudonyms(t testing.TB) *consumers.Pseudonymizer {
 	p, err := consumers.NewPseudonymizer([]byte("adapter-test-key-0123456789"))
@@ -73,19 +71,7 @@ func TestGolden(t *testing.T) {
 				err = adapter.Convert(f, payload, ps, dec, time.Time{}, &out)
 				got := render(&out, err)
 				checkNoAddress(t, payload, got)
-				golden := strings.TrimSuffix(file, ".json") + ".golden"
-				if *update {
-					if err := os.WriteFile(golden, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run with -update)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("got\n%s\nwant\n%s", got, want)
-				}
+				testkit.Golden(t, strings.TrimSuffix(file, ".json")+".golden", got)
 			})
 		}
 	}

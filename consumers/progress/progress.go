@@ -21,14 +21,14 @@ import (
 type Progress struct {
 	// Label prefixes every line ("gen").
 	Label string
-	// Terminal selects the bar; NewProgress sets it when the writer is a
+	// Terminal selects the bar; New sets it when the writer is a
 	// character device.
 	Terminal bool
 	// Interval is the minimum time between two outputs (the last update,
-	// done == total, is always shown). NewProgress sets 100ms on a terminal
+	// done == total, is always shown). New sets 100ms on a terminal
 	// and 5s otherwise.
 	Interval time.Duration
-	// Now is the clock (injected for tests); NewProgress sets time.Now.
+	// Now is the clock (injected for tests); New sets time.Now.
 	Now func() time.Time
 
 	mu       sync.Mutex
@@ -40,7 +40,7 @@ type Progress struct {
 	width    int // length of the last bar, to blank leftovers
 }
 
-// NewProgress returns a Progress writing to w.
+// New returns a Progress writing to w.
 func New(w io.Writer, label string) *Progress {
 	p := &Progress{Label: label, Now: time.Now, Interval: 5 * time.Second, w: w}
 	if IsTerminal(w) {

@@ -3,7 +3,6 @@ package grafana_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,11 +14,10 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 	"github.com/trustpipe/trustpipe/dashboards/grafana"
 	"github.com/trustpipe/trustpipe/sink"
 )
-
-var update = flag.Bool("update", false, "rewrite the generated dashboards under dashboards/")
 
 const (
 	dashboardDir    = "dashboards"
@@ -36,21 +34,8 @@ func TestGenerated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(dashboardDir, d.File)
 		want[d.File] = true
-		if *update {
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		onDisk, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test ./dashboards/grafana -run TestGenerated -update)", err)
-		}
-		if !bytes.Equal(onDisk, got) {
-			t.Errorf("%s is stale: run go test ./dashboards/grafana -run TestGenerated -update and review the diff", path)
-		}
+		testkit.Golden(t, filepath.Join(dashboardDir, d.File), got)
 	}
 	files, _ := filepath.Glob(filepath.Join(dashboardDir, "*.json"))
 	for _, f := range files {

@@ -11,8 +11,8 @@
 //
 // promtool comes from Debian's prometheus package. Without it on PATH the
 // promtool tests are skipped, except under CI=true, where they fail.
-// There is no YAML library in go.mod, so the structural checks scan text;
-// promtool check rules validates the YAML itself.
+// The structural checks scan the rule files as text, line by line, which
+// their fixed layout allows; promtool check rules validates the YAML itself.
 package prometheus_test
 
 import (
@@ -26,6 +26,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 )
 
 const (
@@ -38,20 +40,6 @@ const (
 	// project's copy (the dashboards' default too).
 	runbookPrefix = `{{ or $externalLabels.runbook_url "https://github.com/trustpipe/trustpipe/blob/main/dashboards/prometheus/RUNBOOK.md" }}#`
 )
-
-// promtool returns the path of promtool, skipping the test when it is not
-// installed — or failing it under CI=true, where nothing may be skipped.
-func promtool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("promtool not found on PATH (CI=true; install Debian package prometheus): %v", err)
-		}
-		t.Skipf("promtool not found on PATH (install Debian package prometheus): %v", err)
-	}
-	return p
-}
 
 // runPromtool runs promtool with args in dir and returns its combined output
 // and whether it exited successfully.
@@ -87,7 +75,7 @@ func testFiles(t *testing.T) []string {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	bin := promtool(t)
+	bin := testkit.Tool(t, "promtool", "prometheus")
 	args := []string{"check", "rules", "--lint-fatal", recordingFile, alertsFile}
 	if out, ok := runPromtool(t, bin, ".", args...); !ok {
 		t.Fatalf("promtool %s failed:\n%s", strings.Join(args, " "), out)
@@ -95,7 +83,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
-	bin := promtool(t)
+	bin := testkit.Tool(t, "promtool", "prometheus")
 	args := append([]string{"test", "rules"}, testFiles(t)...)
 	if out, ok := runPromtool(t, bin, ".", args...); !ok {
 		t.Fatalf("promtool %s failed:\n%s", strings.Join(args, " "), out)
@@ -337,7 +325,7 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mutation tests are slow; skipped with -short")
 	}
-	bin := promtool(t)
+	bin := testkit.Tool(t, "promtool", "prometheus")
 	const (
 		trustTests    = "tests/trust_alerts.test.yml"
 		pipelineTests = "tests/pipeline_alerts.test.yml"

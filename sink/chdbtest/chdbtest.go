@@ -28,6 +28,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )
@@ -68,10 +69,8 @@ func Engine(t testing.TB) *Conn {
 	}
 	lib := os.Getenv(LibEnv)
 	if lib == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set under CI=true: the current-ClickHouse tests must not skip (run .ci/test.sh)", LibEnv)
-		}
-		t.Skipf("%s not set: `export %s=$(.ci/chdb.sh)` fetches current ClickHouse (chDB) and names it", LibEnv, LibEnv)
+		testkit.Missing(t, "%s not set: `export %s=$(.ci/chdb.sh)` fetches current ClickHouse (chDB) and names it (.ci/test.sh does)", LibEnv, LibEnv)
+		return nil
 	}
 	once.Do(func() {
 		dataDir, openErr = os.MkdirTemp("", "trustpipe-chdb-")

@@ -247,7 +247,7 @@ func TestReadBackSameOnBothEngines(t *testing.T) {
 	p := loadPair(t)
 	now := time.Now()
 	for _, dim := range append([]string{""}, readback.BreakdownDimensions()...) {
-		cfg := readback.Config{Database: p.Old.Database(), Interval: time.Minute, BucketSize: time.Minute, Breakdown: dim, TopN: 5}
+		cfg := readback.Config{Interval: time.Minute, BucketSize: time.Minute, Breakdown: dim, TopN: 5}
 		a, b := gather(t, p.Old, cfg, now), gather(t, p.New, cfg, now)
 		if len(a) < 20 {
 			t.Fatalf("breakdown %q: only %d read-back series", dim, len(a))
@@ -277,7 +277,7 @@ func gather(t *testing.T, st *sink.Store, cfg readback.Config, now time.Time) ma
 	{
 		reg := prometheus.NewPedanticRegistry()
 		rb, err := readback.New(cfg,
-			readback.Deps{Querier: st.Conn(), Registerer: reg, Now: func() time.Time { return now }})
+			readback.Deps{Source: st, Registerer: reg, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
-	"github.com/trustpipe/trustpipe/sink"
 )
 
 // Attributed read-back (DESIGN.md, "Attribution"). The indicators whose
@@ -58,70 +55,15 @@ type attributedDescs struct {
 	rate, volume, baseline *prometheus.Desc
 }
 
-// attributedRow is one row of the cohort queries: a group index and the
-// columns indicator.Totals keeps.
-type attributedRow struct {
-	k   uint32
-	row indicator.Row
-}
-
-// cohortSegmentSQL sums cohort rows per segment of the plan (as segmentSQL
-// does for trust_count_rows) and by_send_time. Arguments: the segment lower
-// bounds, then the lowest bound and now.
-func cohortSegmentSQL(db string, segments int) string {
-	return `SELECT toUInt32(` + segmentExpr("cohort", segments) + `) AS seg, by_send_time AS bst, event_type, detail, channel, sum(events) AS n
-FROM ` + db + `.` + sink.ViewCohortRows + `
-WHERE cohort >= toDateTime(?) AND cohort < toDateTime(?)
-GROUP BY seg, bst, event_type, detail, channel`
-}
-
-// cohortTopSQL lists the values of dim with the most email or all
-// deliveries in cohorts of [?, ?), filtered like topSQL.
-func cohortTopSQL(db, dim, cond string, n int) string {
-	return `SELECT ` + dim + ` AS dv, sum(events) AS n
-FROM ` + db + `.` + sink.ViewCohortRows + `
-WHERE cohort >= toDateTime(?) AND cohort < toDateTime(?) AND event_type = 'delivered' AND ` + cond + `
-	AND ` + dim + ` != '' AND ` + dim + ` != '` + OtherValue + `' AND length(` + dim + `) <= ` + strconv.Itoa(MaxDimensionValueBytes) + `
-GROUP BY dv
-ORDER BY n DESC, dv
-LIMIT ` + strconv.Itoa(n)
-}
-
-// cohortGroupSQL sums the rows of [?, ?) per group: k is the 1-based
-// position of dim's value in the array argument, 0 for any other value.
-// Arguments: the values, from, to.
-func cohortGroupSQL(db, dim, cond string) string {
-	return `SELECT toUInt32(indexOf(?, ` + dim + `)) AS k, event_type, detail, channel, sum(events) AS n
-FROM ` + db + `.` + sink.ViewCohortRows + `
-WHERE cohort >= toDateTime(?) AND cohort < toDateTime(?) AND ` + cond + `
-GROUP BY k, event_type, detail, channel`
-}
-
 // readAttributed adds the attributed series of one refresh.
 func (r *ReadBack) readAttributed(ctx context.Context, b *builder, now time.Time) error {
 	p := newPlan(now, indicator.AttributionWindows())
-	bySend := make([]indicator.Totals, p.segments())
-	all := make([]indicator.Totals, p.segments())
-	err := r.query(ctx, "attributed totals", cohortSegmentSQL(r.cfg.Database, p.segments()), p.segmentArgs(), func(rows driver.Rows) error {
-		var (
-			seg uint32
-			bst uint8
-			row indicator.Row
-		)
-		if err := rows.Scan(&seg, &bst, &row.EventType, &row.Detail, &row.Channel, &row.Events); err != nil {
-			return err
-		}
-		if int(seg) >= len(all) {
-			return fmt.Errorf("segment %d out of range 0..%d", seg, len(all)-1)
-		}
-		all[seg].Add(row)
-		if bst == 1 {
-			bySend[seg].Add(row)
-		}
-		return nil
-	})
+	all, bySend, err := r.deps.Source.CohortSegmentTotals(ctx, p.times())
 	if err != nil {
-		return err
+		return fmt.Errorf("read-back: %w", err)
+	}
+	if len(all) != p.segments() || len(bySend) != p.segments() {
+		return fmt.Errorf("read-back: %d and %d cohort segment totals for %d segments", len(all), len(bySend), p.segments())
 	}
 	defs := indicator.AttributedDefinitions()
 	complaint, _ := indicator.ByName(indicator.ComplaintRate)
@@ -140,42 +82,29 @@ func (r *ReadBack) readAttributed(ctx context.Context, b *builder, now time.Time
 		}
 		lifetime := n - int64(CampaignLifetime/time.Second)
 		groups := []struct {
-			by, dim, cond string
-			from          int64
-			defs          []indicator.Definition
-			other         bool
+			by, dim, channel string
+			from             int64
+			defs             []indicator.Definition
+			other            bool
 		}{
-			{GroupCampaign, "campaign_id", "1", lifetime, defs, false},
-			{GroupMailboxProvider, "mailbox_provider", "channel = 'email'", w.cur.lo, []indicator.Definition{complaint}, false},
-			{GroupSendingDomain, "sending_domain", "channel = 'email'", w.cur.lo, []indicator.Definition{complaint}, true},
+			{GroupCampaign, "campaign_id", "", lifetime, defs, false},
+			{GroupMailboxProvider, "mailbox_provider", "email", w.cur.lo, []indicator.Definition{complaint}, false},
+			{GroupSendingDomain, "sending_domain", "email", w.cur.lo, []indicator.Definition{complaint}, true},
 		}
 		for _, g := range groups {
-			top, err := r.cohortTop(ctx, g.dim, g.cond, w.cur)
+			top, err := r.cohortTop(ctx, g.dim, g.channel, w.cur)
 			if err != nil {
 				return err
 			}
 			if len(top) == 0 {
 				continue
 			}
-			totals := make([]indicator.Totals, len(top)+1)
-			cond, args := g.cond, []any{top, g.from, n}
-			if !g.other {
-				cond += " AND has(?, " + g.dim + ")"
-				args = append(args, top)
-			}
-			err = r.query(ctx, "attributed "+g.by, cohortGroupSQL(r.cfg.Database, g.dim, cond), args, func(rows driver.Rows) error {
-				var ar attributedRow
-				if err := rows.Scan(&ar.k, &ar.row.EventType, &ar.row.Detail, &ar.row.Channel, &ar.row.Events); err != nil {
-					return err
-				}
-				if int(ar.k) >= len(totals) {
-					return fmt.Errorf("group %d out of range 0..%d", ar.k, len(totals)-1)
-				}
-				totals[ar.k].Add(ar.row)
-				return nil
-			})
+			totals, err := r.deps.Source.CohortGroupTotals(ctx, g.dim, g.channel, top, period{g.from, n}.report(), !g.other)
 			if err != nil {
-				return err
+				return fmt.Errorf("read-back: attributed %s: %w", g.by, err)
+			}
+			if len(totals) != len(top)+1 {
+				return fmt.Errorf("read-back: %d attributed %s totals for %d groups", len(totals), g.by, len(top)+1)
 			}
 			for i, v := range top {
 				if err := r.addAttributed(b, g.defs, w.name, g.by, labelValue(v), totals[i+1]); err != nil {
@@ -192,24 +121,20 @@ func (r *ReadBack) readAttributed(ctx context.Context, b *builder, now time.Time
 	return nil
 }
 
-// cohortTop returns at most TopN distinct eligible values of dim, most
-// deliveries in per first.
-func (r *ReadBack) cohortTop(ctx context.Context, dim, cond string, per period) ([]string, error) {
-	var top []string
-	err := r.query(ctx, "attributed top "+dim, cohortTopSQL(r.cfg.Database, dim, cond, r.cfg.TopN), []any{per.lo, per.hi}, func(rows driver.Rows) error {
-		var (
-			v string
-			n uint64
-		)
-		if err := rows.Scan(&v, &n); err != nil {
-			return err
+// cohortTop returns at most TopN distinct eligible values of dim on
+// channel ("" every channel), most deliveries in per first.
+func (r *ReadBack) cohortTop(ctx context.Context, dim, channel string, per period) ([]string, error) {
+	top, err := r.deps.Source.CohortTopValues(ctx, dim, channel, per.report(), r.cfg.TopN, []string{OtherValue}, MaxDimensionValueBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read-back: attributed top %s: %w", dim, err)
+	}
+	var out []string
+	for _, v := range top {
+		if len(out) < r.cfg.TopN && eligible(v) && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
-		if len(top) < r.cfg.TopN && eligible(v) && !slices.Contains(top, v) {
-			top = append(top, v)
-		}
-		return nil
-	})
-	return top, err
+	}
+	return out, nil
 }
 
 // addAttributed exports the attributed rate (when it has a denominator) and

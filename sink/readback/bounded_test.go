@@ -3,6 +3,7 @@ package readback_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,9 @@ import (
 
 	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/aggregate/event"
+	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/report"
+	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/readback"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )
@@ -61,15 +65,14 @@ func TestReadBackCostIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	rcfg := readback.DefaultConfig()
-	rcfg.Database = cfg.Database
-	rb, err := readback.New(rcfg, readback.Deps{Querier: st.Conn(), Registerer: reg, Now: func() time.Time { return itNow }})
+	src := &taggedSource{Source: st}
+	rb, err := readback.New(readback.DefaultConfig(), readback.Deps{Source: src, Registerer: reg, Now: func() time.Time { return itNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for r := range 2 {
-		qctx := clickhouse.Context(ctx, clickhouse.WithQueryID(fmt.Sprintf("%s-%d", cfg.Database, r)), clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
-		if err := rb.Refresh(qctx); err != nil {
+		src.prefix = fmt.Sprintf("%s-%d-", cfg.Database, r)
+		if err := rb.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
 		expect(t, reg, "trustpipe_ledger_gap_offsets", nil, 10000)
@@ -79,7 +82,7 @@ func TestReadBackCostIsBounded(t *testing.T) {
 	// finished it, which can be just after the client read its last row:
 	// wait for the entry.
 	read := func(refresh int, prefix string) uint64 {
-		q := fmt.Sprintf("SELECT count(), sum(read_rows) FROM system.query_log WHERE type = 2 AND query_id = '%s-%d' AND query LIKE '%%FROM %s.%s%%'", cfg.Database, refresh, cfg.Database, prefix)
+		q := fmt.Sprintf("SELECT count(), sum(read_rows) FROM system.query_log WHERE type = 2 AND query_id LIKE '%s-%d-%%' AND query LIKE '%%FROM %s.%s%%'", cfg.Database, refresh, cfg.Database, prefix)
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			if err := st.Conn().Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
 				t.Fatal(err)
@@ -103,4 +106,48 @@ func TestReadBackCostIsBounded(t *testing.T) {
 	if n, all := read(1, "ingest_ledger"), read(0, "ingest_ledger"); n == 0 || n > partitions*2*8192 || all < partitions*blocks-2 {
 		t.Errorf("ledger query read %d rows on the second refresh (first: %d), want at most %d of %d", n, all, partitions*2*8192, partitions*blocks-2)
 	}
+}
+
+// taggedSource gives every read of a refresh its own query id, prefix
+// followed by a sequence number, and turns on the query log, so
+// system.query_log tells which refresh ran a query. One id shared by the
+// reads of a refresh would fail with "query with id ... is already running"
+// whenever the server has not yet released the previous read's id.
+type taggedSource struct {
+	readback.Source
+	prefix string
+	n      atomic.Int64
+}
+
+func (s *taggedSource) tag(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithQueryID(fmt.Sprintf("%s%d", s.prefix, s.n.Add(1))),
+		clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
+}
+
+func (s *taggedSource) SegmentTotals(ctx context.Context, bounds []time.Time) ([]indicator.Totals, time.Time, error) {
+	return s.Source.SegmentTotals(s.tag(ctx), bounds)
+}
+
+func (s *taggedSource) TopValues(ctx context.Context, dim string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error) {
+	return s.Source.TopValues(s.tag(ctx), dim, p, n, exclude, maxBytes)
+}
+
+func (s *taggedSource) SplitTotals(ctx context.Context, dim string, values []string, split time.Time, p report.Period) (cur, base []indicator.Totals, err error) {
+	return s.Source.SplitTotals(s.tag(ctx), dim, values, split, p)
+}
+
+func (s *taggedSource) LedgerBlocks(ctx context.Context, floors map[sink.LedgerPartition]int64) ([]sink.LedgerBlock, error) {
+	return s.Source.LedgerBlocks(s.tag(ctx), floors)
+}
+
+func (s *taggedSource) CohortSegmentTotals(ctx context.Context, bounds []time.Time) (all, bySend []indicator.Totals, err error) {
+	return s.Source.CohortSegmentTotals(s.tag(ctx), bounds)
+}
+
+func (s *taggedSource) CohortTopValues(ctx context.Context, dim, channel string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error) {
+	return s.Source.CohortTopValues(s.tag(ctx), dim, channel, p, n, exclude, maxBytes)
+}
+
+func (s *taggedSource) CohortGroupTotals(ctx context.Context, dim, channel string, values []string, p report.Period, onlyValues bool) ([]indicator.Totals, error) {
+	return s.Source.CohortGroupTotals(s.tag(ctx), dim, channel, values, p, onlyValues)
 }

@@ -3,20 +3,15 @@ package readback
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
-	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/report"
+	"github.com/trustpipe/trustpipe/sink"
 )
 
 // fakeRow is one row of the trust_counts view.
@@ -24,6 +19,14 @@ type fakeRow struct {
 	bucket int64
 	dims   dims
 	indicator.Row
+}
+
+// row is the indicator.Row of r, with the channel of its dimensions (the
+// totals keep the channel).
+func (r fakeRow) row() indicator.Row {
+	row := r.Row
+	row.Channel = r.dims.channel
+	return row
 }
 
 // dims are the breakdown columns of a trust_counts row.
@@ -43,128 +46,59 @@ func (d dims) get(col string) string {
 	panic("unknown dimension column " + col)
 }
 
-// fakeQuerier answers the read-back's queries from in-memory trust_counts
-// and ingest_ledger rows, with the semantics of the SQL in query.go. The
-// SQL itself is checked against a real ClickHouse by the integration test.
-type fakeQuerier struct {
-	mu      sync.Mutex
-	rows    []fakeRow
-	ledger  []ledgerBlock
-	err     error // returned by every Query when set
-	queries []string
+// fakeSource answers the read-back's reads from in-memory trust_counts
+// and ingest_ledger rows, with the semantics documented on sink's read
+// API. The SQL behind that API is checked against a real ClickHouse by the
+// integration test and by sink's own tests.
+type fakeSource struct {
+	mu     sync.Mutex
+	rows   []fakeRow
+	ledger []sink.LedgerBlock
+	err    error // returned by every read when set
+	reads  []string
 }
 
-var (
-	topDimRe       = regexp.MustCompile(`SELECT (\w+) AS dv`)
-	limitRe        = regexp.MustCompile(`LIMIT (\d+)`)
-	breakdownDimRe = regexp.MustCompile(`indexOf\(\?, (\w+)\)`)
-)
+// read records a call and returns the error every read fails with, if set.
+func (f *fakeSource) read(name string) error {
+	f.reads = append(f.reads, name)
+	return f.err
+}
 
-func (f *fakeQuerier) Query(_ context.Context, q string, args ...any) (driver.Rows, error) {
+func in(t time.Time, p report.Period) bool { return !t.Before(p.From) && t.Before(p.To) }
+
+func (f *fakeSource) SegmentTotals(_ context.Context, bounds []time.Time) ([]indicator.Totals, time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.queries = append(f.queries, q)
-	if f.err != nil {
-		return nil, f.err
+	if err := f.read("SegmentTotals"); err != nil {
+		return nil, time.Time{}, err
 	}
-	if n := strings.Count(q, "?"); n != len(args) {
-		return nil, fmt.Errorf("fake: query has %d placeholders but %d arguments:\n%s", n, len(args), q)
-	}
-	switch {
-	case strings.Contains(q, "cohort_count_rows"):
-		// Attributed queries: the integration test checks them against a
-		// real ClickHouse; the unit tests' trust_counts fixture has no
-		// cohort rows.
-		return &fakeRows{}, nil
-	case strings.Contains(q, " AS seg,"):
-		return f.segments(args)
-	case strings.Contains(q, " AS dv,"):
-		return f.top(q, args)
-	case strings.Contains(q, " AS k,"):
-		return f.breakdown(q, args)
-	case strings.Contains(q, ".ingest_ledger"):
-		out := &fakeRows{}
-		// Every block, whatever the floors: the fixtures are far smaller
-		// than LedgerBlocks. Block numbers assume the default block size.
-		for _, b := range f.ledger {
-			out.rows = append(out.rows, []any{b.topic, b.partition, b.first / 10000, b.first, b.last})
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("fake: unexpected query:\n%s", q)
-}
-
-func unix(a any) int64 { return a.(int64) }
-
-type totKey struct {
-	group, sub int
-	et, detail string
-	channel    string
-	pers       string
-	tier       uint8
-}
-
-type totVal struct {
-	n      uint64
-	v      float64
-	newest int64
-}
-
-// sums groups rows like GROUP BY, returning keys in an order that is
-// deliberately not sorted, so the code under test must not depend on it.
-func sums(rows []fakeRow, classify func(r fakeRow) (group, sub int, ok bool)) ([]totKey, map[totKey]*totVal) {
-	m := map[totKey]*totVal{}
-	var keys []totKey
-	for _, r := range rows {
-		g, s, ok := classify(r)
-		if !ok {
-			continue
-		}
-		k := totKey{g, s, r.EventType, r.Detail, r.dims.channel, r.Personalization, r.ConsentTier}
-		v := m[k]
-		if v == nil {
-			v = &totVal{}
-			m[k] = v
-			keys = append(keys, k)
-		}
-		v.n += r.Events
-		v.v += r.ValueSum
-		v.newest = max(v.newest, r.bucket)
-	}
-	slices.Reverse(keys)
-	return keys, m
-}
-
-func (f *fakeQuerier) segments(args []any) (driver.Rows, error) {
-	lower := args[:len(args)-2]
-	lo, hi := unix(args[len(args)-2]), unix(args[len(args)-1])
-	keys, m := sums(f.rows, func(r fakeRow) (int, int, bool) {
-		if r.bucket < lo || r.bucket >= hi {
-			return 0, 0, false
-		}
-		for i, b := range lower {
-			if r.bucket >= unix(b) {
-				return i, 0, true
+	segs := make([]indicator.Totals, len(bounds)-1)
+	var newest time.Time
+	for _, i := range f.order() {
+		r := f.rows[i]
+		t := time.Unix(r.bucket, 0)
+		for s := range segs {
+			if in(t, report.Period{From: bounds[s+1], To: bounds[s]}) {
+				segs[s].Add(r.row())
+				if r.Events > 0 && t.After(newest) {
+					newest = t
+				}
 			}
 		}
-		return len(lower), 0, true
-	})
-	out := &fakeRows{}
-	for _, k := range keys {
-		v := m[k]
-		out.rows = append(out.rows, []any{uint32(k.group), k.et, k.detail, k.channel, k.pers, k.tier, v.n, v.v, uint32(v.newest)})
 	}
-	return out, nil
+	return segs, newest, nil
 }
 
-func (f *fakeQuerier) top(q string, args []any) (driver.Rows, error) {
-	dim := topDimRe.FindStringSubmatch(q)[1]
-	limit, _ := strconv.Atoi(limitRe.FindStringSubmatch(q)[1])
-	lo, hi := unix(args[0]), unix(args[1])
+func (f *fakeSource) TopValues(_ context.Context, dim string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("TopValues"); err != nil {
+		return nil, err
+	}
 	vol := map[string]uint64{}
 	for _, r := range f.rows {
 		v := r.dims.get(dim)
-		if r.bucket >= lo && r.bucket < hi && v != "" && v != OtherValue && len(v) <= MaxDimensionValueBytes {
+		if in(time.Unix(r.bucket, 0), p) && v != "" && !slices.Contains(exclude, v) && len(v) <= maxBytes {
 			vol[v] += r.Events
 		}
 	}
@@ -173,66 +107,57 @@ func (f *fakeQuerier) top(q string, args []any) (driver.Rows, error) {
 		vals = append(vals, v)
 	}
 	slices.SortFunc(vals, func(a, b string) int { return cmp.Or(cmp.Compare(vol[b], vol[a]), strings.Compare(a, b)) })
-	out := &fakeRows{}
-	for _, v := range vals[:min(limit, len(vals))] {
-		out.rows = append(out.rows, []any{v, vol[v]})
+	return vals[:min(n, len(vals))], nil
+}
+
+func (f *fakeSource) SplitTotals(_ context.Context, dim string, values []string, split time.Time, p report.Period) (cur, base []indicator.Totals, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("SplitTotals"); err != nil {
+		return nil, nil, err
+	}
+	cur, base = make([]indicator.Totals, len(values)+1), make([]indicator.Totals, len(values)+1)
+	for _, i := range f.order() {
+		r := f.rows[i]
+		t := time.Unix(r.bucket, 0)
+		if !in(t, p) {
+			continue
+		}
+		k := slices.Index(values, r.dims.get(dim)) + 1
+		if t.Before(split) {
+			base[k].Add(r.row())
+		} else {
+			cur[k].Add(r.row())
+		}
+	}
+	return cur, base, nil
+}
+
+func (f *fakeSource) LedgerBlocks(_ context.Context, floors map[sink.LedgerPartition]int64) ([]sink.LedgerBlock, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("LedgerBlocks"); err != nil {
+		return nil, err
+	}
+	var out []sink.LedgerBlock
+	for _, b := range f.ledger {
+		if floor, ok := floors[b.LedgerPartition]; !ok || b.Block >= floor {
+			out = append(out, b)
+		}
 	}
 	return out, nil
 }
 
-func (f *fakeQuerier) breakdown(q string, args []any) (driver.Rows, error) {
-	dim := breakdownDimRe.FindStringSubmatch(q)[1]
-	top := args[0].([]string)
-	curLo, lo, hi := unix(args[1]), unix(args[2]), unix(args[3])
-	keys, m := sums(f.rows, func(r fakeRow) (int, int, bool) {
-		if r.bucket < lo || r.bucket >= hi {
-			return 0, 0, false
-		}
-		cur := 0
-		if r.bucket >= curLo {
-			cur = 1
-		}
-		return slices.Index(top, r.dims.get(dim)) + 1, cur, true
-	})
-	out := &fakeRows{}
-	for _, k := range keys {
-		v := m[k]
-		out.rows = append(out.rows, []any{uint32(k.group), uint8(k.sub), k.et, k.detail, k.channel, k.pers, k.tier, v.n, v.v})
+// order returns the row indexes in an order that is deliberately not the
+// fixture's, as a GROUP BY in ClickHouse would, so the code under test must
+// not depend on it.
+func (f *fakeSource) order() []int {
+	idx := make([]int, len(f.rows))
+	for i := range idx {
+		idx[i] = len(idx) - 1 - i
 	}
-	return out, nil
+	return idx
 }
-
-// fakeRows implements driver.Rows over values whose Go types must match the
-// Scan destinations exactly, as clickhouse-go requires for these columns.
-type fakeRows struct {
-	rows [][]any
-	i    int
-}
-
-func (r *fakeRows) Next() bool { r.i++; return r.i <= len(r.rows) }
-
-func (r *fakeRows) Scan(dest ...any) error {
-	row := r.rows[r.i-1]
-	if len(dest) != len(row) {
-		return fmt.Errorf("fake: scan into %d destinations, row has %d columns", len(dest), len(row))
-	}
-	for i, d := range dest {
-		dv, sv := reflect.ValueOf(d).Elem(), reflect.ValueOf(row[i])
-		if dv.Type() != sv.Type() {
-			return fmt.Errorf("fake: column %d is %s, scanned into %s", i, sv.Type(), dv.Type())
-		}
-		dv.Set(sv)
-	}
-	return nil
-}
-
-func (r *fakeRows) ScanStruct(any) error             { return errors.New("fake: ScanStruct") }
-func (r *fakeRows) ColumnTypes() []driver.ColumnType { return nil }
-func (r *fakeRows) Totals(...any) error              { return errors.New("fake: Totals") }
-func (r *fakeRows) Columns() []string                { return nil }
-func (r *fakeRows) Close() error                     { return nil }
-func (r *fakeRows) Err() error                       { return nil }
-func (r *fakeRows) HasData() bool                    { return len(r.rows) > 0 }
 
 // mix is an event mix: how many events of each kind one profile adds.
 type mix struct {
@@ -311,4 +236,31 @@ func (m mix) scale(k, div uint64) mix {
 		sentiments: f(m.sentiments), sentimentSum: m.sentimentSum * float64(k) / float64(div),
 		explained: f(m.explained), unexplained: f(m.unexplained), beyondConsent: f(m.beyondConsent), plainSends: f(m.plainSends),
 	}
+}
+
+// The fake holds no cohort rows: the attributed reads find nothing. The
+// integration test checks them against a real ClickHouse.
+
+func (f *fakeSource) CohortSegmentTotals(_ context.Context, bounds []time.Time) (all, bySend []indicator.Totals, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("CohortSegmentTotals"); err != nil {
+		return nil, nil, err
+	}
+	return make([]indicator.Totals, len(bounds)-1), make([]indicator.Totals, len(bounds)-1), nil
+}
+
+func (f *fakeSource) CohortTopValues(context.Context, string, string, report.Period, int, []string, int) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return nil, f.read("CohortTopValues")
+}
+
+func (f *fakeSource) CohortGroupTotals(_ context.Context, _, _ string, values []string, _ report.Period, _ bool) ([]indicator.Totals, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("CohortGroupTotals"); err != nil {
+		return nil, err
+	}
+	return make([]indicator.Totals, len(values)+1), nil
 }

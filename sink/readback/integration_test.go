@@ -47,8 +47,7 @@ func (w *rowWriter) add(at time.Time, typ event.Type, campaign string, n uint64)
 func newReadBack(t *testing.T, st *sink.Store, cfg readback.Config) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	cfg.Database = st.Database()
-	rb, err := readback.New(cfg, readback.Deps{Querier: st.Conn(), Registerer: reg, Now: func() time.Time { return itNow }})
+	rb, err := readback.New(cfg, readback.Deps{Source: st, Registerer: reg, Now: func() time.Time { return itNow }})
 	if err != nil {
 		t.Fatal(err)
 	}

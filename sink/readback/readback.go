@@ -51,6 +51,14 @@
 // read-back age grow (trustpipe:data_age_seconds) and close the data_fresh
 // gate.
 //
+// Metrics (registered by New): the trust gauges trustpipe_indicator,
+// trustpipe_indicator_baseline, trustpipe_indicator_volume,
+// trustpipe_indicator_min_volume, trustpipe_trust_index,
+// trustpipe_trust_index_baseline, trustpipe_divergence,
+// trustpipe_data_freshness_seconds and trustpipe_ledger_gap_offsets, and
+// the read-back's own trustpipe_readback_success_timestamp_seconds,
+// trustpipe_readback_errors_total and trustpipe_readback_duration_seconds.
+//
 // Concurrency: Run (or Refresh) must not be called concurrently with itself;
 // collection by the Prometheus registry is safe concurrently with both.
 package readback
@@ -60,34 +68,37 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/report"
 	"github.com/trustpipe/trustpipe/sink"
 )
 
-// Querier runs a read query; clickhouse-go's driver.Conn implements it.
-type Querier interface {
-	Query(ctx context.Context, query string, args ...any) (driver.Rows, error)
+// Source is the part of sink's read API the read-back uses; *sink.Store
+// implements it, the unit tests fake it.
+type Source interface {
+	SegmentTotals(ctx context.Context, bounds []time.Time) ([]indicator.Totals, time.Time, error)
+	TopValues(ctx context.Context, dim string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error)
+	SplitTotals(ctx context.Context, dim string, values []string, split time.Time, p report.Period) (cur, base []indicator.Totals, err error)
+	LedgerBlocks(ctx context.Context, floors map[sink.LedgerPartition]int64) ([]sink.LedgerBlock, error)
+	CohortSegmentTotals(ctx context.Context, bounds []time.Time) (all, bySend []indicator.Totals, err error)
+	CohortTopValues(ctx context.Context, dim, channel string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error)
+	CohortGroupTotals(ctx context.Context, dim, channel string, values []string, p report.Period, onlyValues bool) ([]indicator.Totals, error)
 }
 
 // BaselinePeriod is the length of every window's baseline: the period
 // immediately before the window starts.
 const BaselinePeriod = 28 * 24 * time.Hour
 
-// Breakdown dimensions: the trust_counts columns a breakdown may use. They
-// are low-cardinality by intent; TopN bounds them whatever arrives.
-var breakdownDimensions = []string{"campaign_id", "channel", "segment", "source"}
-
 // BreakdownDimensions lists the valid values of Config.Breakdown (besides
-// "", off).
-func BreakdownDimensions() []string { return slices.Clone(breakdownDimensions) }
+// "", off): the trust_counts dimension columns. They are low-cardinality by
+// intent; TopN bounds them whatever arrives.
+func BreakdownDimensions() []string { return sink.Dimensions() }
 
 // OtherValue is the dimension_value of the group that sums every value
 // without a group of its own.
@@ -104,8 +115,6 @@ const MaxTopN = 100
 
 // Config tunes a ReadBack.
 type Config struct {
-	// Database holds the read surface (trust_counts, ingest_ledger).
-	Database string
 	// Interval between refreshes.
 	Interval time.Duration
 	// Timeout bounds one refresh; 0 means max(Interval, 30s).
@@ -131,22 +140,18 @@ type Config struct {
 // breakdown, top 10, the default Trust Index and divergence settings.
 func DefaultConfig() Config {
 	return Config{
-		Database:   "trustpipe",
 		Interval:   30 * time.Second,
 		BucketSize: time.Minute,
 		TopN:       10,
 	}
 }
 
-var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // The errors Validate wraps, so a caller can name its own settings.
 var (
-	ErrDatabase   = errors.New("the database name must be letters, digits and underscores")
 	ErrInterval   = errors.New("the read-back interval must be positive")
 	ErrTimeout    = errors.New("the read-back timeout must not be negative")
 	ErrBucketSize = errors.New("the bucket size must be positive")
-	ErrBreakdown  = fmt.Errorf("the breakdown must be one of %s, or empty for none", strings.Join(breakdownDimensions, ", "))
+	ErrBreakdown  = fmt.Errorf("the breakdown must be one of %s, or empty for none", strings.Join(sink.Dimensions(), ", "))
 	ErrTopN       = fmt.Errorf("the number of breakdown values with their own series must be from 1 to %d", MaxTopN)
 )
 
@@ -160,9 +165,6 @@ func (c Config) Validate() error {
 // withDefaults fills zero values and validates.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
-	if !identRe.MatchString(c.Database) {
-		errs = append(errs, fmt.Errorf("%w: got %q", ErrDatabase, c.Database))
-	}
 	if c.Interval <= 0 {
 		errs = append(errs, fmt.Errorf("%w: got %s", ErrInterval, c.Interval))
 	}
@@ -175,7 +177,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BucketSize <= 0 {
 		errs = append(errs, fmt.Errorf("%w: got %s", ErrBucketSize, c.BucketSize))
 	}
-	if c.Breakdown != "" && !slices.Contains(breakdownDimensions, c.Breakdown) {
+	if c.Breakdown != "" && !slices.Contains(BreakdownDimensions(), c.Breakdown) {
 		errs = append(errs, fmt.Errorf("%w: got %q", ErrBreakdown, c.Breakdown))
 	}
 	if c.TopN < 1 || c.TopN > MaxTopN {
@@ -202,8 +204,8 @@ func (c Config) withDefaults() (Config, error) {
 
 // Deps are the ReadBack's collaborators.
 type Deps struct {
-	// Querier runs the read queries (sink.Store.Conn()).
-	Querier Querier
+	// Source runs the read queries: the *sink.Store of the read surface.
+	Source Source
 	// Registerer receives the read-back metrics.
 	Registerer prometheus.Registerer
 	// Now is the clock windows end at; tests pass a fixed time. Default
@@ -221,7 +223,7 @@ type ReadBack struct {
 	m    *metrics
 	// floors holds, per partition, the lowest ledger block the ledger gap
 	// still looks at (see LedgerBlocks); it only moves up.
-	floors map[partitionID]int64
+	floors map[sink.LedgerPartition]int64
 }
 
 // New validates cfg, registers the metrics on deps.Registerer and returns a
@@ -232,8 +234,8 @@ func New(cfg Config, deps Deps) (*ReadBack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if deps.Querier == nil || deps.Registerer == nil {
-		return nil, errors.New("read-back: Querier and Registerer are required")
+	if deps.Source == nil || deps.Registerer == nil {
+		return nil, errors.New("read-back: Source and Registerer are required")
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -245,7 +247,7 @@ func New(cfg Config, deps Deps) (*ReadBack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ReadBack{cfg: cfg, deps: deps, m: m, floors: map[partitionID]int64{}}, nil
+	return &ReadBack{cfg: cfg, deps: deps, m: m, floors: map[sink.LedgerPartition]int64{}}, nil
 }
 
 // Run refreshes at once and then every Interval until ctx ends; it returns

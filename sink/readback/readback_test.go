@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,9 +16,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
+	"github.com/trustpipe/trustpipe/sink"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden exposition files in testdata/")
 
 // now is the fixed clock of the unit tests; the read-back truncates it to
 // 10:00:30. base is the minute the fixture buckets are placed around.
@@ -50,14 +48,14 @@ func fixture(d dims) []fakeRow {
 type harness struct {
 	rb    *ReadBack
 	reg   *prometheus.Registry
-	fake  *fakeQuerier
+	fake  *fakeSource
 	clock time.Time
 }
 
-func newHarness(t *testing.T, cfg Config, f *fakeQuerier) *harness {
+func newHarness(t *testing.T, cfg Config, f *fakeSource) *harness {
 	t.Helper()
 	h := &harness{reg: prometheus.NewPedanticRegistry(), fake: f, clock: now}
-	rb, err := New(cfg, Deps{Querier: f, Registerer: h.reg, Now: func() time.Time { return h.clock }})
+	rb, err := New(cfg, Deps{Source: f, Registerer: h.reg, Now: func() time.Time { return h.clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,43 +94,29 @@ func (h *harness) exposition(t *testing.T, names ...string) string {
 // rewrites the file.
 func checkGolden(t *testing.T, h *harness, name string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(h.exposition(t)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := testutil.GatherAndCompare(h.reg, bytes.NewReader(want)); err != nil {
-		t.Fatalf("exposition differs from %s (go test -run %s -update rewrites it): %v", path, t.Name(), err)
-	}
-}
-
-func testConfig() Config {
-	c := DefaultConfig()
-	c.Database = "db"
-	return c
+	testkit.Golden(t, filepath.Join("testdata", name), []byte(h.exposition(t)))
 }
 
 func TestExpositionGolden(t *testing.T) {
-	f := &fakeQuerier{rows: fixture(spring), ledger: []ledgerBlock{
-		{"trust-events", 0, 0, 9999}, {"trust-events", 0, 10000, 19999}, {"trust-events", 0, 20005, 25000}, // 5 missing
-		{"trust-events", 1, 0, 9999}, {"trust-events", 1, 10000, 10400},
+	f := &fakeSource{rows: fixture(spring), ledger: []sink.LedgerBlock{
+		blk("trust-events", 0, 0, 9999), blk("trust-events", 0, 10000, 19999), blk("trust-events", 0, 20005, 25000), // 5 missing
+		blk("trust-events", 1, 0, 9999), blk("trust-events", 1, 10000, 10400),
 	}}
-	h := newHarness(t, testConfig(), f)
+	h := newHarness(t, DefaultConfig(), f)
 	h.refresh(t)
 	checkGolden(t, h, "default.golden")
 
 	// One scan of trust_counts (all windows and baselines), one of the
 	// ledger, one of the cohorts (all attribution windows and baselines),
-	// and per attribution window one top-values query per attributed group
-	// kind (campaign, provider, domain) — followed by its group query only
+	// and per attribution window one top-values read per attributed group
+	// kind (campaign, provider, domain) — followed by its group read only
 	// when it finds values, which the fake's empty cohorts never do.
-	if want := 3 + 3*len(indicator.AttributionWindows()); len(f.queries) != want {
-		t.Errorf("%d queries per refresh, want %d", len(f.queries), want)
+	want := []string{"SegmentTotals", "LedgerBlocks", "CohortSegmentTotals"}
+	for range indicator.AttributionWindows() {
+		want = append(want, "CohortTopValues", "CohortTopValues", "CohortTopValues")
+	}
+	if !slices.Equal(f.reads, want) {
+		t.Errorf("reads per refresh %v, want %v", f.reads, want)
 	}
 	out := h.exposition(t)
 	for _, want := range []string{
@@ -169,9 +153,9 @@ func TestBreakdownGolden(t *testing.T) {
 	rows = append(rows, good.scale(3, 1).rows(base.Add(-15*time.Minute), dims{channel: "email"})...)
 	rows = append(rows, good.scale(3, 1).rows(base.Add(-15*time.Minute), dims{campaign: OtherValue, channel: "email"})...)
 
-	cfg := testConfig()
+	cfg := DefaultConfig()
 	cfg.Breakdown, cfg.TopN = "campaign_id", 2
-	f := &fakeQuerier{rows: rows}
+	f := &fakeSource{rows: rows}
 	h := newHarness(t, cfg, f)
 	h.refresh(t)
 	checkGolden(t, h, "breakdown.golden")
@@ -204,7 +188,7 @@ func TestMissingValuesAreAbsent(t *testing.T) {
 			rows = append(rows, r)
 		}
 	}
-	h := newHarness(t, testConfig(), &fakeQuerier{rows: rows})
+	h := newHarness(t, DefaultConfig(), &fakeSource{rows: rows})
 	h.refresh(t)
 	out := h.exposition(t)
 	for line := range strings.SplitSeq(out, "\n") {
@@ -235,7 +219,7 @@ func TestMissingValuesAreAbsent(t *testing.T) {
 }
 
 func TestEmptyDatabase(t *testing.T) {
-	h := newHarness(t, testConfig(), &fakeQuerier{})
+	h := newHarness(t, DefaultConfig(), &fakeSource{})
 	if n := strings.Count(h.exposition(t, "trustpipe_indicator_volume", "trustpipe_ledger_gap_offsets"), "\ntrustpipe_"); n != 0 {
 		t.Fatalf("%d trust series before the first refresh, want none", n)
 	}
@@ -257,7 +241,7 @@ func TestWindowBoundaries(t *testing.T) {
 		at(end.Add(-time.Hour-BaselinePeriod), 1000),              // first second of the 1h baseline
 		at(end.Add(-time.Hour-BaselinePeriod-time.Second), 10000), // before it
 	}
-	h := newHarness(t, testConfig(), &fakeQuerier{rows: rows})
+	h := newHarness(t, DefaultConfig(), &fakeSource{rows: rows})
 	h.refresh(t)
 	out := h.exposition(t, "trustpipe_indicator_volume")
 	if want := `trustpipe_indicator_volume{indicator="unsubscribe_rate",window="1h"} 10` + "\n"; !strings.Contains(out, want) {
@@ -301,10 +285,10 @@ func TestFreshness(t *testing.T) {
 		{"only in the future: absent", end.Add(time.Minute), time.Minute, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig()
+			cfg := DefaultConfig()
 			cfg.BucketSize = tc.bucket
 			rows := []fakeRow{{bucket: tc.newest.Unix(), Row: indicator.Row{EventType: "click", Events: 1}}}
-			h := newHarness(t, cfg, &fakeQuerier{rows: rows})
+			h := newHarness(t, cfg, &fakeSource{rows: rows})
 			h.refresh(t)
 			if got := h.exposition(t, "trustpipe_data_freshness_seconds"); !strings.HasSuffix(got, tc.want) || (tc.want == "") != (got == "") {
 				t.Errorf("got\n%s\nwant suffix %q", got, tc.want)
@@ -313,23 +297,28 @@ func TestFreshness(t *testing.T) {
 	}
 }
 
+// blk is a ledger block; its number assumes the default block size.
+func blk(topic string, partition int32, first, last int64) sink.LedgerBlock {
+	return sink.LedgerBlock{LedgerPartition: sink.LedgerPartition{Topic: topic, Partition: partition}, Block: first / 10000, First: first, Last: last}
+}
+
 func TestLedgerGap(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		blocks []ledgerBlock
+		blocks []sink.LedgerBlock
 		want   int64
 	}{
 		{"empty", nil, 0},
-		{"contiguous", []ledgerBlock{{"t", 0, 0, 9}, {"t", 0, 10, 19}, {"t", 0, 20, 23}}, 0},
-		{"unordered input", []ledgerBlock{{"t", 0, 20, 29}, {"t", 0, 0, 9}, {"t", 0, 10, 14}}, 5},
-		{"partial first block is not a gap", []ledgerBlock{{"t", 0, 7, 9}, {"t", 0, 10, 19}}, 0},
-		{"missing block", []ledgerBlock{{"t", 0, 0, 9}, {"t", 0, 20, 29}}, 10},
-		{"summed over partitions and topics", []ledgerBlock{
-			{"t", 0, 0, 9}, {"t", 0, 12, 19}, {"t", 1, 0, 9}, {"t", 1, 13, 19}, {"u", 0, 0, 9}, {"u", 0, 11, 19},
+		{"contiguous", []sink.LedgerBlock{blk("t", 0, 0, 9), blk("t", 0, 10, 19), blk("t", 0, 20, 23)}, 0},
+		{"unordered input", []sink.LedgerBlock{blk("t", 0, 20, 29), blk("t", 0, 0, 9), blk("t", 0, 10, 14)}, 5},
+		{"partial first block is not a gap", []sink.LedgerBlock{blk("t", 0, 7, 9), blk("t", 0, 10, 19)}, 0},
+		{"missing block", []sink.LedgerBlock{blk("t", 0, 0, 9), blk("t", 0, 20, 29)}, 10},
+		{"summed over partitions and topics", []sink.LedgerBlock{
+			blk("t", 0, 0, 9), blk("t", 0, 12, 19), blk("t", 1, 0, 9), blk("t", 1, 13, 19), blk("u", 0, 0, 9), blk("u", 0, 11, 19),
 		}, 2 + 3 + 1},
-		{"same offsets in another partition are no gap", []ledgerBlock{{"t", 0, 0, 9}, {"t", 1, 10, 19}}, 0},
-		{"overlap from a changed block size", []ledgerBlock{{"t", 0, 0, 9999}, {"t", 0, 3000, 5999}, {"t", 0, 10000, 10010}}, 0},
-		{"hole after an overlap", []ledgerBlock{{"t", 0, 0, 9999}, {"t", 0, 3000, 5999}, {"t", 0, 10002, 10010}}, 2},
+		{"same offsets in another partition are no gap", []sink.LedgerBlock{blk("t", 0, 0, 9), blk("t", 1, 10, 19)}, 0},
+		{"overlap from a changed block size", []sink.LedgerBlock{blk("t", 0, 0, 9999), blk("t", 0, 3000, 5999), blk("t", 0, 10000, 10010)}, 0},
+		{"hole after an overlap", []sink.LedgerBlock{blk("t", 0, 0, 9999), blk("t", 0, 3000, 5999), blk("t", 0, 10002, 10010)}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ledgerGap(tc.blocks); got != tc.want {
@@ -342,8 +331,8 @@ func TestLedgerGap(t *testing.T) {
 // TestFailedRefreshKeepsValues: a failing ClickHouse leaves the previous
 // series, counts the error and does not move the success timestamp.
 func TestFailedRefreshKeepsValues(t *testing.T) {
-	f := &fakeQuerier{rows: fixture(spring)}
-	h := newHarness(t, testConfig(), f)
+	f := &fakeSource{rows: fixture(spring)}
+	h := newHarness(t, DefaultConfig(), f)
 	h.refresh(t)
 	names := []string{"trustpipe_indicator", "trustpipe_trust_index", "trustpipe_readback_success_timestamp_seconds", "trustpipe_data_freshness_seconds"}
 	before := h.exposition(t, names...)
@@ -351,8 +340,8 @@ func TestFailedRefreshKeepsValues(t *testing.T) {
 	h.clock = now.Add(time.Minute)
 	f.err = errors.New("connection refused")
 	err := h.rb.Refresh(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "read-back totals query: connection refused") {
-		t.Fatalf("Refresh error = %v, want the query named", err)
+	if err == nil || !strings.Contains(err.Error(), "read-back: connection refused") {
+		t.Fatalf("Refresh error = %v, want it wrapped", err)
 	}
 	if after := h.exposition(t, names...); after != before {
 		t.Errorf("series changed after a failed refresh:\n%s\nwant\n%s", after, before)
@@ -371,8 +360,8 @@ func TestFailedRefreshKeepsValues(t *testing.T) {
 }
 
 func TestRunRefreshesUntilCancelled(t *testing.T) {
-	f := &fakeQuerier{rows: fixture(spring)}
-	cfg := testConfig()
+	f := &fakeSource{rows: fixture(spring)}
+	cfg := DefaultConfig()
 	cfg.Interval = 10 * time.Millisecond
 	h := newHarness(t, cfg, f)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -381,7 +370,7 @@ func TestRunRefreshesUntilCancelled(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		f.mu.Lock()
-		n := len(f.queries)
+		n := len(f.reads)
 		f.mu.Unlock()
 		if n >= 6 { // three refreshes
 			break
@@ -407,7 +396,6 @@ func TestConfigValidation(t *testing.T) {
 		want  error
 		value string
 	}{
-		{"database", func(c *Config) { c.Database = "x; DROP" }, ErrDatabase, `got "x; DROP"`},
 		{"interval", func(c *Config) { c.Interval = 0 }, ErrInterval, "got 0s"},
 		{"timeout", func(c *Config) { c.Timeout = -time.Second }, ErrTimeout, "got -1s"},
 		{"bucket", func(c *Config) { c.BucketSize = 0 }, ErrBucketSize, "got 0s"},
@@ -419,12 +407,12 @@ func TestConfigValidation(t *testing.T) {
 		}, nil, "ctr is a click metric"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := testConfig()
+			c := DefaultConfig()
 			tc.edit(&c)
 			if err := c.Validate(); err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.value) {
 				t.Fatalf("Validate error = %v, want %v naming %q", err, tc.want, tc.value)
 			}
-			_, err := New(c, Deps{Querier: &fakeQuerier{}, Registerer: prometheus.NewRegistry()})
+			_, err := New(c, Deps{Source: &fakeSource{}, Registerer: prometheus.NewRegistry()})
 			if err == nil || !strings.Contains(err.Error(), tc.value) {
 				t.Fatalf("New error = %v, want it to contain %q", err, tc.value)
 			}
@@ -432,9 +420,9 @@ func TestConfigValidation(t *testing.T) {
 	}
 	// Top N also bounds the attributed campaigns and domains, so it is
 	// checked without a breakdown too.
-	c := testConfig()
+	c := DefaultConfig()
 	c.TopN = 0
-	if _, err := New(c, Deps{Querier: &fakeQuerier{}, Registerer: prometheus.NewRegistry()}); !errors.Is(err, ErrTopN) {
+	if _, err := New(c, Deps{Source: &fakeSource{}, Registerer: prometheus.NewRegistry()}); !errors.Is(err, ErrTopN) {
 		t.Fatalf("New with top N 0 = %v, want a top N error", err)
 	}
 }
@@ -446,9 +434,9 @@ func TestMinVolumeFollowsIndexOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testConfig()
+	c := DefaultConfig()
 	c.Index = idx
-	h := newHarness(t, c, &fakeQuerier{})
+	h := newHarness(t, c, &fakeSource{})
 	out := h.exposition(t, "trustpipe_indicator_min_volume")
 	for _, want := range []string{
 		`trustpipe_indicator_min_volume{indicator="complaint_rate"} 5000`,
@@ -489,7 +477,7 @@ func TestSeriesBound(t *testing.T) {
 	if i != 20 || w != 4 || wa != 2 || a != 13 {
 		t.Fatalf("indicators %d, windows %d, attribution windows %d, attributed %d: update the documented bound", i, w, wa, a)
 	}
-	cfg := testConfig()
+	cfg := DefaultConfig()
 	cfg.TopN = topN
 	// Attributed: per window 3·13 program + 2·13·10 campaigns + 2·10
 	// providers (at most TopN) + 2·11 domains with "other".
@@ -534,7 +522,7 @@ func TestSeriesBound(t *testing.T) {
 
 	counts := map[int]int{}
 	for _, campaigns := range []int{0, 100, 100_000} {
-		h := newHarness(t, cfg, &fakeQuerier{rows: load(campaigns)})
+		h := newHarness(t, cfg, &fakeSource{rows: load(campaigns)})
 		h.refresh(t)
 		out := h.exposition(t)
 		if strings.Contains(out, `dimension_value="x`) || strings.Contains(out, `dimension_value="c-`) || strings.Contains(out, `dimension_value=""`) || strings.Contains(out, `dimension_value="éé`) {

@@ -12,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 )
 
 // TestRecordingRulesReadTheExposition feeds the golden expositions of this
@@ -20,13 +22,7 @@ import (
 // names and labels the read-back exports are the ones the rules select, and
 // with a breakdown the rules still read the aggregate series.
 func TestRecordingRulesReadTheExposition(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("promtool not found (CI=true; install Debian package prometheus): %v", err)
-		}
-		t.Skipf("promtool not found (install Debian package prometheus): %v", err)
-	}
+	promtool := testkit.Tool(t, "promtool", "prometheus")
 	rules, err := filepath.Abs(filepath.Join("..", "..", "dashboards", "prometheus", "recording.rules.yml"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package sinktest gives integration tests a migrated, private ClickHouse
 // database on the test server named by TRUSTPIPE_TEST_CLICKHOUSE_ADDR
-// (`.ci/run` starts one). Without it tests skip — except under CI=true, where
-// a missing server fails the test: CI must never silently skip integration.
+// (`.ci/run` starts one). Without it tests skip — except under CI=true,
+// where a missing server fails the test (testkit.Env).
 package sinktest
 
 import (
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustpipe/trustpipe/aggregate/testkit"
 	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/localserver"
 )
@@ -21,17 +22,10 @@ import (
 const AddrEnv = "TRUSTPIPE_TEST_CLICKHOUSE_ADDR"
 
 // Addr returns the test server address, skipping (or failing under CI) when
-// none is configured.
+// none is configured (testkit.Env).
 func Addr(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv(AddrEnv)
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set under CI=true: integration tests must not skip (run `bash .ci/run`)", AddrEnv)
-		}
-		t.Skipf("%s not set: start one with `go run ./cmd/localclickhouse start .tmp/clickhouse 19000` and export %s=127.0.0.1:19000", AddrEnv, AddrEnv)
-	}
-	return addr
+	return testkit.Env(t, AddrEnv, "start one with `go run ./cmd/localclickhouse start .tmp/clickhouse 19000` and export "+AddrEnv+"=127.0.0.1:19000")
 }
 
 // Database returns a fresh database name, unique to this test run.
@@ -48,16 +42,10 @@ func Database(t testing.TB) string {
 const ClusterDirEnv = "TRUSTPIPE_TEST_CLICKHOUSE_CLUSTER_DIR"
 
 // Cluster returns the private test cluster, skipping (or failing under CI)
-// when none is configured.
+// when none is configured (testkit.Env).
 func Cluster(t testing.TB) *localserver.Cluster {
 	t.Helper()
-	dir := os.Getenv(ClusterDirEnv)
-	if dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set under CI=true: integration tests must not skip (run `bash .ci/run`)", ClusterDirEnv)
-		}
-		t.Skipf("%s not set: start one with `go run ./cmd/localclickhouse start-cluster .tmp/cluster 19100` and export %s=.tmp/cluster", ClusterDirEnv, ClusterDirEnv)
-	}
+	dir := testkit.Env(t, ClusterDirEnv, "start one with `go run ./cmd/localclickhouse start-cluster .tmp/cluster 19100` and export "+ClusterDirEnv+"=.tmp/cluster")
 	c, err := localserver.LoadCluster(dir)
 	if err != nil {
 		t.Fatal(err)

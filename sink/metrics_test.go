@@ -1,0 +1,65 @@
+package sink_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/trustpipe/trustpipe/aggregate"
+	"github.com/trustpipe/trustpipe/sink"
+)
+
+// TestMetrics: one stored snapshot and a failed, retried attempt, as the
+// alerts and dashboards read them; and every name is in the package doc.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := sink.NewMetrics(reg)
+	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), Uniques: make([]aggregate.UniqueRow, 4), IDs: make([]aggregate.IDRow, 2), Ledger: make([]aggregate.LedgerRow, 1)},
+		1500*time.Millisecond, time.Unix(1700000000, 0))
+	m.Failed()
+	m.Failed()
+	m.Retried()
+	want := `
+# HELP trustpipe_last_flush_success_timestamp_seconds Unix time of the last successfully stored snapshot.
+# TYPE trustpipe_last_flush_success_timestamp_seconds gauge
+trustpipe_last_flush_success_timestamp_seconds 1.7e+09
+# HELP trustpipe_rows_written_total Rows inserted into ClickHouse, by storage table.
+# TYPE trustpipe_rows_written_total counter
+trustpipe_rows_written_total{table="cohorts"} 0
+trustpipe_rows_written_total{table="contacts"} 0
+trustpipe_rows_written_total{table="counts"} 3
+trustpipe_rows_written_total{table="ids"} 2
+trustpipe_rows_written_total{table="ledger"} 1
+trustpipe_rows_written_total{table="uniques"} 4
+# HELP trustpipe_sink_errors_total Failed attempts to store a snapshot (ClickHouse or dead-letter topic).
+# TYPE trustpipe_sink_errors_total counter
+trustpipe_sink_errors_total 2
+# HELP trustpipe_sink_retries_total Retries of a failed snapshot store.
+# TYPE trustpipe_sink_retries_total counter
+trustpipe_sink_retries_total 1
+`
+	names := []string{"trustpipe_last_flush_success_timestamp_seconds", "trustpipe_rows_written_total", "trustpipe_sink_errors_total", "trustpipe_sink_retries_total"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "trustpipe_flush_duration_seconds"); err != nil || n != 1 {
+		t.Errorf("flush duration: %d series, %v", n, err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("store.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if !strings.Contains(string(doc), mf.GetName()) {
+			t.Errorf("%s is not listed in the package doc (store.go)", mf.GetName())
+		}
+	}
+}
