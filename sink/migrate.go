@@ -58,7 +58,7 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 		}
 		for _, r := range recorded {
 			record := func(b driver.Batch) error { return b.Append(uint32(r.version), r.name, time.Now()) }
-			if err := s.insert(ctx, "schema_migrations", "version, name, applied_at", 1, record); err != nil {
+			if err := s.recordMigration(ctx, record); err != nil {
 				return applied, fmt.Errorf("migrate: record migration %d: %w", r.version, err)
 			}
 			done[r.version] = true
@@ -79,6 +79,27 @@ func (s *Store) Migrate(ctx context.Context, extra []View) (applied []string, er
 		}
 	}
 	return applied, nil
+}
+
+// recordMigration inserts one schema_migrations row, retrying transient
+// errors a bounded number of times. On a cluster, instances that start
+// together insert into the same replicated partition, and a quorum insert
+// fails with "quorum for previous write has not been satisfied yet" (code
+// 286) while another instance's is in flight; the rows are idempotent
+// (replaced by version), so trying again is always safe.
+func (s *Store) recordMigration(ctx context.Context, record func(driver.Batch) error) error {
+	var err error
+	for attempt := 1; attempt <= viewAttempts; attempt++ {
+		if err = s.insert(ctx, "schema_migrations", "version, name, applied_at", 1, record); err == nil || !Retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(50+rand.IntN(100*attempt)) * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("after %d attempts: %w", viewAttempts, err)
 }
 
 // ClickHouse error codes of objects that appeared or vanished under a
