@@ -221,7 +221,7 @@ type pipelineRun struct{ rate, cpuMicros, peakMiB float64 }
 // TRUSTPIPE_BENCH_CPUPROFILE=<file> has the child write a CPU profile.
 func trustpipeProcess(b *testing.B, st *sink.Store, cfg sink.Config, brokers []string, n int) pipelineRun {
 	ctx := context.Background()
-	for _, t := range []string{"ingest_ledger_blocks", "event_ids"} {
+	for _, t := range []string{"ingest_ledger_blocks", "event_id_blocks"} {
 		if err := st.Conn().Exec(ctx, "TRUNCATE TABLE "+cfg.Database+"."+t); err != nil {
 			b.Fatal(err)
 		}
