@@ -205,7 +205,7 @@ type Snapshot struct {
 	Contacts []ContactRow
 	Cohorts  []CohortRow
 	Uniques  []UniqueRow
-	IDs      []IDRow
+	IDs      []IDBlock
 	Ledger   []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
 	// completed (its nominal end, (block+1)*BlockSize-1): committing offset+1,

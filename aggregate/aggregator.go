@@ -60,7 +60,10 @@ type blockState struct {
 	contacts    map[ContactRow]struct{}
 	newContacts []ContactRow
 
-	ids []IDRow // dedup decisions since the last snapshot
+	// ids are the block's dedup decisions so far (cumulative, like its
+	// counts); idsDirty says some came since the last snapshot.
+	ids      IDBlock
+	idsDirty bool
 
 	cohortIndex map[CohortKey]int32
 	cohorts     []cohortEntry
@@ -113,8 +116,7 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 		h, t := IDHash(ev.ID), recordSecs(recordTime)
 		dup := d.decide(&a.cfg, b.ref.Block, h, t)
 		b.watermark = d.newest
-		b.ids = append(b.ids, IDRow{Topic: topic, Partition: partition, Offset: offset, Hash: h, RecordTime: t, Duplicate: dup})
-		a.pending++
+		a.recordID(b, offset, h, t, dup)
 		if dup {
 			b.duplicates++
 			return Duplicate
@@ -142,8 +144,7 @@ func (a *Aggregator) AcceptRecord(topic string, partition int32, offset int64, r
 		h, t := IDHash(recordID), recordSecs(recordTime)
 		dup := d.decide(&a.cfg, b.ref.Block, h, t)
 		b.watermark = d.newest
-		b.ids = append(b.ids, IDRow{Topic: topic, Partition: partition, Offset: offset, Hash: h, RecordTime: t, Duplicate: dup})
-		a.pending++
+		a.recordID(b, offset, h, t, dup)
 		if dup {
 			b.duplicates++
 			return Duplicate
@@ -153,6 +154,16 @@ func (a *Aggregator) AcceptRecord(topic string, partition int32, offset int64, r
 		a.count(b, &evs[i])
 	}
 	return Counted
+}
+
+// recordID stores a dedup decision in block b; the block's id row is one
+// pending row however many decisions it holds.
+func (a *Aggregator) recordID(b *blockState, offset int64, h uint64, t int64, dup bool) {
+	b.ids.record(offset, h, t, dup)
+	if !b.idsDirty {
+		b.idsDirty = true
+		a.pending++
+	}
 }
 
 // count adds one event to block b's counts and engaged contacts.
@@ -390,10 +401,13 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		b := a.free[n-1]
 		a.free = a.free[:n-1]
 		b.ref, b.first, b.last = ref, first, first
+		b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 		return b
 	}
-	return &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{}),
+	b := &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{}),
 		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{})}
+	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
+	return b
 }
 
 // release returns a block that will never be written again to the pool.
@@ -405,8 +419,11 @@ func (a *Aggregator) release(b *blockState) {
 	clear(b.contacts)
 	clear(b.cohortIndex)
 	clear(b.uniques)
-	b.entries, b.dirty, b.newContacts, b.ids = b.entries[:0], b.dirty[:0], b.newContacts[:0], b.ids[:0]
+	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
 	b.cohorts, b.cohortDirty, b.newUniques = b.cohorts[:0], b.cohortDirty[:0], b.newUniques[:0]
+	// The id arrays are not reused: a snapshot still being written may
+	// share them (IDBlock.shared).
+	b.ids, b.idsDirty = IDBlock{}, false
 	b.accepted, b.rejected, b.skipped, b.duplicates, b.watermark, b.ledgerDirty = 0, 0, 0, 0, 0, false
 	a.free = append(a.free, b)
 }
@@ -422,8 +439,11 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 }
 
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques) + len(b.ids)
+	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques)
 	if b.ledgerDirty {
+		n++
+	}
+	if b.idsDirty {
 		n++
 	}
 	return n
@@ -445,7 +465,10 @@ func (a *Aggregator) Snapshot() *Snapshot {
 	// letting them grow by doubling) held up to twice that in memory.
 	var counts, contacts, ids, ledger int
 	size := func(b *blockState) {
-		counts, contacts, ids, ledger = counts+len(b.dirty), contacts+len(b.newContacts), ids+len(b.ids), ledger+1
+		counts, contacts, ledger = counts+len(b.dirty), contacts+len(b.newContacts), ledger+1
+		if b.idsDirty {
+			ids++
+		}
 	}
 	for _, p := range a.partitions {
 		for _, b := range p.done {
@@ -455,7 +478,7 @@ func (a *Aggregator) Snapshot() *Snapshot {
 			size(p.cur)
 		}
 	}
-	s := &Snapshot{Counts: make([]CountRow, 0, counts), Contacts: make([]ContactRow, 0, contacts), IDs: make([]IDRow, 0, ids),
+	s := &Snapshot{Counts: make([]CountRow, 0, counts), Contacts: make([]ContactRow, 0, contacts), IDs: make([]IDBlock, 0, ids),
 		Ledger: make([]LedgerRow, 0, ledger)}
 	for _, p := range a.partitions {
 		for _, b := range p.done {
@@ -527,11 +550,10 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	b.cohortDirty = b.cohortDirty[:0]
 	s.Uniques = append(s.Uniques, b.newUniques...)
 	b.newUniques = b.newUniques[:0]
-	for i := range b.ids {
-		b.ids[i].Version = version
+	if b.idsDirty {
+		s.IDs = append(s.IDs, b.ids.shared(version))
+		b.idsDirty = false
 	}
-	s.IDs = append(s.IDs, b.ids...)
-	b.ids = b.ids[:0]
 	if b.ledgerDirty || complete {
 		s.Ledger = append(s.Ledger, LedgerRow{
 			BlockRef:    b.ref,

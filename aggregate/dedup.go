@@ -78,17 +78,47 @@ const (
 // probability n/2^64 (5e-14 at a million ids).
 func IDHash(id string) uint64 { return xxhash.Sum64String(id) }
 
-// IDRow records the dedup decision about one valid event, so that a later
-// read starting after it can load what was counted before (HistoryQuery).
-// Storage keeps one row per (topic, partition, offset), the highest version.
-type IDRow struct {
-	Topic      string
-	Partition  int32
-	Offset     int64
-	Hash       uint64
-	RecordTime int64 // Unix seconds of the Kafka record timestamp
-	Duplicate  bool
-	Version    int64
+// IDBlock holds the dedup decisions about the valid events of one block, in
+// offset order, as far as one read of it got: the arrays of one stored row
+// per (topic, partition, block). Like a count row it is cumulative and
+// carries the block's version, so storage keeps the highest version and a
+// re-read rewrites the same row; a later read starting after the block
+// loads what was counted in it (HistoryQuery). One row per block rather
+// than per event keeps a backfill's dedup inserts small.
+type IDBlock struct {
+	BlockRef
+	// Base is the block's nominal first offset (Block × BlockSize);
+	// Offsets are relative to it.
+	Base        int64
+	Offsets     []uint32
+	Hashes      []uint64
+	RecordTimes []uint32 // Unix seconds of the Kafka record timestamps
+	Duplicates  []uint8  // 1: valid, not counted (its id already was)
+	Version     int64
+}
+
+// Len is the number of decisions in the block.
+func (b *IDBlock) Len() int { return len(b.Offsets) }
+
+// record appends one decision.
+func (b *IDBlock) record(offset int64, h uint64, t int64, dup bool) {
+	d := uint8(0)
+	if dup {
+		d = 1
+	}
+	b.Offsets = append(b.Offsets, uint32(offset-b.Base))
+	b.Hashes = append(b.Hashes, h)
+	b.RecordTimes = append(b.RecordTimes, uint32(t))
+	b.Duplicates = append(b.Duplicates, d)
+}
+
+// shared returns the decisions so far, for a snapshot: capped slices of
+// the block's own arrays, which later decisions append to without touching
+// what the snapshot holds.
+func (b *IDBlock) shared(version int64) IDBlock {
+	n := len(b.Offsets)
+	return IDBlock{BlockRef: b.BlockRef, Base: b.Base, Offsets: b.Offsets[:n:n], Hashes: b.Hashes[:n:n],
+		RecordTimes: b.RecordTimes[:n:n], Duplicates: b.Duplicates[:n:n], Version: version}
 }
 
 // HistoryQuery says which stored decisions a read of a partition starting

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -159,14 +160,14 @@ func oracle(recs []rec, block int64, window time.Duration, maxIDs int) map[int64
 // storedHistory answers a HistoryQuery from the rows a run stored, as the
 // sink does from ClickHouse (highest version per offset; ledger watermarks).
 type storedHistory struct {
-	ids    map[int64]IDRow
+	ids    map[int64]IDBlock // by block
 	ledger map[int64]LedgerRow
 }
 
 func (s *storedHistory) apply(snap *Snapshot) {
 	for _, r := range snap.IDs {
-		if old, ok := s.ids[r.Offset]; !ok || r.Version >= old.Version {
-			s.ids[r.Offset] = r
+		if old, ok := s.ids[r.Block]; !ok || r.Version >= old.Version {
+			s.ids[r.Block] = r
 		}
 	}
 	for _, l := range snap.Ledger {
@@ -183,10 +184,18 @@ func (s *storedHistory) load(q HistoryQuery) History {
 			h.Watermark = max(h.Watermark, l.Watermark)
 		}
 	}
-	for off := q.FromOffset; off < q.Before; off++ {
-		r, ok := s.ids[off]
-		if ok && !r.Duplicate && r.RecordTime > h.Watermark-int64(q.Window/time.Second) {
-			h.IDs = append(h.IDs, SeenID{Offset: off, Hash: r.Hash, RecordTime: r.RecordTime})
+	var blocks []int64
+	for b := range s.ids {
+		blocks = append(blocks, b)
+	}
+	slices.Sort(blocks)
+	for _, b := range blocks {
+		r := s.ids[b]
+		for i := range r.Offsets {
+			off, t := r.Base+int64(r.Offsets[i]), int64(r.RecordTimes[i])
+			if off >= q.FromOffset && off < q.Before && r.Duplicates[i] == 0 && t > h.Watermark-int64(q.Window/time.Second) {
+				h.IDs = append(h.IDs, SeenID{Offset: off, Hash: r.Hashes[i], RecordTime: t})
+			}
 		}
 	}
 	return h
@@ -219,7 +228,7 @@ func TestDedupIsDeterministicAcrossReads(t *testing.T) {
 		want := oracle(recs, block, window, maxIDs)
 
 		full := newDedupAgg(t, block, window, maxIDs)
-		st := &storedHistory{ids: map[int64]IDRow{}, ledger: map[int64]LedgerRow{}}
+		st := &storedHistory{ids: map[int64]IDBlock{}, ledger: map[int64]LedgerRow{}}
 		got := map[int64]Outcome{}
 		for off := range int64(len(recs)) {
 			for o, v := range feed1(full, recs, off) {

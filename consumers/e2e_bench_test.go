@@ -221,7 +221,7 @@ type pipelineRun struct{ rate, cpuMicros, peakMiB float64 }
 // TRUSTPIPE_BENCH_CPUPROFILE=<file> has the child write a CPU profile.
 func trustpipeProcess(b *testing.B, st *sink.Store, cfg sink.Config, brokers []string, n int) pipelineRun {
 	ctx := context.Background()
-	for _, t := range []string{"ingest_ledger_blocks", "event_ids"} {
+	for _, t := range []string{"ingest_ledger_blocks", "event_id_blocks"} {
 		if err := st.Conn().Exec(ctx, "TRUNCATE TABLE "+cfg.Database+"."+t); err != nil {
 			b.Fatal(err)
 		}
@@ -294,7 +294,7 @@ func servePipeline(specJSON string) error {
 		return err
 	}
 	defer st.Close()
-	r := NewGroupReader(spec.Brokers, spec.Group, []string{"bench"}, nil, DefaultConfig().QueueSize, nil)
+	r := NewGroupReader(spec.Brokers, spec.Group, []string{"bench"}, nil, DefaultConfig().QueueSize, kafka.ReadCommitted, nil)
 	defer r.Close()
 	pseudonyms, err := NewPseudonymizer([]byte("bench-pseudonym-key-0123456789"))
 	if err != nil {
@@ -330,7 +330,7 @@ func (discard) WriteMessages(context.Context, ...kafka.Message) error { return n
 
 // benchReader is configured like the live pipeline's reader.
 func benchReader(brokers []string, group string) *kafka.Reader {
-	return NewGroupReader(brokers, group, []string{"bench"}, nil, DefaultConfig().QueueSize, nil)
+	return NewGroupReader(brokers, group, []string{"bench"}, nil, DefaultConfig().QueueSize, kafka.ReadCommitted, nil)
 }
 
 // kafkaEngineDDL is the comparison the design's throughput target names:

@@ -28,7 +28,12 @@ const FetchMaxBytes = 4 << 20
 // for ever, when a busy or slow broker takes longer to assemble a large
 // response. A second costs nothing while records flow (the broker answers as
 // soon as MinBytes are there) and MaxBytes keeps responses quick to build.
-func NewGroupReader(brokers []string, group string, topics []string, dialer *kafka.Dialer, queueSize int, log *slog.Logger) *kafka.Reader {
+//
+// isolation is kafka.ReadCommitted unless the topics have no transactional
+// producers: kafka.ReadUncommitted then saves the classifier's fetches
+// (the pipeline runs without Transactions), but would count records of
+// open and aborted transactions, and dead-letter markers, if there were any.
+func NewGroupReader(brokers []string, group string, topics []string, dialer *kafka.Dialer, queueSize int, isolation kafka.IsolationLevel, log *slog.Logger) *kafka.Reader {
 	cfg := kafka.ReaderConfig{
 		Brokers:               brokers,
 		GroupID:               group,
@@ -36,7 +41,7 @@ func NewGroupReader(brokers []string, group string, topics []string, dialer *kaf
 		Dialer:                dialer,
 		MinBytes:              1,
 		MaxBytes:              FetchMaxBytes,
-		IsolationLevel:        kafka.ReadCommitted,
+		IsolationLevel:        isolation,
 		MaxWait:               time.Second,
 		QueueCapacity:         queueSize,
 		CommitInterval:        0,

@@ -46,18 +46,41 @@ type Classifier interface {
 // Cost: while records flow, every byte is fetched twice (once by the
 // reader, once here, in fetches of up to MaxBytes). Only offsets that are not
 // data are remembered, and only for the range last fetched per partition.
+// So that the pipeline does not wait for the second fetch, the range after
+// the current one is fetched ahead, in the background, when the broker
+// said it already holds records past it (a backfill; at the live tail there
+// is nothing to fetch ahead); at most maxPrefetches such fetches run at once.
 type Transactions struct {
 	transport kafka.RoundTripper
 	addr      net.Addr
 	maxBytes  int32
-	parts     map[partitionKey]*txnRange
+	parts     map[partitionKey]*txnPartition
+	// prefetches holds a token per fetch running ahead (bounding the
+	// responses in memory at once).
+	prefetches chan struct{}
+}
+
+// maxPrefetches bounds the fetches running ahead, over all partitions.
+const maxPrefetches = 2
+
+// txnPartition is one partition's current range and the fetch of the next.
+type txnPartition struct {
+	cur  *txnRange
+	next chan fetched // nil: none under way; buffered, so the fetch never blocks
+}
+
+type fetched struct {
+	r   *txnRange
+	err error
 }
 
 // txnRange is what one raw fetch taught about a partition: offsets in
-// [from, to) not listed in kinds are data.
+// [from, to) not listed in kinds are data. more says the broker held
+// readable records at or past to when it answered.
 type txnRange struct {
 	from, to int64
 	kinds    map[int64]RecordKind
+	more     bool
 }
 
 // NewTransactions returns a classifier fetching from brokers through
@@ -67,21 +90,64 @@ func NewTransactions(brokers []string, transport kafka.RoundTripper, maxBytes in
 	if transport == nil {
 		transport = kafka.DefaultTransport
 	}
-	return &Transactions{transport: transport, addr: kafka.TCP(brokers...), maxBytes: int32(maxBytes), parts: map[partitionKey]*txnRange{}}
+	return &Transactions{transport: transport, addr: kafka.TCP(brokers...), maxBytes: int32(maxBytes),
+		parts: map[partitionKey]*txnPartition{}, prefetches: make(chan struct{}, maxPrefetches)}
 }
 
 // Classify returns the kind of m. It is called by one goroutine.
 func (t *Transactions) Classify(ctx context.Context, m *kafka.Message) (RecordKind, error) {
 	k := partitionKey{m.Topic, m.Partition}
-	r := t.parts[k]
-	if r == nil || m.Offset < r.from || m.Offset >= r.to {
-		var err error
-		if r, err = t.fetch(ctx, m.Topic, m.Partition, m.Offset); err != nil {
+	p := t.parts[k]
+	if p == nil {
+		p = &txnPartition{}
+		t.parts[k] = p
+	}
+	if p.cur == nil || m.Offset < p.cur.from || m.Offset >= p.cur.to {
+		r, err := t.take(ctx, p, m.Topic, m.Partition, m.Offset)
+		if err != nil {
 			return Data, err
 		}
-		t.parts[k] = r
+		p.cur = r
 	}
-	return r.kinds[m.Offset], nil
+	if p.next == nil && p.cur.more {
+		t.prefetch(ctx, p, m.Topic, m.Partition, p.cur.to)
+	}
+	return p.cur.kinds[m.Offset], nil
+}
+
+// take returns the range holding offset: the one fetched ahead if it does
+// (waiting for it), else a fresh fetch. A failed or empty fetch ahead is
+// dropped: the fresh fetch reports its own error.
+func (t *Transactions) take(ctx context.Context, p *txnPartition, topic string, partition int, offset int64) (*txnRange, error) {
+	if next := p.next; next != nil {
+		p.next = nil
+		select {
+		case f := <-next:
+			if f.err == nil && offset >= f.r.from && offset < f.r.to {
+				return f.r, nil
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return t.fetch(ctx, topic, partition, offset)
+}
+
+// prefetch starts fetching the range at offset in the background, unless
+// maxPrefetches are running already.
+func (t *Transactions) prefetch(ctx context.Context, p *txnPartition, topic string, partition int, offset int64) {
+	select {
+	case t.prefetches <- struct{}{}:
+	default:
+		return
+	}
+	next := make(chan fetched, 1)
+	p.next = next
+	go func() {
+		defer func() { <-t.prefetches }()
+		r, err := t.fetch(ctx, topic, partition, offset)
+		next <- fetched{r, err}
+	}()
 }
 
 func (t *Transactions) fetch(ctx context.Context, topic string, partition int, offset int64) (*txnRange, error) {
@@ -121,6 +187,13 @@ func (t *Transactions) fetch(ctx context.Context, topic string, partition int, o
 	if err != nil {
 		return nil, fmt.Errorf("classify transactions of %s/%d at offset %d: %w", topic, partition, offset, err)
 	}
+	// Under read committed the last stable offset bounds what can be read
+	// (-1 from brokers that do not send it).
+	readable := p.HighWatermark
+	if p.LastStableOffset >= 0 {
+		readable = min(readable, p.LastStableOffset)
+	}
+	r.more = r.to < readable
 	if r.to <= offset {
 		// The record was fetched by the reader, so the broker holds it; an
 		// empty answer (a leader change under way) is retried by the caller.

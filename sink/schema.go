@@ -13,19 +13,25 @@ type Tables struct {
 	Cohorts  string // cumulative per-block counts per send-time cohort (ReplacingMergeTree)
 	Uniques  string // recipients, openers and clickers per campaign and send day (ReplacingMergeTree)
 	Ledger   string // per-block offset accounting (ReplacingMergeTree)
-	IDs      string // dedup decision per valid event (ReplacingMergeTree)
+	IDs      string // dedup decisions, one array row per block (ReplacingMergeTree)
+	// LegacyIDs is the table of one dedup decision per row that migrations
+	// before 5 created. It is no longer written; history loads still read
+	// it, so ids counted before the upgrade stay counted, until it is
+	// dropped (README, "Memory and storage").
+	LegacyIDs string
 }
 
 // LiveTables are the storage tables behind the read surface.
 func LiveTables() Tables {
 	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks",
-		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_ids"}
+		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_id_blocks", LegacyIDs: "event_ids"}
 }
 
 // Prefixed returns the storage tables with a prefix, e.g. "shadow_".
 func (t Tables) Prefixed(prefix string) Tables {
 	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Cohorts: prefix + t.Cohorts,
-		Uniques: prefix + t.Uniques, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs}
+		Uniques: prefix + t.Uniques, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs,
+		LegacyIDs: prefix + t.LegacyIDs}
 }
 
 // countColumns are the columns of the count table, in insert order.
@@ -39,7 +45,7 @@ const cohortColumns = "cohort, by_send_time, event_type, detail, campaign_id, ch
 
 const uniqueColumns = "day, campaign_id, channel, kind, contact"
 
-const idColumns = "topic, partition, record_offset, id_hash, record_time, duplicate, version"
+const idColumns = "topic, partition, block, base_offset, offsets, id_hashes, record_times, duplicates, version"
 
 // storageDDL returns the CREATE statements of one set of storage tables.
 //
@@ -137,23 +143,26 @@ ORDER BY (day, campaign_id, channel, kind, contact)`, db, t.Uniques),
 	}
 }
 
-// dedupDDL creates the table of dedup decisions (aggregate.DedupConfig):
-// one row per valid event, keyed by its offset, versioned like count rows,
-// so re-reads replace their own rows. Loading a partition's history reads
-// a range of offsets (the primary key) within a window of record time
-// (monthly partitions: old months can be dropped, see README).
+// dedupDDL creates the table of dedup decisions (aggregate.IDBlock): one
+// row per block, keyed and versioned like the count rows, holding the
+// block's decisions as parallel arrays (offsets relative to base_offset),
+// so re-reads replace their block's row and a backfill inserts one row per
+// block rather than per event. Loading a partition's history reads the
+// blocks of a range of offsets (the primary key) and filters the unfolded
+// decisions by offset and record time.
 func dedupDDL(db string, t Tables) string {
 	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
 	topic String,
 	partition Int32,
-	record_offset Int64,
-	id_hash UInt64,
-	record_time DateTime,
-	duplicate UInt8,
+	block Int64,
+	base_offset Int64,
+	offsets Array(UInt32),
+	id_hashes Array(UInt64),
+	record_times Array(UInt32),
+	duplicates Array(UInt8),
 	version Int64
 ) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(record_time)
-ORDER BY (topic, partition, record_offset)`, db, t.IDs)
+ORDER BY (topic, partition, block)`, db, t.IDs)
 }
 
 // migration is one versioned, append-only schema step. Never edit a
@@ -177,7 +186,7 @@ var migrations = []migration{
 	}},
 	{3, "dedup: event ids table; ledger duplicates and watermark", func(db string) []string {
 		t := LiveTables()
-		return []string{dedupDDL(db, t),
+		return []string{legacyDedupDDL(db, t),
 			fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN duplicates UInt64 DEFAULT 0 AFTER skipped", db, t.Ledger),
 			fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN dedup_watermark Int64 DEFAULT 0 AFTER duplicates", db, t.Ledger)}
 	}},
@@ -187,6 +196,25 @@ var migrations = []migration{
 	{5, "attribution: per-block send-time cohort counts, unique recipients/openers/clickers", func(db string) []string {
 		return attributionDDL(db, LiveTables())
 	}},
+	{6, "dedup: one row of decision arrays per block (event_id_blocks); event_ids kept for history loads", func(db string) []string {
+		return []string{dedupDDL(db, LiveTables())}
+	}},
+}
+
+// legacyDedupDDL is migration 3's table of one decision per valid event,
+// as released (Tables.LegacyIDs).
+func legacyDedupDDL(db string, t Tables) string {
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	topic String,
+	partition Int32,
+	record_offset Int64,
+	id_hash UInt64,
+	record_time DateTime,
+	duplicate UInt8,
+	version Int64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(record_time)
+ORDER BY (topic, partition, record_offset)`, db, t.LegacyIDs)
 }
 
 // baseViews are the storage read surface (CONTRACT.md §3) over one set of
@@ -220,9 +248,12 @@ GROUP BY bucket, event_type, detail, campaign_id, channel, segment, source, pers
 		{Name: "ingest_ledger", Query: fmt.Sprintf(`SELECT
 	topic, partition, block, first_offset, last_offset, consumed, accepted, rejected, skipped, duplicates, complete
 FROM %s.%s FINAL`, db, t.Ledger)},
-		{Name: "duplicate_events", Query: fmt.Sprintf(`SELECT topic, partition, record_offset, record_time
-FROM %s.%s FINAL
-WHERE duplicate = 1`, db, t.IDs)},
+		{Name: "duplicate_events", Query: fmt.Sprintf(`SELECT topic, partition, base_offset + rel AS record_offset, toDateTime(at) AS record_time
+FROM (
+	SELECT topic, partition, base_offset, offsets, record_times, duplicates
+	FROM %s.%s FINAL
+) ARRAY JOIN offsets AS rel, record_times AS at, duplicates AS dup
+WHERE dup = 1`, db, t.IDs)},
 		{Name: "engaged_contacts", Query: fmt.Sprintf(`SELECT day, campaign_id, channel, segment, source, contact
 FROM %s.%s FINAL`, db, t.Contacts)},
 		{Name: ViewCohortRows, Query: fmt.Sprintf(`SELECT

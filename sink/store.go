@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -136,6 +137,9 @@ type Store struct {
 	db      string
 	tables  Tables
 	cluster string // empty: one node
+	// legacyGone is set once the legacy id table was found missing, so
+	// history loads stop asking for it.
+	legacyGone atomic.Bool
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -279,24 +283,21 @@ func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
 	return s.writeLedger(ctx, snap.Ledger)
 }
 
-func (s *Store) writeIDs(ctx context.Context, rows []aggregate.IDRow) error {
+func (s *Store) writeIDs(ctx context.Context, rows []aggregate.IDBlock) error {
 	return s.insert(ctx, s.tables.IDs, idColumns, len(rows), func(b driver.Batch) error {
 		n := len(rows)
 		topic := make([]string, n)
 		partition := make([]int32, n)
-		offset, version := make([]int64, n), make([]int64, n)
-		hash := make([]uint64, n)
-		at := make([]time.Time, n)
-		dup := make([]uint8, n)
+		block, base, version := make([]int64, n), make([]int64, n), make([]int64, n)
+		offsets, times := make([][]uint32, n), make([][]uint32, n)
+		hashes := make([][]uint64, n)
+		dups := make([][]uint8, n)
 		for i := range rows {
 			r := &rows[i]
-			topic[i], partition[i], offset[i], hash[i] = r.Topic, r.Partition, r.Offset, r.Hash
-			at[i], version[i] = time.Unix(r.RecordTime, 0).UTC(), r.Version
-			if r.Duplicate {
-				dup[i] = 1
-			}
+			topic[i], partition[i], block[i], base[i], version[i] = r.Topic, r.Partition, r.Block, r.Base, r.Version
+			offsets[i], hashes[i], times[i], dups[i] = r.Offsets, r.Hashes, r.RecordTimes, r.Duplicates
 		}
-		return appendColumns(b, topic, partition, offset, hash, at, dup, version)
+		return appendColumns(b, topic, partition, block, base, offsets, hashes, times, dups, version)
 	})
 }
 
@@ -315,35 +316,104 @@ func (s *Store) Duplicates(ctx context.Context, from, to time.Time) (uint64, err
 }
 
 // DedupHistory loads the stored dedup decisions a read of q's partition
-// starting at q.Before needs (aggregate.HistoryQuery). The duplicate flag
-// is filtered here, after FINAL: it is the one column that can differ
-// between two reads' rows of an offset, and a condition on it could be
-// applied before the replacement.
+// starting at q.Before needs (aggregate.HistoryQuery): the counted ids of
+// the block rows starting in [q.FromOffset, q.Before) (FromOffset is a
+// block start), unfolded and filtered after FINAL, so every condition
+// applies to the winning row of each block. Decisions stored before
+// migration 6 (Tables.LegacyIDs) fill the offsets no block row covers.
 func (s *Store) DedupHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error) {
 	var h aggregate.History
 	wm := fmt.Sprintf("SELECT max(dedup_watermark) FROM %s.%s FINAL WHERE topic = ? AND partition = ? AND block < ?", s.db, s.tables.Ledger)
 	if err := s.conn.QueryRow(ctx, wm, q.Topic, q.Partition, q.Block).Scan(&h.Watermark); err != nil {
 		return h, fmt.Errorf("dedup watermark of %s/%d before block %d: %w", q.Topic, q.Partition, q.Block, err)
 	}
-	from := max(0, h.Watermark-int64(q.Window/time.Second)+1) // record_time > watermark - window
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT record_offset, id_hash, toInt64(record_time), duplicate FROM %s.%s FINAL
-WHERE topic = ? AND partition = ? AND record_offset >= ? AND record_offset < ? AND record_time >= toDateTime(?)
-ORDER BY record_offset`, s.db, s.tables.IDs), q.Topic, q.Partition, q.FromOffset, q.Before, uint32(min(from, math.MaxUint32)))
+	from := uint32(min(max(0, h.Watermark-int64(q.Window/time.Second)+1), math.MaxUint32)) // record_time > watermark - window
+	ids, err := s.seenIDs(ctx, q, fmt.Sprintf(`SELECT base_offset + rel AS off, h, toInt64(at)
+FROM (
+	SELECT base_offset, offsets, id_hashes, record_times, duplicates FROM %s.%s FINAL
+	WHERE topic = ? AND partition = ? AND block <= ? AND base_offset >= ? AND base_offset < ?
+) ARRAY JOIN offsets AS rel, id_hashes AS h, record_times AS at, duplicates AS dup
+WHERE dup = 0 AND off >= ? AND off < ? AND at >= ?
+ORDER BY off`, s.db, s.tables.IDs), q.Topic, q.Partition, q.Block, q.FromOffset, q.Before, q.FromOffset, q.Before, from)
 	if err != nil {
-		return h, fmt.Errorf("dedup ids of %s/%d in offsets %d-%d: %w", q.Topic, q.Partition, q.FromOffset, q.Before-1, err)
+		return h, err
+	}
+	h.IDs = ids
+	if s.tables.LegacyIDs == "" || s.legacyGone.Load() {
+		return h, nil
+	}
+	// The duplicate flag is filtered after FINAL: it can differ between
+	// two reads' rows of an offset.
+	legacy, err := s.seenIDs(ctx, q, fmt.Sprintf(`SELECT record_offset, id_hash, toInt64(record_time), duplicate FROM %s.%s FINAL
+WHERE topic = ? AND partition = ? AND record_offset >= ? AND record_offset < ? AND record_time >= toDateTime(?)
+ORDER BY record_offset`, s.db, s.tables.LegacyIDs), q.Topic, q.Partition, q.FromOffset, q.Before, from)
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) && ex.Code == unknownTable {
+		s.legacyGone.Store(true) // never created, or dropped once the window passed
+		return h, nil
+	}
+	if err != nil {
+		return h, err
+	}
+	h.IDs = mergeSeen(h.IDs, legacy)
+	return h, nil
+}
+
+// unknownTable is ClickHouse's UNKNOWN_TABLE error code.
+const unknownTable = 60
+
+// seenIDs runs a history query whose rows are (offset, hash, record time)
+// and, for the legacy table, a duplicate flag (counted ids only are kept).
+func (s *Store) seenIDs(ctx context.Context, q aggregate.HistoryQuery, query string, args ...any) ([]aggregate.SeenID, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("dedup ids of %s/%d in offsets %d-%d: %w", q.Topic, q.Partition, q.FromOffset, q.Before-1, err)
 	}
 	defer rows.Close()
+	flagged := len(rows.Columns()) == 4
+	var out []aggregate.SeenID
 	for rows.Next() {
 		var id aggregate.SeenID
 		var dup uint8
-		if err := rows.Scan(&id.Offset, &id.Hash, &id.RecordTime, &dup); err != nil {
-			return h, fmt.Errorf("dedup ids of %s/%d: %w", q.Topic, q.Partition, err)
+		dest := []any{&id.Offset, &id.Hash, &id.RecordTime}
+		if flagged {
+			dest = append(dest, &dup)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("dedup ids of %s/%d: %w", q.Topic, q.Partition, err)
 		}
 		if dup == 0 {
-			h.IDs = append(h.IDs, id)
+			out = append(out, id)
 		}
 	}
-	return h, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dedup ids of %s/%d: %w", q.Topic, q.Partition, err)
+	}
+	return out, nil
+}
+
+// mergeSeen merges two offset-ordered id lists; at an offset both hold, the
+// first list's decision wins (a block row written after the upgrade).
+func mergeSeen(a, b []aggregate.SeenID) []aggregate.SeenID {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]aggregate.SeenID, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i].Offset < b[j].Offset):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j].Offset < a[i].Offset:
+			out = append(out, b[j])
+			j++
+		default: // same offset
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
 }
 
 func (s *Store) writeCohorts(ctx context.Context, rows []aggregate.CohortRow) error {

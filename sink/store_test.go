@@ -3,6 +3,7 @@ package sink_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,8 +95,8 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 4 || !strings.HasPrefix(applied[0], "2 ") || !strings.HasPrefix(applied[1], "3 ") || !strings.HasPrefix(applied[2], "4 ") || !strings.HasPrefix(applied[3], "5 ") {
-		t.Fatalf("applied %v, want migrations 2, 3, 4 (the settings table, already there from the fresh migration) and 5", applied)
+	if len(applied) != 5 || !strings.HasPrefix(applied[0], "2 ") || !strings.HasPrefix(applied[1], "3 ") || !strings.HasPrefix(applied[2], "4 ") || !strings.HasPrefix(applied[3], "5 ") || !strings.HasPrefix(applied[4], "6 ") {
+		t.Fatalf("applied %v, want migrations 2, 3, 4 (the settings table, already there from the fresh migration), 5 and 6", applied)
 	}
 	// Migration 5 created the attribution tables: a snapshot with cohort and
 	// unique rows is stored and read back through the views.
@@ -120,8 +121,24 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	if consumed != 10 || skipped != 0 || dups != 0 {
 		t.Fatalf("old row reads consumed %d skipped %d duplicates %d, want 10 0 0", consumed, skipped, dups)
 	}
-	if _, err := st.DedupHistory(ctx, aggregate.HistoryQuery{Topic: "t", Before: 20, Block: 2, Window: time.Hour}); err != nil {
-		t.Fatalf("dedup history after migration 3: %v", err)
+	// A decision stored in the legacy table before the upgrade is still
+	// loaded; one the new table holds for the same offset wins over it.
+	if err := st.Conn().Exec(ctx, "INSERT INTO "+db+".event_ids (topic, partition, record_offset, id_hash, record_time, duplicate, version) "+
+		"SELECT 't', 0, 5, 42, toDateTime(1000), 0, 1 UNION ALL SELECT 't', 0, 15, 43, toDateTime(1000), 0, 1"); err != nil {
+		t.Fatal(err)
+	}
+	snap = &aggregate.Snapshot{IDs: []aggregate.IDBlock{{BlockRef: aggregate.BlockRef{Topic: "t", Block: 1}, Base: 10,
+		Offsets: []uint32{5, 6}, Hashes: []uint64{44, 45}, RecordTimes: []uint32{1001, 1002}, Duplicates: []uint8{0, 1}, Version: 1}}}
+	if err := st.Write(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	h, err := st.DedupHistory(ctx, aggregate.HistoryQuery{Topic: "t", Before: 20, Block: 2, Window: time.Hour})
+	if err != nil {
+		t.Fatalf("dedup history after migrations 3 and 6: %v", err)
+	}
+	want := []aggregate.SeenID{{Offset: 5, Hash: 42, RecordTime: 1000}, {Offset: 15, Hash: 44, RecordTime: 1001}}
+	if !slices.Equal(h.IDs, want) {
+		t.Fatalf("history %v, want %v (legacy offset 5, block row's offset 15 over the legacy one, offset 16 a duplicate)", h.IDs, want)
 	}
 }
 

@@ -48,6 +48,7 @@ type Config struct {
 	KafkaTopics                []string `split_words:"true" desc:"comma-separated input topics"`
 	KafkaTopicFormats          []string `split_words:"true" desc:"input topics holding a platform's native payloads instead of contract records: comma-separated topic:format, format one of mailgun, postmark, ses, sendgrid; run and replay convert them (one record may hold several events)"`
 	KafkaGroup                 string   `split_words:"true" desc:"consumer group id"`
+	KafkaIsolation             string   `split_words:"true" desc:"read_committed, or read_uncommitted for topics with no transactional producers: run then skips the second fetch that tells transaction markers and aborted records apart (with transactional producers it would count aborted and open transactions' records and dead-letter markers)"`
 	KafkaDLQTopic              string   `split_words:"true" desc:"dead-letter topic for rejected records (not an input topic)"`
 	KafkaTLS                   bool     `split_words:"true" desc:"connect to Kafka over TLS"`
 	KafkaTLSCaFile             string   `split_words:"true" desc:"PEM CA bundle for Kafka TLS (default: system roots)"`
@@ -164,7 +165,7 @@ func defaultConfig() Config {
 	r := readback.DefaultConfig()
 	in := ingest.DefaultConfig()
 	return Config{
-		KafkaBrokers: k.Brokers, KafkaTopics: k.Topics, KafkaGroup: k.Group, KafkaDLQTopic: p.DeadLetterTopic,
+		KafkaBrokers: k.Brokers, KafkaTopics: k.Topics, KafkaGroup: k.Group, KafkaIsolation: readCommitted, KafkaDLQTopic: p.DeadLetterTopic,
 		ClickhouseAddr: s.Addr, ClickhouseDatabase: s.Database, ClickhouseUsername: s.Username, ClickhousePassword: s.Password,
 		ClickhouseInsertQuorum: s.InsertQuorum,
 		HTTPAddr:               ":9464",
@@ -223,6 +224,7 @@ func (c Config) validate() error {
 		func() error { _, err := c.topicFormats(); return err },
 		func() error { _, _, err := c.kafkaSecurity(); return err },
 		func() error { _, err := newLogger(c); return err },
+		func() error { _, _, err := c.kafkaIsolation(); return err },
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -239,6 +241,24 @@ func (c Config) pseudonymizer() (*consumers.Pseudonymizer, error) {
 		return nil, c.explainSetting(err)
 	}
 	return p, nil
+}
+
+// The values of TRUSTPIPE_KAFKA_ISOLATION.
+const (
+	readCommitted   = "read_committed"
+	readUncommitted = "read_uncommitted"
+)
+
+// kafkaIsolation is the reader's isolation level; transactional says the
+// pipeline classifies transaction markers and aborted records.
+func (c Config) kafkaIsolation() (level kafka.IsolationLevel, transactional bool, err error) {
+	switch c.KafkaIsolation {
+	case readCommitted:
+		return kafka.ReadCommitted, true, nil
+	case readUncommitted:
+		return kafka.ReadUncommitted, false, nil
+	}
+	return 0, false, &configError{name: envPrefix + "KAFKA_ISOLATION", value: c.KafkaIsolation, problem: "expected read_committed or read_uncommitted"}
 }
 
 func (c Config) kafkaConfig() consumers.KafkaConfig {

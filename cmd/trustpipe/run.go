@@ -176,7 +176,11 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		return err
 	}
 	defer st.Close()
-	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, log)
+	isolation, transactional, err := c.kafkaIsolation()
+	if err != nil {
+		return err
+	}
+	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, isolation, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
 		Addr:                   kafka.TCP(c.KafkaBrokers...),
@@ -190,7 +194,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 
 	reg.MustRegister(buildInfoCollector())
 	metrics := consumers.NewMetrics(reg)
-	pipe, err := consumers.New(c.pipelineConfig(), consumers.Deps{
+	deps := consumers.Deps{
 		Fetcher:     reader,
 		Committer:   reader,
 		Store:       st,
@@ -200,9 +204,12 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		Metrics:     metrics,
 		Logger:      log,
 		Rebalances:  func() int64 { return reader.Stats().Rebalances },
+	}
+	if transactional {
 		// kafka-go does not filter transactions: see consumers.Transactions.
-		Transactions: consumers.NewTransactions(c.KafkaBrokers, transport, consumers.FetchMaxBytes),
-	})
+		deps.Transactions = consumers.NewTransactions(c.KafkaBrokers, transport, consumers.FetchMaxBytes)
+	}
+	pipe, err := consumers.New(c.pipelineConfig(), deps)
 	if err != nil {
 		return err
 	}

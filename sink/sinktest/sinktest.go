@@ -101,7 +101,7 @@ func MigrationOneDatabase(db string) []string {
 		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN duplicates",
 		"ALTER TABLE " + db + ".ingest_ledger_blocks DROP COLUMN dedup_watermark",
 		"DROP TABLE " + db + ".duplicate_events",
-		"DROP TABLE " + db + ".event_ids",
+		"DROP TABLE " + db + ".event_id_blocks",
 		"DROP TABLE " + db + ".cohort_count_rows",
 		"DROP TABLE " + db + ".unique_engagement",
 		"DROP TABLE " + db + ".cohort_counts_blocks",
