@@ -18,7 +18,7 @@ import (
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := sink.NewMetrics(reg)
-	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), Uniques: make([]aggregate.UniqueRow, 4), IDs: make([]aggregate.IDRow, 2), Ledger: make([]aggregate.LedgerRow, 1)},
+	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), Uniques: make([]aggregate.UniqueRow, 4), IDs: make([]aggregate.IDBlock, 2), Ledger: make([]aggregate.LedgerRow, 1)},
 		1500*time.Millisecond, time.Unix(1700000000, 0))
 	m.Failed()
 	m.Failed()
