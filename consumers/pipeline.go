@@ -143,6 +143,10 @@ type Deps struct {
 	// Rebalances, when set, reports consumer-group generations joined since
 	// the previous call (kafka-go's Reader.Stats().Rebalances).
 	Rebalances func() int64
+	// Assignment, when set with Rebalances, is asked after each rebalance
+	// which partitions this member still holds; the aggregator then frees
+	// the state of the others (see aggregate.Aggregator.Retain).
+	Assignment Assignment
 	// Transactions, when set, tells transaction markers and aborted records
 	// apart (see Transactions); without it every record is data.
 	Transactions Classifier
@@ -302,10 +306,19 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	var dead pendingDeadLetters
 	var ev event.Event
 	var rereads uint64
+	// revokeDue: a rebalance was seen and no definite assignment has been
+	// read since (the group may still be settling: asked again each flush).
+	revokeDue := false
 	emit := func() error {
 		var rebalanced int64
 		if p.deps.Rebalances != nil {
 			rebalanced = p.deps.Rebalances()
+		}
+		if rebalanced > 0 {
+			revokeDue = true
+		}
+		if revokeDue && p.deps.Assignment != nil {
+			revokeDue = !p.releaseRevoked(ctx)
 		}
 		snap := p.agg.Snapshot()
 		if snap.Empty() && len(dead.msgs) == 0 && rebalanced == 0 {
@@ -376,6 +389,32 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 			return nil
 		}
 	}
+}
+
+// assignmentTimeout bounds the question to the group coordinator; the
+// processing goroutine waits for it (once per rebalance, while the group
+// settles).
+const assignmentTimeout = 5 * time.Second
+
+// releaseRevoked asks which partitions this member holds and frees the
+// aggregator's state of all others, pending rows included (their new owner
+// re-reads them from the last committed block start). It reports whether
+// the answer was definite; an indefinite one (the group is rebalancing)
+// frees nothing, since dropping a partition still read here would make its
+// next record start a partial read of its block.
+func (p *Pipeline) releaseRevoked(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, assignmentTimeout)
+	defer cancel()
+	owned, err := p.deps.Assignment.Assigned(ctx)
+	if err != nil {
+		p.deps.Logger.Debug("partition assignment not read, state of revoked partitions kept for now", "err", err)
+		return false
+	}
+	dropped := p.agg.Retain(func(part aggregate.Partition) bool { return owned[part] })
+	if len(dropped) > 0 {
+		p.deps.Logger.Info("freed the state of partitions assigned elsewhere", "partitions", len(dropped), "held", len(owned))
+	}
+	return true
 }
 
 var (

@@ -176,6 +176,9 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		return err
 	}
 	defer st.Close()
+	// A client id of this process alone: the group coordinator lists members
+	// by it, so the pipeline can learn which partitions it still holds.
+	dialer.ClientID = consumers.UniqueClientID()
 	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
@@ -200,6 +203,8 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		Metrics:     metrics,
 		Logger:      log,
 		Rebalances:  func() int64 { return reader.Stats().Rebalances },
+		Assignment: consumers.GroupAssignment{Client: &kafka.Client{Addr: kafka.TCP(c.KafkaBrokers...), Transport: transport},
+			Group: c.KafkaGroup, ClientID: dialer.ClientID},
 		// kafka-go does not filter transactions: see consumers.Transactions.
 		Transactions: consumers.NewTransactions(c.KafkaBrokers, transport, consumers.FetchMaxBytes),
 	})
