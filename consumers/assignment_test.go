@@ -52,7 +52,7 @@ func startMember(t *testing.T, brokers []string, group string, st Store, release
 	t.Helper()
 	id := UniqueClientID()
 	dialer := &kafka.Dialer{Timeout: 10 * time.Second, ClientID: id}
-	r := NewGroupReader(brokers, group, []string{"in"}, dialer, 64, nil)
+	r := NewGroupReader(brokers, group, []string{"in"}, dialer, ReaderQueue{Capacity: 64, MaxBytes: FetchMaxBytes}, nil)
 	t.Cleanup(func() { _ = r.Close() })
 	m := &groupMember{reader: r, log: &syncBuffer{}, done: make(chan error, 1),
 		asg: GroupAssignment{Client: &kafka.Client{Addr: kafka.TCP(brokers...)}, Group: group, ClientID: id}}

@@ -89,6 +89,10 @@ type Config struct {
 	// QueueSize is the number of records the Fetcher buffers ahead of
 	// processing (kafka-go's queue capacity; see NewGroupReader).
 	QueueSize int
+	// QueueBytes bounds the bytes of records the Fetcher buffers ahead:
+	// the reader queues at most QueueBytes / the largest record the broker
+	// accepts, and fetches at most QueueBytes at a time (NewReaderQueue).
+	QueueBytes int
 	// MaxFetchOutage bounds how long failing fetches are retried (with
 	// RetryBackoff) while no record arrives, e.g. through a rolling broker
 	// restart, before Run gives up.
@@ -112,6 +116,7 @@ func DefaultConfig() Config {
 		MaxPendingDeadLetterBytes: 32 << 20,
 		MaxDeadLetterBytes:        1 << 20,
 		QueueSize:                 8192,
+		QueueBytes:                64 << 20,
 		ShutdownTimeout:           30 * time.Second,
 		MaxFetchOutage:            5 * time.Minute,
 		RetryBackoff:              100 * time.Millisecond,
@@ -175,6 +180,7 @@ var (
 	ErrDeadLetterBytes = errors.New("the pending dead-letter byte limit must be positive")
 	ErrMaxDeadLetter   = fmt.Errorf("the dead-letter size limit must be at least %d bytes", minDeadLetterBytes)
 	ErrQueueSize       = errors.New("the fetch queue size must be positive")
+	ErrQueueBytes      = fmt.Errorf("the fetch queue byte budget must be at least %d bytes (one record of the broker's default size)", DefaultMaxMessageBytes)
 	ErrShutdownTimeout = errors.New("the shutdown timeout must be positive")
 	ErrRetryBackoff    = errors.New("the retry backoffs must be positive, the first not above the maximum")
 )
@@ -202,6 +208,7 @@ func (c Config) Validate() error {
 		{c.MaxPendingDeadLetterBytes <= 0, ErrDeadLetterBytes, c.MaxPendingDeadLetterBytes},
 		{c.MaxDeadLetterBytes < minDeadLetterBytes, ErrMaxDeadLetter, c.MaxDeadLetterBytes},
 		{c.QueueSize <= 0, ErrQueueSize, c.QueueSize},
+		{c.QueueBytes < DefaultMaxMessageBytes, ErrQueueBytes, c.QueueBytes},
 		{c.ShutdownTimeout <= 0, ErrShutdownTimeout, c.ShutdownTimeout},
 		{c.RetryBackoff <= 0 || c.MaxRetryBackoff < c.RetryBackoff, ErrRetryBackoff, fmt.Sprintf("%s and %s", c.RetryBackoff, c.MaxRetryBackoff)},
 	} {

@@ -179,7 +179,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	// A client id of this process alone: the group coordinator lists members
 	// by it, so the pipeline can learn which partitions it still holds.
 	dialer.ClientID = consumers.UniqueClientID()
-	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, log)
+	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, readerQueue(ctx, c, transport, log), log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
 		Addr:                   kafka.TCP(c.KafkaBrokers...),
@@ -262,6 +262,20 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	err = g.Wait()
 	log.Info("trustpipe stopped", "err", err)
 	return err
+}
+
+// readerQueue sizes the reader's queue for the largest record the input
+// topics accept, assuming the broker default when it cannot be read.
+func readerQueue(ctx context.Context, c Config, transport kafka.RoundTripper, log *slog.Logger) consumers.ReaderQueue {
+	largest, err := consumers.TopicMaxMessageBytes(ctx, c.KafkaBrokers, transport, c.KafkaTopics)
+	if err != nil {
+		largest = consumers.DefaultMaxMessageBytes
+		log.Warn("cannot read the input topics' max.message.bytes; sizing the fetch queue for the broker default",
+			"assumed_bytes", largest, "err", err)
+	}
+	q := consumers.NewReaderQueue(c.QueueSize, c.QueueBytes, largest)
+	log.Info("fetch queue", "records", q.Capacity, "fetch_bytes", q.MaxBytes, "largest_record_bytes", largest)
+	return q
 }
 
 // pingKafka checks that a configured broker answers (TLS and SASL
