@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"time"
 
@@ -580,4 +582,52 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// Partition names one topic partition.
+type Partition struct {
+	Topic     string
+	Partition int32
+}
+
+// Retain forgets every partition owned rejects: its open and completed
+// blocks, their un-snapshotted rows and its dedup memory. It is for
+// partitions a consumer-group rebalance moved to another member, whose
+// state would otherwise be held for ever; the new owner re-reads them from
+// their last committed block start, so nothing dropped here is lost. It
+// must never drop a partition that is still being read: its next record,
+// mid-block, would start a partial read whose rows lose to the complete
+// read's. It returns the partitions dropped.
+func (a *Aggregator) Retain(owned func(Partition) bool) []Partition {
+	var dropped []Partition
+	for id, p := range a.partitions {
+		part := Partition{Topic: id.topic, Partition: id.partition}
+		if owned(part) {
+			continue
+		}
+		a.dropPartition(p)
+		delete(a.partitions, id)
+		if a.lastPart == p {
+			a.lastPart = nil
+		}
+		dropped = append(dropped, part)
+	}
+	sortPartitions(dropped)
+	return dropped
+}
+
+// Partitions lists the partitions the aggregator holds state for, sorted.
+func (a *Aggregator) Partitions() []Partition {
+	ps := make([]Partition, 0, len(a.partitions))
+	for id := range a.partitions {
+		ps = append(ps, Partition{Topic: id.topic, Partition: id.partition})
+	}
+	sortPartitions(ps)
+	return ps
+}
+
+func sortPartitions(ps []Partition) {
+	slices.SortFunc(ps, func(x, y Partition) int {
+		return cmp.Or(strings.Compare(x.Topic, y.Topic), cmp.Compare(x.Partition, y.Partition))
+	})
 }

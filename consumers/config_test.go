@@ -64,6 +64,7 @@ func TestPipelineConfigValidate(t *testing.T) {
 		{"rows", func(c *Config) { c.MaxPendingRows = -1 }, ErrMaxPendingRows},
 		{"dead-letter bytes", func(c *Config) { c.MaxPendingDeadLetterBytes = 0 }, ErrDeadLetterBytes},
 		{"queue", func(c *Config) { c.QueueSize = 0 }, ErrQueueSize},
+		{"queue bytes", func(c *Config) { c.QueueBytes = DefaultMaxMessageBytes - 1 }, ErrQueueBytes},
 		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, ErrShutdownTimeout},
 		{"backoff", func(c *Config) { c.RetryBackoff = time.Minute }, ErrRetryBackoff},
 	} {

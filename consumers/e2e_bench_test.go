@@ -294,7 +294,7 @@ func servePipeline(specJSON string) error {
 		return err
 	}
 	defer st.Close()
-	r := NewGroupReader(spec.Brokers, spec.Group, []string{"bench"}, nil, DefaultConfig().QueueSize, kafka.ReadCommitted, nil)
+	r := NewGroupReader(spec.Brokers, spec.Group, []string{"bench"}, nil, NewReaderQueue(DefaultConfig().QueueSize, DefaultConfig().QueueBytes, DefaultMaxMessageBytes), kafka.ReadCommitted, nil)
 	defer r.Close()
 	pseudonyms, err := NewPseudonymizer([]byte("bench-pseudonym-key-0123456789"))
 	if err != nil {
@@ -330,7 +330,7 @@ func (discard) WriteMessages(context.Context, ...kafka.Message) error { return n
 
 // benchReader is configured like the live pipeline's reader.
 func benchReader(brokers []string, group string) *kafka.Reader {
-	return NewGroupReader(brokers, group, []string{"bench"}, nil, DefaultConfig().QueueSize, kafka.ReadCommitted, nil)
+	return NewGroupReader(brokers, group, []string{"bench"}, nil, NewReaderQueue(DefaultConfig().QueueSize, DefaultConfig().QueueBytes, DefaultMaxMessageBytes), kafka.ReadCommitted, nil)
 }
 
 // kafkaEngineDDL is the comparison the design's throughput target names:

@@ -99,6 +99,10 @@ type Config struct {
 	// QueueSize is the number of records the Fetcher buffers ahead of
 	// processing (kafka-go's queue capacity; see NewGroupReader).
 	QueueSize int
+	// QueueBytes bounds the bytes of records the Fetcher buffers ahead:
+	// the reader queues at most QueueBytes / the largest record the broker
+	// accepts, and fetches at most QueueBytes at a time (NewReaderQueue).
+	QueueBytes int
 	// MaxFetchOutage bounds how long failing fetches are retried (with
 	// RetryBackoff) while no record arrives, e.g. through a rolling broker
 	// restart, before Run gives up.
@@ -122,6 +126,7 @@ func DefaultConfig() Config {
 		MaxPendingDeadLetterBytes: 32 << 20,
 		MaxDeadLetterBytes:        1 << 20,
 		QueueSize:                 8192,
+		QueueBytes:                64 << 20,
 		ShutdownTimeout:           30 * time.Second,
 		MaxFetchOutage:            5 * time.Minute,
 		RetryBackoff:              100 * time.Millisecond,
@@ -153,6 +158,10 @@ type Deps struct {
 	// Rebalances, when set, reports consumer-group generations joined since
 	// the previous call (kafka-go's Reader.Stats().Rebalances).
 	Rebalances func() int64
+	// Assignment, when set with Rebalances, is asked after each rebalance
+	// which partitions this member still holds; the aggregator then frees
+	// the state of the others (see aggregate.Aggregator.Retain).
+	Assignment Assignment
 	// Transactions, when set, tells transaction markers and aborted records
 	// apart (see Transactions); without it every record is data.
 	Transactions Classifier
@@ -181,6 +190,7 @@ var (
 	ErrDeadLetterBytes = errors.New("the pending dead-letter byte limit must be positive")
 	ErrMaxDeadLetter   = fmt.Errorf("the dead-letter size limit must be at least %d bytes", minDeadLetterBytes)
 	ErrQueueSize       = errors.New("the fetch queue size must be positive")
+	ErrQueueBytes      = fmt.Errorf("the fetch queue byte budget must be at least %d bytes (one record of the broker's default size)", DefaultMaxMessageBytes)
 	ErrShutdownTimeout = errors.New("the shutdown timeout must be positive")
 	ErrRetryBackoff    = errors.New("the retry backoffs must be positive, the first not above the maximum")
 )
@@ -208,6 +218,7 @@ func (c Config) Validate() error {
 		{c.MaxPendingDeadLetterBytes <= 0, ErrDeadLetterBytes, c.MaxPendingDeadLetterBytes},
 		{c.MaxDeadLetterBytes < minDeadLetterBytes, ErrMaxDeadLetter, c.MaxDeadLetterBytes},
 		{c.QueueSize <= 0, ErrQueueSize, c.QueueSize},
+		{c.QueueBytes < DefaultMaxMessageBytes, ErrQueueBytes, c.QueueBytes},
 		{c.ShutdownTimeout <= 0, ErrShutdownTimeout, c.ShutdownTimeout},
 		{c.RetryBackoff <= 0 || c.MaxRetryBackoff < c.RetryBackoff, ErrRetryBackoff, fmt.Sprintf("%s and %s", c.RetryBackoff, c.MaxRetryBackoff)},
 	} {
@@ -312,10 +323,19 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	var dead pendingDeadLetters
 	var ev event.Event
 	var rereads uint64
+	// revokeDue: a rebalance was seen and no definite assignment has been
+	// read since (the group may still be settling: asked again each flush).
+	revokeDue := false
 	emit := func() error {
 		var rebalanced int64
 		if p.deps.Rebalances != nil {
 			rebalanced = p.deps.Rebalances()
+		}
+		if rebalanced > 0 {
+			revokeDue = true
+		}
+		if revokeDue && p.deps.Assignment != nil {
+			revokeDue = !p.releaseRevoked(ctx)
 		}
 		snap := p.agg.Snapshot()
 		if snap.Empty() && len(dead.msgs) == 0 && rebalanced == 0 {
@@ -386,6 +406,32 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 			return nil
 		}
 	}
+}
+
+// assignmentTimeout bounds the question to the group coordinator; the
+// processing goroutine waits for it (once per rebalance, while the group
+// settles).
+const assignmentTimeout = 5 * time.Second
+
+// releaseRevoked asks which partitions this member holds and frees the
+// aggregator's state of all others, pending rows included (their new owner
+// re-reads them from the last committed block start). It reports whether
+// the answer was definite; an indefinite one (the group is rebalancing)
+// frees nothing, since dropping a partition still read here would make its
+// next record start a partial read of its block.
+func (p *Pipeline) releaseRevoked(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, assignmentTimeout)
+	defer cancel()
+	owned, err := p.deps.Assignment.Assigned(ctx)
+	if err != nil {
+		p.deps.Logger.Debug("partition assignment not read, state of revoked partitions kept for now", "err", err)
+		return false
+	}
+	dropped := p.agg.Retain(func(part aggregate.Partition) bool { return owned[part] })
+	if len(dropped) > 0 {
+		p.deps.Logger.Info("freed the state of partitions assigned elsewhere", "partitions", len(dropped), "held", len(owned))
+	}
+	return true
 }
 
 var (

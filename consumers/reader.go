@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,8 +21,9 @@ const FetchMaxBytes = 4 << 20
 // only when a block is stored), reading from the earliest offset for a new
 // group, read committed (records of open transactions are not handed out
 // until they are decided; Transactions then tells markers and aborted
-// records apart, which kafka-go does not), and a fetch queue of queueSize records (Config.QueueSize) to keep
-// the processing goroutine busy. dialer carries TLS and SASL; log may be nil.
+// records apart, which kafka-go does not), and a fetch queue of q.Capacity
+// records, fetched q.MaxBytes at a time (see NewReaderQueue), to keep the
+// processing goroutine busy. dialer carries TLS and SASL; log may be nil.
 //
 // MaxWait is also kafka-go's deadline for the first bytes of a fetch
 // response: a short one (250 ms) times out, and re-fetches the same offset
@@ -33,17 +35,17 @@ const FetchMaxBytes = 4 << 20
 // producers: kafka.ReadUncommitted then saves the classifier's fetches
 // (the pipeline runs without Transactions), but would count records of
 // open and aborted transactions, and dead-letter markers, if there were any.
-func NewGroupReader(brokers []string, group string, topics []string, dialer *kafka.Dialer, queueSize int, isolation kafka.IsolationLevel, log *slog.Logger) *kafka.Reader {
+func NewGroupReader(brokers []string, group string, topics []string, dialer *kafka.Dialer, q ReaderQueue, isolation kafka.IsolationLevel, log *slog.Logger) *kafka.Reader {
 	cfg := kafka.ReaderConfig{
 		Brokers:               brokers,
 		GroupID:               group,
 		GroupTopics:           topics,
 		Dialer:                dialer,
 		MinBytes:              1,
-		MaxBytes:              FetchMaxBytes,
+		MaxBytes:              q.MaxBytes,
 		IsolationLevel:        isolation,
 		MaxWait:               time.Second,
-		QueueCapacity:         queueSize,
+		QueueCapacity:         q.Capacity,
 		CommitInterval:        0,
 		StartOffset:           kafka.FirstOffset,
 		ReadLagInterval:       -1,
@@ -53,6 +55,72 @@ func NewGroupReader(brokers []string, group string, topics []string, dialer *kaf
 		cfg.ErrorLogger = kafka.LoggerFunc(func(msg string, a ...any) { log.Warn("kafka: " + fmt.Sprintf(msg, a...)) })
 	}
 	return kafka.NewReader(cfg)
+}
+
+// DefaultMaxMessageBytes is the broker's default largest record batch
+// (message.max.bytes, 1 MiB + 12 bytes), assumed for a topic whose
+// max.message.bytes cannot be read (e.g. no DescribeConfigs permission).
+const DefaultMaxMessageBytes = 1048588
+
+// ReaderQueue sizes kafka-go's fetch-ahead: it holds up to Capacity
+// records plus one fetch response of up to MaxBytes being decoded.
+type ReaderQueue struct {
+	Capacity int
+	MaxBytes int
+}
+
+// NewReaderQueue derives the reader's queue from the record limit
+// (Config.QueueSize), the byte budget (Config.QueueBytes) and the largest
+// record the broker accepts: as many records as the budget holds at that
+// size (at least one, at most records), and fetches of at most the budget
+// (and FetchMaxBytes). Queued records then hold at most the budget, and a
+// fetch in progress at most MaxBytes more (a broker still returns a first
+// batch larger than MaxBytes whole, so a single record can always be read).
+func NewReaderQueue(records, budget, largestRecord int) ReaderQueue {
+	return ReaderQueue{
+		Capacity: max(1, min(records, budget/max(1, largestRecord))),
+		MaxBytes: max(1, min(budget, FetchMaxBytes)),
+	}
+}
+
+// TopicMaxMessageBytes returns the largest max.message.bytes of topics,
+// read with DescribeConfigs. A caller that cannot read it (an error) falls
+// back to DefaultMaxMessageBytes. max.message.bytes bounds a record batch
+// as stored, which for compressed topics is smaller than the records it
+// decodes to: the queue bound assumes uncompressed batches.
+func TopicMaxMessageBytes(ctx context.Context, brokers []string, transport kafka.RoundTripper, topics []string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+	req := &kafka.DescribeConfigsRequest{}
+	for _, t := range topics {
+		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"max.message.bytes"}})
+	}
+	res, err := cl.DescribeConfigs(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("describe topics %s: %w", strings.Join(topics, ","), err)
+	}
+	largest := 0
+	for _, r := range res.Resources {
+		if r.Error != nil {
+			return 0, fmt.Errorf("describe topic %s: %w", r.ResourceName, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName != "max.message.bytes" {
+				continue
+			}
+			n, err := strconv.Atoi(e.ConfigValue)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("topic %s: max.message.bytes %q is not a positive number", r.ResourceName, e.ConfigValue)
+			}
+			largest = max(largest, n)
+		}
+	}
+	if largest == 0 {
+		return 0, fmt.Errorf("topics %s: no max.message.bytes returned", strings.Join(topics, ","))
+	}
+	return largest, nil
 }
 
 // CheckTopics fails, naming them, when input topics do not exist. kafka-go's

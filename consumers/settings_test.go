@@ -32,6 +32,7 @@ func TestSettingsFingerprint(t *testing.T) {
 		{"pseudonym_key", func(_ *Config, k *[]byte) { *k = []byte("fingerprint-test-key-0123456780") }, true},
 		{"flush interval", func(c *Config, _ *[]byte) { c.FlushInterval = time.Minute }, false},
 		{"queue size", func(c *Config, _ *[]byte) { c.QueueSize = 1 }, false},
+		{"queue bytes", func(c *Config, _ *[]byte) { c.QueueBytes = 1 << 30 }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

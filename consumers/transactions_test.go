@@ -136,7 +136,7 @@ func TestTransactionalProducers(t *testing.T) {
 				t.Fatalf("log end %d leaves %d offsets for markers, want at least one per transaction", end, markers)
 			}
 
-			reader := NewGroupReader(brokers, "g-"+t.Name(), []string{topic}, nil, 100, kafka.ReadCommitted, nil)
+			reader := NewGroupReader(brokers, "g-"+t.Name(), []string{topic}, nil, ReaderQueue{Capacity: 100, MaxBytes: FetchMaxBytes}, kafka.ReadCommitted, nil)
 			defer reader.Close()
 			st, dlq, reg := &flakyStore{}, &dlqRecorder{}, prometheus.NewRegistry()
 			cfg := DefaultConfig()

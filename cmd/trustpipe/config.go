@@ -79,6 +79,7 @@ type Config struct {
 	FlushInterval   time.Duration `split_words:"true" desc:"how often counted events are written to ClickHouse"`
 	MaxPendingRows  int           `split_words:"true" desc:"rows held before an early flush (bounds memory)"`
 	QueueSize       int           `split_words:"true" desc:"records fetched ahead of processing"`
+	QueueBytes      int           `split_words:"true" desc:"byte budget of the records fetched ahead: at most this divided by the topics' max.message.bytes are queued, plus one fetch of at most this (and 4 MiB); at least 1048588"`
 	ShutdownTimeout time.Duration `split_words:"true" desc:"how long the final flush may take on SIGINT/SIGTERM"`
 	Migrate         bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
 	DedupWindow     time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
@@ -132,6 +133,7 @@ func (c *Config) blames() []blame {
 		{&c.FlushInterval, []error{consumers.ErrFlushInterval}},
 		{&c.MaxPendingRows, []error{consumers.ErrMaxPendingRows}},
 		{&c.QueueSize, []error{consumers.ErrQueueSize}},
+		{&c.QueueBytes, []error{consumers.ErrQueueBytes}},
 		{&c.ShutdownTimeout, []error{consumers.ErrShutdownTimeout}},
 		{&c.DedupWindow, []error{aggregate.ErrDedupWindow}},
 		{&c.DedupMaxIds, []error{aggregate.ErrDedupMaxIDs}},
@@ -170,9 +172,10 @@ func defaultConfig() Config {
 		ClickhouseInsertQuorum: s.InsertQuorum,
 		HTTPAddr:               ":9464",
 		BucketSize:             p.Aggregate.BucketSize, BlockSize: p.Aggregate.BlockSize,
-		FlushInterval: p.FlushInterval, MaxPendingRows: p.MaxPendingRows, QueueSize: p.QueueSize, ShutdownTimeout: p.ShutdownTimeout,
-		Migrate:     true,
-		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
+		FlushInterval: p.FlushInterval, MaxPendingRows: p.MaxPendingRows, QueueSize: p.QueueSize, QueueBytes: p.QueueBytes,
+		ShutdownTimeout: p.ShutdownTimeout,
+		Migrate:         true,
+		DedupWindow:     p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		IngestAddr: ":9465", IngestMaxBodyBytes: in.MaxBodyBytes, IngestRate: in.Rate, IngestBurst: in.Burst,
@@ -274,6 +277,7 @@ func (c Config) pipelineConfig() consumers.Config {
 	p.FlushInterval = c.FlushInterval
 	p.MaxPendingRows = c.MaxPendingRows
 	p.QueueSize = c.QueueSize
+	p.QueueBytes = c.QueueBytes
 	p.ShutdownTimeout = c.ShutdownTimeout
 	p.Formats, _ = c.topicFormats() // validate reports its error
 	return p

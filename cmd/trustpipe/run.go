@@ -180,7 +180,10 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, c.QueueSize, isolation, log)
+	// A client id of this process alone: the group coordinator lists members
+	// by it, so the pipeline can learn which partitions it still holds.
+	dialer.ClientID = consumers.UniqueClientID()
+	reader := consumers.NewGroupReader(c.KafkaBrokers, c.KafkaGroup, c.KafkaTopics, dialer, readerQueue(ctx, c, transport, log), isolation, log)
 	defer reader.Close()
 	dlq := &kafka.Writer{
 		Addr:                   kafka.TCP(c.KafkaBrokers...),
@@ -204,6 +207,8 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		Metrics:     metrics,
 		Logger:      log,
 		Rebalances:  func() int64 { return reader.Stats().Rebalances },
+		Assignment: consumers.GroupAssignment{Client: &kafka.Client{Addr: kafka.TCP(c.KafkaBrokers...), Transport: transport},
+			Group: c.KafkaGroup, ClientID: dialer.ClientID},
 	}
 	if transactional {
 		// kafka-go does not filter transactions: see consumers.Transactions.
@@ -264,6 +269,20 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	err = g.Wait()
 	log.Info("trustpipe stopped", "err", err)
 	return err
+}
+
+// readerQueue sizes the reader's queue for the largest record the input
+// topics accept, assuming the broker default when it cannot be read.
+func readerQueue(ctx context.Context, c Config, transport kafka.RoundTripper, log *slog.Logger) consumers.ReaderQueue {
+	largest, err := consumers.TopicMaxMessageBytes(ctx, c.KafkaBrokers, transport, c.KafkaTopics)
+	if err != nil {
+		largest = consumers.DefaultMaxMessageBytes
+		log.Warn("cannot read the input topics' max.message.bytes; sizing the fetch queue for the broker default",
+			"assumed_bytes", largest, "err", err)
+	}
+	q := consumers.NewReaderQueue(c.QueueSize, c.QueueBytes, largest)
+	log.Info("fetch queue", "records", q.Capacity, "fetch_bytes", q.MaxBytes, "largest_record_bytes", largest)
+	return q
 }
 
 // pingKafka checks that a configured broker answers (TLS and SASL
