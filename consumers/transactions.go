@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sort"
 	"time"
@@ -44,8 +45,8 @@ type Classifier interface {
 // offsets are markers and which belong to aborted transactions.
 //
 // Cost: while records flow, every byte is fetched twice (once by the
-// reader, once here, in fetches of up to MaxBytes). Only offsets that are not
-// data are remembered, and only for the range last fetched per partition.
+// reader, once here, in fetches of up to maxBytes of one partition). Only
+// offsets that are not data are remembered, and only for the range last fetched per partition.
 // So that the pipeline does not wait for the second fetch, the range after
 // the current one is fetched ahead, in the background, when the broker
 // said it already holds records past it (a backfill; at the live tail there
@@ -154,10 +155,14 @@ func (t *Transactions) fetch(ctx context.Context, topic string, partition int, o
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	res, err := t.transport.RoundTrip(ctx, t.addr, &fetchAPI.Request{
-		ReplicaID:      -1,
-		MaxWaitTime:    0,
-		MinBytes:       0,
-		MaxBytes:       t.maxBytes,
+		ReplicaID:   -1,
+		MaxWaitTime: 0,
+		MinBytes:    0,
+		// Only the partition's limit bounds the answer: a broker that hits
+		// the response's limit may stop before listing the partition's
+		// aborted transactions (kfake does), which would make every
+		// aborted record of a range cut short by size look committed.
+		MaxBytes:       math.MaxInt32,
 		IsolationLevel: int8(kafka.ReadCommitted),
 		SessionID:      -1,
 		SessionEpoch:   -1,

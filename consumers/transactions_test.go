@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,6 +116,15 @@ func ledgerTotals(t *testing.T, st *flakyStore) (consumed, accepted, rejected, s
 	return
 }
 
+// countingTransport counts the classifier's fetches, to show that a
+// partition's log spanned several of them.
+type countingTransport struct{ fetches atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	c.fetches.Add(1)
+	return kafka.DefaultTransport.RoundTrip(ctx, addr, req)
+}
+
 // TestTransactionalProducers reads topics written by a transactional
 // producer that aborts some transactions, through the consumer-group reader
 // `run` uses. With Transactions, aborted records never count, markers are
@@ -125,7 +136,16 @@ func TestTransactionalProducers(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		classify bool
-	}{{"classified", true}, {"negative control: kafka-go alone", false}} {
+		// fetchMax caps the classifier's fetches: small caps make a
+		// partition's log span many of them, so transactions straddle
+		// fetch ranges.
+		fetchMax int
+	}{
+		{"classified", true, FetchMaxBytes},
+		{"classified, 4 KiB fetches", true, 4 << 10},
+		{"classified, 512 B fetches", true, 512},
+		{"negative control: kafka-go alone", false, 0},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const topic, partitions = "tx-events", 3
 			brokers := kafkatest.Start(t, partitions, topic)
@@ -136,6 +156,7 @@ func TestTransactionalProducers(t *testing.T) {
 				t.Fatalf("log end %d leaves %d offsets for markers, want at least one per transaction", end, markers)
 			}
 
+			transport := &countingTransport{}
 			reader := NewGroupReader(brokers, "g-"+t.Name(), []string{topic}, nil, ReaderQueue{Capacity: 100, MaxBytes: FetchMaxBytes}, kafka.ReadCommitted, nil)
 			defer reader.Close()
 			st, dlq, reg := &flakyStore{}, &dlqRecorder{}, prometheus.NewRegistry()
@@ -145,7 +166,7 @@ func TestTransactionalProducers(t *testing.T) {
 			deps := Deps{Fetcher: reader, Committer: reader, Store: st, History: &fakeHistory{}, DeadLetters: dlq, Pseudonyms: testPseudonyms{},
 				Metrics: NewMetrics(reg), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			if tc.classify {
-				deps.Transactions = NewTransactions(brokers, nil, FetchMaxBytes)
+				deps.Transactions = NewTransactions(brokers, transport, tc.fetchMax)
 			}
 			p, err := New(cfg, deps)
 			if err != nil {
@@ -189,6 +210,13 @@ func TestTransactionalProducers(t *testing.T) {
 			if !exact {
 				t.Fatalf("stored %d events / %d dead letters, ledger accepted %d rejected %d skipped %d; want %d, %d, %d, %d, %d",
 					events, len(dlq.msgs), accepted, rejected, skipped, in.committedValid, in.committedInvalid, in.committedValid, in.committedInvalid, int64(in.abortedRecords)+markers)
+			}
+			// Every transaction (aborted ones included) is spread over all
+			// partitions, so a log spanning more fetches than it has
+			// partitions has transactions straddling fetch ranges.
+			t.Logf("%d classifier fetches of up to %d bytes", transport.fetches.Load(), tc.fetchMax)
+			if tc.fetchMax < FetchMaxBytes && transport.fetches.Load() <= partitions {
+				t.Errorf("%d classifier fetches of up to %d bytes: no partition's log spanned several fetches", transport.fetches.Load(), tc.fetchMax)
 			}
 			if got := testutil.ToFloat64(deps.Metrics.skipped[Marker]); got != float64(markers) {
 				t.Errorf("trustpipe_records_skipped_total{kind=marker} = %v, want %d", got, markers)
