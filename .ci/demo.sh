@@ -11,7 +11,7 @@ if [ -z "${TRUSTPIPE_CLICKHOUSE_ADDR:-}" ] && [ ! -x /usr/sbin/clickhouse-server
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
 fi
-go build -o trustpipe ./cmd/trustpipe
+make -s build   # stamps version, commit and date (trustpipe version)
 # The default ClickHouse address is only used when something answers there;
 # otherwise the demo starts its own private server.
 exec ./trustpipe demo "$@"

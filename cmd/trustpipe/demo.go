@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,12 +42,13 @@ type demoOptions struct {
 	scenario string
 }
 
-const demoUsage = `Usage: trustpipe demo [--once] [--events N] [--days D] [--scenario NAME] [--live-rate R]
+const demoUsage = `Usage: trustpipe demo [--once] [--events N] [--days D] [--seed S] [--scenario NAME] [--live-rate R]
 
 The quick start: an embedded Kafka-protocol broker (unless
 TRUSTPIPE_KAFKA_BROKERS is set), the configured ClickHouse or a private
 clickhouse-server, generated history, the pipeline until caught up, the
-report, then a live feed until Ctrl-C.
+report, then a live feed until Ctrl-C (with --once: the report is also
+written as a page, trustpipe-report.html in the current directory).
 
 Flags:
 `
@@ -59,6 +61,10 @@ func parseDemoFlags(args []string) (demoOptions, error) {
 	if o.events <= 0 || o.days <= 0 || o.liveRate < 0 {
 		return o, usagef("--events and --days must be positive, --live-rate >= 0")
 	}
+	// Checked before any server starts, so a typo costs nothing.
+	if !slices.Contains(scenario.Names(), o.scenario) {
+		return o, usagef("unknown scenario %q (valid: %s)", o.scenario, strings.Join(scenario.Names(), ", "))
+	}
 	return o, nil
 }
 
@@ -70,7 +76,7 @@ func demoFlags(o *demoOptions) *flag.FlagSet {
 	fs.IntVar(&o.days, "days", 28, "days of history")
 	fs.Int64Var(&o.seed, "seed", 1, "random seed of the generated history")
 	fs.Float64Var(&o.liveRate, "live-rate", 20, "live events per second after the history (until Ctrl-C)")
-	fs.StringVar(&o.scenario, "scenario", "trust-spiral", "scenario of the history")
+	fs.StringVar(&o.scenario, "scenario", "trust-spiral", "scenario of the history: "+strings.Join(scenario.Names(), ", "))
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), demoUsage)
 		printFlags(fs)
@@ -178,7 +184,12 @@ func cmdDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	if o.once {
-		say("the same report as a page: trustpipe report %s --format html > report.html", strings.Join(reportArgs, " "))
+		// The private servers go away on exit: write the page now.
+		page, err := writeDemoPage(ctx, c, reportArgs)
+		if err != nil {
+			return err
+		}
+		say("the same report as a page, with charts: %s (open it in a browser)", page)
 		stopPipe()
 		return <-pipeDone
 	}
@@ -277,4 +288,29 @@ func printDemoReport(ctx context.Context, c Config, end time.Time, days int) ([]
 	}
 	fmt.Fprintf(os.Stdout, "\ntrustpipe report %s\n\n", strings.Join(args, " "))
 	return args, writeReport(ctx, c, o, os.Stdout)
+}
+
+// demoPageFile is where `demo --once` writes the report page.
+const demoPageFile = "trustpipe-report.html"
+
+// writeDemoPage writes the report over args as a self-contained page to
+// demoPageFile and returns its absolute path.
+func writeDemoPage(ctx context.Context, c Config, args []string) (string, error) {
+	o, err := parseReportArgs(append(slices.Clone(args), "--format", "html"), time.Now())
+	if err != nil {
+		return "", err
+	}
+	path, err := filepath.Abs(demoPageFile)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return "", fmt.Errorf("write the report page: %w", err)
+	}
+	if err := writeReport(ctx, c, o, f); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,6 +18,7 @@ func TestDemoOnce(t *testing.T) {
 	chAddr := sinktest.Addr(t)
 	const events = 60000
 	cmd := exec.Command(binary, "demo", "--once", "--events", "60000", "--days", "21")
+	cmd.Dir = t.TempDir() // the page is written to the working directory
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "TRUSTPIPE_CLICKHOUSE_ADDR=" + chAddr, "TRUSTPIPE_HTTP_ADDR=127.0.0.1:0", "TRUSTPIPE_LOG_LEVEL=error"}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -38,8 +41,11 @@ func TestDemoOnce(t *testing.T) {
 			t.Fatalf("demo report lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(stderr.String(), "the same report as a page: trustpipe report --from ") ||
-		!strings.Contains(stderr.String(), " --format html > report.html") {
-		t.Errorf("demo --once does not say how to get the page:\n%s", stderr.String())
+	page := filepath.Join(cmd.Dir, demoPageFile)
+	if !strings.Contains(stderr.String(), "the same report as a page, with charts: "+page) {
+		t.Errorf("demo --once does not say where the page is:\n%s", stderr.String())
+	}
+	if html, err := os.ReadFile(page); err != nil || !strings.Contains(string(html), "<svg") || !strings.Contains(string(html), "Content-Security-Policy") {
+		t.Errorf("demo --once page %s: %v (%d bytes): want the self-contained report page", page, err, len(html))
 	}
 }
