@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -160,8 +158,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 
 	// The pipeline, until every produced record is in the ledger.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := serviceRegistry()
 	pipeCtx, stopPipe := context.WithCancel(ctx)
 	defer stopPipe()
 	pipeDone := make(chan error, 1)

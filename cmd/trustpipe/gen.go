@@ -95,14 +95,7 @@ func cmdGen(ctx context.Context, args []string) error {
 	}
 	// A dead broker fails here, naming the variable to check, instead of
 	// after the writer's retries.
-	dialer, err := c.kafkaDialer()
-	if err != nil {
-		return err
-	}
-	if err := pingKafka(ctx, c, dialer); err != nil {
-		return err
-	}
-	transport, err := c.kafkaTransport()
+	_, transport, err := connectKafka(ctx, c)
 	if err != nil {
 		return err
 	}

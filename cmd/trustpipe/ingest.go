@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
@@ -49,8 +48,8 @@ func cmdIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoCollector())
+	reg := serviceRegistry()
+	reg.MustRegister(buildInfoCollector())
 	return runIngest(ctx, c, log, reg)
 }
 
@@ -115,14 +114,7 @@ func runIngest(ctx context.Context, c Config, log *slog.Logger, reg *prometheus.
 	if err != nil {
 		return err
 	}
-	dialer, err := c.kafkaDialer()
-	if err != nil {
-		return err
-	}
-	if err := pingKafka(ctx, c, dialer); err != nil {
-		return err
-	}
-	transport, err := c.kafkaTransport()
+	dialer, transport, err := connectKafka(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -139,9 +139,15 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return runPipeline(ctx, c, log, serviceRegistry(), nil)
+}
+
+// serviceRegistry is the registry of a long-running command's /metrics:
+// Go runtime and process metrics beside the command's own.
+func serviceRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return runPipeline(ctx, c, log, reg, nil)
+	return reg
 }
 
 // runPipeline runs the live pipeline and its HTTP endpoint until ctx ends.
@@ -155,16 +161,9 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	dialer, err := c.kafkaDialer()
-	if err != nil {
-		return err
-	}
 	// Kafka first: a wrong broker address fails before the schema is
 	// touched, and "running" below means both ends answered.
-	if err := pingKafka(ctx, c, dialer); err != nil {
-		return err
-	}
-	transport, err := c.kafkaTransport()
+	dialer, transport, err := connectKafka(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -285,12 +284,25 @@ func readerQueue(ctx context.Context, c Config, transport kafka.RoundTripper, lo
 	return q
 }
 
-// pingKafka checks that a configured broker answers (TLS and SASL
-// included), within the dialer's timeout.
-func pingKafka(ctx context.Context, c Config, dialer *kafka.Dialer) error {
+// connectKafka builds the dialer and transport of c and checks that a
+// configured broker answers (TLS and SASL included) within the dialer's
+// timeout, so a dead broker fails at once, naming the variable to check,
+// instead of after a reader's or writer's retries.
+func connectKafka(ctx context.Context, c Config) (*kafka.Dialer, *kafka.Transport, error) {
+	dialer, err := c.kafkaDialer()
+	if err != nil {
+		return nil, nil, err
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, dialer.Timeout)
 	defer cancel()
-	return consumers.Ping(pingCtx, dialer, c.KafkaBrokers)
+	if err := consumers.Ping(pingCtx, dialer, c.KafkaBrokers); err != nil {
+		return nil, nil, err
+	}
+	transport, err := c.kafkaTransport()
+	if err != nil {
+		return nil, nil, err
+	}
+	return dialer, transport, nil
 }
 
 // httpHandler serves /metrics, /healthz, /readyz and the report page, and
