@@ -27,7 +27,7 @@ ORDER BY time`),
 	).interval("1h").set("decimals", 2).set("min", 0).
 		thresholdLines(steps(step("green", nil), step("orange", merge.Good), step("red", merge.Bad))))
 	l.add(12, 8, table("Campaigns with render-check defects",
-		"The 20 campaigns of the selected range with the most defective sends first: their sends and their merge-defect "+
+		"The 20 campaigns of the selected range with the most defective sends first (then the most sends): their sends and their merge-defect "+
 			"and broken-link rates.",
 		sqlTarget("A", true, `SELECT
 	campaign_id AS "Campaign",
@@ -37,7 +37,7 @@ ORDER BY time`),
 FROM `+sink.ViewIndicatorsHourly+`
 WHERE $__timeFilter(hour)
 GROUP BY campaign_id
-ORDER BY sum(`+sink.NumColumn(indicator.MergeDefectRate)+`) + sum(`+sink.NumColumn(indicator.BrokenLinkRate)+`) DESC
+ORDER BY sum(`+sink.NumColumn(indicator.MergeDefectRate)+`) + sum(`+sink.NumColumn(indicator.BrokenLinkRate)+`) DESC, "Sends" DESC, campaign_id
 LIMIT 20`),
 	)).override("byName", alias(merge.Title), prop("unit", "percentunit"), prop("decimals", 2)).
 		override("byName", alias(link.Title), prop("unit", "percentunit"), prop("decimals", 2))
