@@ -159,7 +159,7 @@ func trapCohorts() Cohorts {
 		Totals: indicator.Accumulate([]indicator.Row{row("delivered", "", 20000), row("unsubscribe", "", 160),
 			row("complaint", "", 60), row("open", "", 7000), row("open", "machine", 2000), row("click", "", 900), row("click", "bot", 4000)}),
 		FollowUps: 160 + 60 + 7000 + 2000 + 900 + 4000, BySendTime: 150 + 60 + 7000 + 2000 + 900 + 4000,
-		Unique:     Unique{Recipients: 9000, Openers: 3100, Clickers: 720, UniqueOpens: 3000, UniqueClicks: 700},
+		Unique: Unique{Recipients: 9000, Openers: 3100, Clickers: 720, UniqueOpens: 3000, UniqueClicks: 700},
 		// Distinct across campaigns: fewer than the (campaign, contact) pairs.
 		DeliveredContacts: 8000, Clickers: 600,
 		Complaints: []ComplaintGroup{ComplaintTotals("mailbox_provider", "yahoo", yahoo), ComplaintTotals("mailbox_provider", "gmail", gmail)},
