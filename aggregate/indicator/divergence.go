@@ -20,6 +20,10 @@ type DivergenceConfig struct {
 	// MinIndexDrop is the fall of the Trust Index, in points, that counts
 	// as "trust fell": 3 means current <= baseline − 3.
 	MinIndexDrop float64
+	// MinReachDrop is the relative fall of distinct engaged contacts that
+	// counts as "engaged reach fell" for DetectShrinkingAudience: 0.1 means
+	// current <= baseline × 0.9.
+	MinReachDrop float64
 }
 
 // DefaultDivergenceConfig returns the documented defaults: the default
@@ -27,13 +31,16 @@ type DivergenceConfig struct {
 // click lift and a 3-point Index drop. 5 % is about the smallest lift a
 // campaign team would report as a win; 3 points is well beyond the
 // window-to-window noise of the Index at the default minimum volumes, so a
-// flag means both sides moved for real.
+// flag means both sides moved for real. A 10 % fall of distinct engaged
+// contacts between equal periods is well outside what segment rotation
+// moves them by (the steady scenarios stay within a few per cent).
 func DefaultDivergenceConfig() DivergenceConfig {
 	return DivergenceConfig{
 		Index:        DefaultIndexConfig(),
 		ClickMetrics: []string{OpenRate, CTR, ClickToOpen},
 		MinClickLift: 0.05,
 		MinIndexDrop: 3,
+		MinReachDrop: 0.1,
 	}
 }
 
@@ -58,6 +65,9 @@ func (c DivergenceConfig) Validate() error {
 	}
 	if !finite(c.MinIndexDrop) || c.MinIndexDrop < 0 {
 		errs = append(errs, fmt.Errorf("min index drop %s must be a finite number >= 0", fmtNum(c.MinIndexDrop)))
+	}
+	if !finite(c.MinReachDrop) || c.MinReachDrop < 0 || c.MinReachDrop > 1 {
+		errs = append(errs, fmt.Errorf("min reach drop %s must be a number in [0, 1]", fmtNum(c.MinReachDrop)))
 	}
 	if len(errs) == 0 {
 		return nil

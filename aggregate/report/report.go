@@ -148,6 +148,12 @@ type Report struct {
 	DivergenceConfig DivergenceSettings   `json:"divergence_config"`
 	ConsentMigration ConsentMigration     `json:"consent_migration"`
 	EngagedReach     EngagedReach         `json:"engaged_reach"`
+	// Audience holds engaged_reach_rate and clicks_per_clicker; absent
+	// where Attributed is (a segment or source filter).
+	Audience *Audience `json:"audience,omitempty"`
+	// AudienceDivergence is the second divergence rule: ctr up while the
+	// distinct engaged contacts fall.
+	AudienceDivergence indicator.ShrinkingAudience `json:"audience_divergence"`
 	// DirectTrafficGrowth is direct web sessions per day against the
 	// comparison period, minus 1; null without direct sessions there.
 	DirectTrafficGrowth *float64        `json:"direct_traffic_growth"`
@@ -222,6 +228,29 @@ type DivergenceSettings struct {
 	ClickMetrics []string `json:"click_metrics"`
 	MinClickLift float64  `json:"min_click_lift"`
 	MinIndexDrop float64  `json:"min_index_drop"`
+	MinReachDrop float64  `json:"min_reach_drop"`
+}
+
+// Audience is the shrinking-audience side of the report: distinct engaged
+// contacts (Reach) over distinct delivered contacts, and human clicks of
+// the cohorts sent in the range over their distinct clickers.
+type Audience struct {
+	Counts           indicator.Audience `json:"counts"`
+	EngagedReachRate indicator.Value    `json:"engaged_reach_rate"`
+	ClicksPerClicker indicator.Value    `json:"clicks_per_clicker"`
+}
+
+func buildAudience(in Input) *Audience {
+	if !in.Cohorts.Available {
+		return nil
+	}
+	c := indicator.Audience{
+		EngagedContacts:   in.Reach.Contacts,
+		DeliveredContacts: in.Cohorts.DeliveredContacts,
+		Clicks:            indicator.HumanClicks(in.Cohorts.Totals),
+		Clickers:          in.Cohorts.Clickers,
+	}
+	return &Audience{Counts: c, EngagedReachRate: c.EngagedReach(), ClicksPerClicker: c.PerClicker()}
 }
 
 // ConsentMigration counts consent-tier transitions in the range.
@@ -296,7 +325,10 @@ func Build(in Input) Report {
 			ClickMetrics: slices.Clone(in.Divergence.ClickMetrics),
 			MinClickLift: in.Divergence.MinClickLift,
 			MinIndexDrop: in.Divergence.MinIndexDrop,
+			MinReachDrop: in.Divergence.MinReachDrop,
 		},
+		Audience:            buildAudience(in),
+		AudienceDivergence:  indicator.DetectShrinkingAudience(in.Divergence, in.Baseline, in.Current, in.BaselineReach.Contacts, in.Reach.Contacts),
 		ConsentMigration:    consentMigration(in.Current, in.Baseline),
 		EngagedReach:        engagedReach(in.Reach, in.BaselineReach),
 		DirectTrafficGrowth: directGrowth(in),

@@ -159,7 +159,9 @@ func trapCohorts() Cohorts {
 		Totals: indicator.Accumulate([]indicator.Row{row("delivered", "", 20000), row("unsubscribe", "", 160),
 			row("complaint", "", 60), row("open", "", 7000), row("open", "machine", 2000), row("click", "", 900), row("click", "bot", 4000)}),
 		FollowUps: 160 + 60 + 7000 + 2000 + 900 + 4000, BySendTime: 150 + 60 + 7000 + 2000 + 900 + 4000,
-		Unique:     Unique{Recipients: 9000, Openers: 3100, Clickers: 720, UniqueOpens: 3000, UniqueClicks: 700},
+		Unique: Unique{Recipients: 9000, Openers: 3100, Clickers: 720, UniqueOpens: 3000, UniqueClicks: 700},
+		// Distinct across campaigns: fewer than the (campaign, contact) pairs.
+		DeliveredContacts: 8000, Clickers: 600,
 		Complaints: []ComplaintGroup{ComplaintTotals("mailbox_provider", "yahoo", yahoo), ComplaintTotals("mailbox_provider", "gmail", gmail)},
 	}
 }
@@ -186,6 +188,30 @@ func TestTrapAttributedHandComputed(t *testing.T) {
 	// Direct sessions: 250 in 7 days against 400 in the 7 days before.
 	if g := r.DirectTrafficGrowth; g == nil || *g != 250.0/400-1 {
 		t.Errorf("direct traffic growth = %v, want %v", g, 250.0/400-1)
+	}
+}
+
+// Hand-computed audience signals and the shrinking-audience rule of the
+// trap case: ctr 0.045 -> 0.06 (+33 %), engaged contacts 3410 -> 3120
+// (-8.5 %, not the 10 % that counts) until the baseline reach is raised.
+func TestTrapAudienceHandComputed(t *testing.T) {
+	in := cases(t)["trap"]
+	r := Build(in)
+	a := r.Audience
+	if a == nil || *a.EngagedReachRate.Value != 3120.0/8000 || *a.ClicksPerClicker.Value != 900.0/600 {
+		t.Fatalf("audience = %+v, want engaged reach 3120/8000 and 900/600 clicks per clicker", a)
+	}
+	cur, base := 3120.0, 3410.0 // variables: a constant expression would be exact, not float64
+	if d := r.AudienceDivergence; d.Flag || !d.CTR.Improved || d.ReachChange == nil || *d.ReachChange != cur/base-1 {
+		t.Errorf("divergence %+v, want no flag, ctr improved, reach change 3120/3410-1", d)
+	}
+	in.BaselineReach.Contacts = 3467 // 3120/3467 - 1 = -10.0 %: just enough
+	if d := Build(in).AudienceDivergence; !d.Flag {
+		t.Errorf("divergence %+v, want a flag at a 10 %% fall", d)
+	}
+	in.Cohorts.Available = false // a segment or source filter
+	if r := Build(in); r.Audience != nil {
+		t.Errorf("audience %+v without cohorts, want none", r.Audience)
 	}
 }
 

@@ -257,6 +257,19 @@ func (r Report) reach(p *printer) {
 	p.line(line + ")")
 	p.line("  contacts with a human open, click, form fill, web session, preference-centre visit or opt-up;")
 	p.line("  counted per whole UTC day, and a contact active on several days counts once in the total")
+	if a := r.Audience; a != nil {
+		p.line(fmt.Sprintf("  engaged_reach_rate %s (%s engaged / %s delivered contacts); clicks_per_clicker %s (%s human clicks / %s clickers)",
+			fmt2(a.EngagedReachRate.Value), count(a.Counts.EngagedContacts), count(a.Counts.DeliveredContacts),
+			fmt2(a.ClicksPerClicker.Value), count(a.Counts.Clicks), count(a.Counts.Clickers)))
+	}
+	d := r.AudienceDivergence
+	verdict := "no"
+	if d.Flag {
+		verdict = "YES"
+	}
+	p.line("  SHRINKING AUDIENCE (ctr up by " + strconv.FormatFloat(100*r.DivergenceConfig.MinClickLift, 'g', -1, 64) +
+		"% or more while engaged contacts fall by " + strconv.FormatFloat(100*r.DivergenceConfig.MinReachDrop, 'g', -1, 64) +
+		"% or more): " + verdict + " - " + d.Reason)
 	if len(e.Days) == 0 {
 		return
 	}
@@ -342,4 +355,12 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// fmt2 renders a ratio with two decimals, "-" without a value.
+func fmt2(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', 2, 64)
 }
