@@ -43,9 +43,7 @@ type Overview struct {
 	Span     Period
 	Step     time.Duration
 	Timeline []Point
-	// Ranking lists the campaigns most harmful first: by trust impact
-	// ascending (campaigns without an Index last), then by delivered
-	// messages descending, then by name.
+	// Ranking is RankCampaigns of the range's campaigns.
 	Ranking []CampaignRank
 	// Index is the configuration the Index values were computed with.
 	Index indicator.IndexConfig
@@ -71,9 +69,7 @@ type CampaignRank struct {
 	Index *float64
 	// VsSelection is Index − the Index of the whole selection.
 	VsSelection *float64
-	// Impact is VsSelection × the campaign's share of the delivered
-	// messages: roughly the index points the campaign moves the selection
-	// by.
+	// Impact is the trust impact (see RankCampaigns).
 	Impact                                 *float64
 	Complaint, Unsubscribe, OptDown, Click *float64
 }
@@ -131,7 +127,7 @@ func BuildOverview(r Report, cfg indicator.IndexConfig, in OverviewInput) Overvi
 			Current:    !t.Before(floorStep(r.From, in.Step)),
 		})
 	}
-	o.Ranking = rank(cfg, r, in.Campaigns)
+	o.Ranking = RankCampaigns(cfg, r.TrustIndex.Value, in.Campaigns)
 	return o
 }
 
@@ -140,8 +136,22 @@ func delivered(t indicator.Totals) float64 {
 	return d.Evaluate(t).Denominator
 }
 
-func rank(cfg indicator.IndexConfig, r Report, campaigns []CampaignTotals) []CampaignRank {
-	all := r.TrustIndex.Value
+// RankCampaigns is the one definition of the campaign trust ranking, shown
+// by the report page and by the drill-down dashboard's "Campaigns ranked by
+// trust impact" table (whose SQL, generated in dashboards/grafana, follows
+// this rule and is checked against it on ClickHouse):
+//
+//	impact = (campaign Index − selection Index) × campaign delivered / selection delivered
+//
+// where selection is the Index of the whole selection (all the campaigns
+// given) and delivered is CTR's denominator; impact is roughly the Index
+// points the campaign moves the selection by. It is absent when the
+// campaign or the selection has no Index, or nothing was delivered.
+// Campaigns are listed most harmful first: by impact ascending (campaigns
+// without an impact last), then by delivered descending, then by
+// campaign_id in byte order ("" is events without a campaign).
+func RankCampaigns(cfg indicator.IndexConfig, selection *float64, campaigns []CampaignTotals) []CampaignRank {
+	all := selection
 	var allDelivered float64
 	merged := map[string]indicator.Totals{}
 	for _, c := range campaigns {

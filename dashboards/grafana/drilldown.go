@@ -125,6 +125,10 @@ ORDER BY time`),
 	rateSums := `,
 		sum(` + sink.NumColumn(ctr.Name) + `) AS c_clicks, sum(` + sink.DenColumn(ctr.Name) + `) AS c_delivered`
 	rateKeys := []string{"delivered", "complaint", "unsubscribe", "opt_down", "ctr"}
+	// The ranking is report.RankCampaigns' rule (impact, absent impacts
+	// last — ClickHouse sorts NULL last — then delivered, then campaign_id),
+	// the one the report page uses; TestDashboardQueries checks the two
+	// agree row by row on ClickHouse.
 	rank := table("Campaigns ranked by trust impact",
 		"Each campaign in the selection over the range: its own Trust Index, the difference to the Index of the whole "+
 			"selection, and its trust impact = that difference × the campaign's share of delivered messages (index points the "+
@@ -165,7 +169,7 @@ GROUP BY is_all, campaign`), "\t\t\t")+`
 	)
 )
 ARRAY JOIN campaigns AS r
-ORDER BY "Trust impact" ASC, "Delivered" DESC`))
+ORDER BY "Trust impact" ASC, "Delivered" DESC, tupleElement(r, 1) ASC`))
 	for _, name := range []string{"Complaint rate", "Unsubscribe rate", "Opt-down share", alias(ctr.Title)} {
 		rank.override("byName", name, prop("unit", "percentunit"), prop("decimals", 2))
 	}

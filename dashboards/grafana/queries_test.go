@@ -96,6 +96,7 @@ func clickhouseQueries(t testing.TB) (panels []query, variables map[string][]que
 // so a query that names a database fails to find its view.
 type testDB struct {
 	conn     driver.Conn
+	store    *sink.Store
 	name     string
 	from, to time.Time
 }
@@ -127,7 +128,7 @@ func loadDataset(t testing.TB) testDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return testDB{conn: conn, name: cfg.Database, from: end.Add(-datasetDays * 24 * time.Hour), to: end}
+	return testDB{conn: conn, store: st, name: cfg.Database, from: end.Add(-datasetDays * 24 * time.Hour), to: end}
 }
 
 // run expands and runs a query, returning its column names, rows and time.
@@ -260,6 +261,7 @@ func TestDashboardQueries(t *testing.T) {
 	logTimings(t, timings)
 
 	checkIndexPanels(t, ctx, db, panels, sels)
+	checkRankingPanel(t, ctx, db, panels, sels)
 	checkHostileValues(t, ctx, db, panels, sels["all"])
 }
 
