@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
@@ -153,20 +152,7 @@ func runIngest(ctx context.Context, c Config, log *slog.Logger, reg *prometheus.
 	log.Info("trustpipe ingest running", "endpoints", strings.Join(names, ","), "topic", cfg.Topic, "http", ln.Addr().String())
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		webConfig := c.HTTPWebConfigFile
-		err := web.ServeMultiple([]net.Listener{ln}, hs, &web.FlagConfig{WebConfigFile: &webConfig}, log)
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("ingest endpoint: %w", err)
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		return hs.Shutdown(shutdownCtx)
-	})
+	serveHTTP(g, gctx, c, ln, hs, "ingest endpoint", 10*time.Second, log)
 	err = g.Wait()
 	log.Info("trustpipe ingest stopped", "err", err)
 	return err

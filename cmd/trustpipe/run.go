@@ -251,20 +251,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if trust != nil {
 		g.Go(func() error { return trust.Run(gctx) })
 	}
-	g.Go(func() error {
-		webConfig := c.HTTPWebConfigFile
-		err := web.ServeMultiple([]net.Listener{ln}, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("http endpoint: %w", err)
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdownCtx)
-	})
+	serveHTTP(g, gctx, c, ln, srv, "http endpoint", 5*time.Second, log)
 	err = g.Wait()
 	log.Info("trustpipe stopped", "err", err)
 	return err
@@ -366,4 +353,24 @@ func recordSettings(ctx context.Context, st *sink.Store, settings string, log *s
 			"recorded", prev, "now", settings)
 	}
 	return st.RecordSettings(ctx, settings)
+}
+
+// serveHTTP adds to g the serving of srv on ln behind the web config (TLS,
+// basic auth) of c, and its graceful shutdown, given grace, once gctx ends.
+// run and ingest share it, so both endpoints honour the same settings.
+func serveHTTP(g *errgroup.Group, gctx context.Context, c Config, ln net.Listener, srv *http.Server, what string, grace time.Duration, log *slog.Logger) {
+	g.Go(func() error {
+		webConfig := c.HTTPWebConfigFile
+		err := web.ServeMultiple([]net.Listener{ln}, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(gctx), grace)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
 }
