@@ -590,7 +590,7 @@ func (g *Generator) build(p *pending, dy *day) {
 		ev.Source = sourceWeb
 		ev.Detail = event.TrafficSources[pick(g.rng, r.Traffic[:])]
 		if g.rng.Float64() < r.Identified {
-			g.contactFields(g.pickContact(true))
+			g.contactFields(g.visitor(dy))
 		}
 	case event.Sentiment:
 		g.contactFields(g.pickContact(false))
@@ -684,6 +684,22 @@ func (g *Generator) pickContact(engaged bool) int32 {
 			}
 			k = int32(g.rng.IntN(len(g.pop.contacts)))
 		}
+	}
+	return k
+}
+
+// visitor picks the known contact of an identified web session. Only the
+// engaged audience still visits: a contact who stopped opening and clicking
+// has stopped coming to the site too, so in the trust spiral the visitors
+// shrink to the same loyal few as the openers and clickers, and the
+// distinct engaged contacts, which count both, fall with them. A contact
+// outside the audience is replaced by one inside it, chosen by rank, so the
+// random stream (and every other scenario, whose audience is everyone) is
+// unchanged.
+func (g *Generator) visitor(dy *day) int32 {
+	k := g.pickContact(true)
+	if r := int(g.pop.contacts[k].rank); r >= dy.audience {
+		k = g.pop.byRank[r%dy.audience]
 	}
 	return k
 }
