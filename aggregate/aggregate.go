@@ -173,6 +173,28 @@ type UniqueRow struct {
 	Contact    string // pseudonym, never a raw id
 }
 
+// ClickRow is the cumulative number of human clicks (bot clicks apart, as
+// in ctr) of one pseudonymized contact on the messages of a campaign and
+// channel sent on a UTC day (sent_at's day when the click carries it, else
+// its own day, like UniqueRow), within one block, versioned like CountRow.
+// Unlike the unique rows it counts, so storage can rank clickers by their
+// clicks (top_decile_click_share); being per block and versioned, a re-read
+// replaces it instead of adding to it.
+type ClickRow struct {
+	ClickKey
+	BlockRef
+	Clicks  uint64
+	Version int64
+}
+
+// ClickKey is the grouping of a ClickRow within a block.
+type ClickKey struct {
+	Day        int64 // Unix seconds of the UTC day start
+	CampaignID string
+	Channel    string
+	Contact    string // pseudonym, never a raw id
+}
+
 // LedgerRow accounts for the offsets of a block processed so far.
 // Consumed = Accepted + Rejected always holds; Consumed + Skipped is the
 // number of offsets processed. Duplicates of the Accepted were not counted
@@ -197,7 +219,7 @@ type LedgerRow struct {
 }
 
 // Snapshot is everything that changed since the previous snapshot.
-// Writing Counts, Contacts, Cohorts, Uniques, IDs and Ledger durably, in
+// Writing Counts, Contacts, Cohorts, Uniques, Clicks, IDs and Ledger durably, in
 // that order, makes the
 // Commits safe to commit.
 type Snapshot struct {
@@ -205,6 +227,7 @@ type Snapshot struct {
 	Contacts []ContactRow
 	Cohorts  []CohortRow
 	Uniques  []UniqueRow
+	Clicks   []ClickRow
 	IDs      []IDBlock
 	Ledger   []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
@@ -222,7 +245,7 @@ type Position struct {
 
 // Empty reports whether the snapshot carries nothing to store or commit.
 func (s *Snapshot) Empty() bool {
-	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Cohorts) == 0 && len(s.Uniques) == 0 &&
+	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Cohorts) == 0 && len(s.Uniques) == 0 && len(s.Clicks) == 0 &&
 		len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
 }
 

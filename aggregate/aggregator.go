@@ -73,6 +73,16 @@ type blockState struct {
 
 	uniques    map[UniqueRow]struct{}
 	newUniques []UniqueRow
+
+	clickIndex map[ClickKey]int32
+	clicks     []clickEntry
+	clickDirty []int32
+}
+
+type clickEntry struct {
+	key    ClickKey
+	clicks uint64
+	dirty  bool
 }
 
 type cohortEntry struct {
@@ -265,6 +275,9 @@ func (a *Aggregator) addCohort(b *blockState, ev *event.Event) {
 		Kind:       kind,
 		Contact:    ev.ContactID, // already a pseudonym (see New)
 	}
+	if kind == UniqueClicker {
+		a.addClick(b, ClickKey{Day: row.Day, CampaignID: row.CampaignID, Channel: row.Channel, Contact: row.Contact})
+	}
 	if _, seen := b.uniques[row]; seen {
 		return
 	}
@@ -272,6 +285,25 @@ func (a *Aggregator) addCohort(b *blockState, ev *event.Event) {
 	b.uniques[row] = struct{}{}
 	b.newUniques = append(b.newUniques, row)
 	a.pending++
+}
+
+// addClick counts one human click of a contact in block b.
+func (a *Aggregator) addClick(b *blockState, key ClickKey) {
+	i, ok := b.clickIndex[key]
+	if !ok {
+		// Decoded events alias the record's bytes (see Key.clone).
+		key.CampaignID, key.Channel, key.Contact = strings.Clone(key.CampaignID), strings.Clone(key.Channel), strings.Clone(key.Contact)
+		i = int32(len(b.clicks))
+		b.clicks = append(b.clicks, clickEntry{key: key})
+		b.clickIndex[key] = i
+	}
+	e := &b.clicks[i]
+	e.clicks++
+	if !e.dirty {
+		e.dirty = true
+		b.clickDirty = append(b.clickDirty, i)
+		a.pending++
+	}
 }
 
 // Reject accounts for an invalid record at the given offset. It returns
@@ -407,7 +439,7 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		return b
 	}
 	b := &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{}),
-		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{})}
+		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{}), clickIndex: make(map[ClickKey]int32)}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 	return b
 }
@@ -421,8 +453,10 @@ func (a *Aggregator) release(b *blockState) {
 	clear(b.contacts)
 	clear(b.cohortIndex)
 	clear(b.uniques)
+	clear(b.clickIndex)
 	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
 	b.cohorts, b.cohortDirty, b.newUniques = b.cohorts[:0], b.cohortDirty[:0], b.newUniques[:0]
+	b.clicks, b.clickDirty = b.clicks[:0], b.clickDirty[:0]
 	// The id arrays are not reused: a snapshot still being written may
 	// share them (IDBlock.shared).
 	b.ids, b.idsDirty = IDBlock{}, false
@@ -441,7 +475,7 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 }
 
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques)
+	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques) + len(b.clickDirty)
 	if b.ledgerDirty {
 		n++
 	}
@@ -552,6 +586,12 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	b.cohortDirty = b.cohortDirty[:0]
 	s.Uniques = append(s.Uniques, b.newUniques...)
 	b.newUniques = b.newUniques[:0]
+	for _, i := range b.clickDirty {
+		e := &b.clicks[i]
+		e.dirty = false
+		s.Clicks = append(s.Clicks, ClickRow{ClickKey: e.key, BlockRef: b.ref, Clicks: e.clicks, Version: version})
+	}
+	b.clickDirty = b.clickDirty[:0]
 	if b.idsDirty {
 		s.IDs = append(s.IDs, b.ids.shared(version))
 		b.idsDirty = false
