@@ -149,7 +149,7 @@ GROUP BY day, campaign_id, channel, segment, source`},
 	uniqExact(contact) AS contacts
 FROM {db}.engaged_contacts
 GROUP BY day`},
-	}, attributedViews()...)
+	}, append(attributedViews(), audienceViews()...)...)
 }
 
 // attributedViews renders the views over the send-time cohorts and the

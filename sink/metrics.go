@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Every table's series exists from the start, so rate() sees the first
 	// rows written.
-	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "ids", "ledger"} {
+	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "clicks", "ids", "ledger"} {
 		m.rowsWritten.WithLabelValues(table)
 	}
 	return m
@@ -60,6 +60,7 @@ func (m *Metrics) Stored(snap *aggregate.Snapshot, took time.Duration, at time.T
 	m.rowsWritten.WithLabelValues("contacts").Add(float64(len(snap.Contacts)))
 	m.rowsWritten.WithLabelValues("cohorts").Add(float64(len(snap.Cohorts)))
 	m.rowsWritten.WithLabelValues("uniques").Add(float64(len(snap.Uniques)))
+	m.rowsWritten.WithLabelValues("clicks").Add(float64(len(snap.Clicks)))
 	m.rowsWritten.WithLabelValues("ids").Add(float64(len(snap.IDs)))
 	m.rowsWritten.WithLabelValues("ledger").Add(float64(len(snap.Ledger)))
 }

@@ -526,12 +526,6 @@ FROM (
 		Scan(&u.Recipients, &u.Openers, &u.Clickers, &u.UniqueOpens, &u.UniqueClicks); err != nil {
 		return c, readError("unique engagement", err)
 	}
-	// Distinct contacts across campaigns, for engaged_reach_rate and
-	// clicks_per_clicker.
-	if err := s.conn.QueryRow(ctx, `SELECT uniqExactIf(contact, kind = ?), uniqExactIf(contact, kind = ?) FROM `+s.db+`.`+ViewUniqueEngagement+ucond,
-		append([]any{aggregate.UniqueRecipient, aggregate.UniqueClicker}, uargs...)...).Scan(&c.DeliveredContacts, &c.Clickers); err != nil {
-		return c, readError("distinct audience", err)
-	}
 	for _, by := range []string{"mailbox_provider", "sending_domain"} {
 		groups := map[string]*indicator.Totals{}
 		q := "SELECT " + by + " AS g, " + cohortTotalsColumns + " FROM " + s.db + "." + ViewCohortRows + cond +

@@ -12,6 +12,7 @@ type Tables struct {
 	Contacts string // engaged contacts per day (ReplacingMergeTree)
 	Cohorts  string // cumulative per-block counts per send-time cohort (ReplacingMergeTree)
 	Uniques  string // recipients, openers and clickers per campaign and send day (ReplacingMergeTree)
+	Clicks   string // cumulative per-block human clicks per contact, campaign and send day (ReplacingMergeTree)
 	Ledger   string // per-block offset accounting (ReplacingMergeTree)
 	IDs      string // dedup decisions, one array row per block (ReplacingMergeTree)
 	// LegacyIDs is the table of one dedup decision per row that migrations
@@ -24,13 +25,13 @@ type Tables struct {
 // LiveTables are the storage tables behind the read surface.
 func LiveTables() Tables {
 	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks",
-		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_id_blocks", LegacyIDs: "event_ids"}
+		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Clicks: "click_counts_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_id_blocks", LegacyIDs: "event_ids"}
 }
 
 // Prefixed returns the storage tables with a prefix, e.g. "shadow_".
 func (t Tables) Prefixed(prefix string) Tables {
 	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Cohorts: prefix + t.Cohorts,
-		Uniques: prefix + t.Uniques, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs,
+		Uniques: prefix + t.Uniques, Clicks: prefix + t.Clicks, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs,
 		LegacyIDs: prefix + t.LegacyIDs}
 }
 
@@ -44,6 +45,8 @@ const ledgerColumns = "topic, partition, block, first_offset, last_offset, consu
 const cohortColumns = "cohort, by_send_time, event_type, detail, campaign_id, channel, mailbox_provider, sending_domain, topic, partition, block, events, version"
 
 const uniqueColumns = "day, campaign_id, channel, kind, contact"
+
+const clickColumns = "day, campaign_id, channel, contact, topic, partition, block, clicks, version"
 
 const idColumns = "topic, partition, block, base_offset, offsets, id_hashes, record_times, duplicates, version"
 
@@ -102,7 +105,33 @@ ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts)
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (topic, partition, block)`, db, t.Ledger),
 		dedupDDL(db, t),
+		clickDDL(db, t),
 	}, attributionDDL(db, t)...)
+}
+
+// clickDDL creates the table of human clicks per contact (aggregate.ClickRow;
+// migration 10 adds it to older databases): the unique rows say who
+// clicked, these how often, which is what ranking clickers
+// (top_decile_click_share) needs. A count is not a set, so the rows follow
+// the count rows' layout — keyed by day, campaign, channel, contact and
+// (topic, partition, block), versioned by offset — and a re-read or replay
+// replaces its block's rows instead of adding to them. One row per clicker
+// per campaign, send day and block: on a backfill about one row per human
+// click, far fewer than the events.
+func clickDDL(db string, t Tables) string {
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.%s (
+	day Date,
+	campaign_id String,
+	channel String,
+	contact String,
+	topic String,
+	partition Int32,
+	block Int64,
+	clicks UInt64,
+	version Int64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, campaign_id, channel, contact, topic, partition, block)`, db, t.Clicks)
 }
 
 // attributionDDL returns the CREATE statements of the attribution tables
@@ -199,6 +228,9 @@ var migrations = []migration{
 	{6, "dedup: one row of decision arrays per block (event_id_blocks); event_ids kept for history loads", func(db string) []string {
 		return []string{dedupDDL(db, LiveTables())}
 	}},
+	{10, "audience: per-block human clicks per contact, campaign and send day (click_counts_blocks)", func(db string) []string {
+		return []string{clickDDL(db, LiveTables())}
+	}},
 }
 
 // legacyDedupDDL is migration 3's table of one decision per valid event,
@@ -261,6 +293,8 @@ FROM %s.%s FINAL`, db, t.Contacts)},
 FROM %s.%s FINAL`, db, t.Cohorts)},
 		{Name: ViewUniqueEngagement, Query: fmt.Sprintf(`SELECT day, campaign_id, channel, kind, contact
 FROM %s.%s FINAL`, db, t.Uniques)},
+		{Name: ViewContactClicks, Query: fmt.Sprintf(`SELECT day, campaign_id, channel, contact, clicks
+FROM %s.%s FINAL`, db, t.Clicks)},
 	}
 }
 
@@ -276,6 +310,10 @@ const (
 	// ViewUniqueEngagement: day (send day), campaign_id, channel, kind
 	// ('delivered', 'open', 'click'), contact (pseudonym); one row each.
 	ViewUniqueEngagement = "unique_engagement"
+	// ViewContactClicks: day (send day), campaign_id, channel, contact
+	// (pseudonym), clicks (human clicks): the replaced per-block rows,
+	// several per contact, campaign and day: always aggregate.
+	ViewContactClicks = "contact_clicks"
 )
 
 // View is a named read-surface query. Migrate creates the base views and

@@ -263,7 +263,7 @@ func (s *Store) ServerVersion() (string, error) {
 }
 
 // Write stores a snapshot: count rows, engaged contacts, cohort rows,
-// unique rows and dedup decisions, then the ledger, so a ledger row is never visible before the
+// unique rows, click rows and dedup decisions, then the ledger, so a ledger row is never visible before the
 // rows it accounts for (and a committed block's ids are always stored).
 // Each insert is idempotent; on error the whole Write may be retried.
 func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
@@ -276,6 +276,7 @@ func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
 	g.Go(func() error { return s.writeContacts(gctx, snap.Contacts) })
 	g.Go(func() error { return s.writeCohorts(gctx, snap.Cohorts) })
 	g.Go(func() error { return s.writeUniques(gctx, snap.Uniques) })
+	g.Go(func() error { return s.writeClicks(gctx, snap.Clicks) })
 	g.Go(func() error { return s.writeIDs(gctx, snap.IDs) })
 	if err := g.Wait(); err != nil {
 		return err
@@ -452,6 +453,34 @@ func (s *Store) writeUniques(ctx context.Context, rows []aggregate.UniqueRow) er
 			campaign[i], channel[i], kind[i], contact[i] = r.CampaignID, r.Channel, r.Kind, r.Contact
 		}
 		return appendColumns(b, day, campaign, channel, kind, contact)
+	})
+}
+
+func (s *Store) writeClicks(ctx context.Context, rows []aggregate.ClickRow) error {
+	for _, run := range byMonth(rows, func(r *aggregate.ClickRow) int64 { return r.Day }, MaxPartitionsPerInsert) {
+		if err := s.insertClicks(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertClicks(ctx context.Context, rows []aggregate.ClickRow) error {
+	return s.insert(ctx, s.tables.Clicks, clickColumns, len(rows), func(b driver.Batch) error {
+		n := len(rows)
+		day := make([]time.Time, n)
+		campaign, channel, contact, topic := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		partition := make([]int32, n)
+		block, version := make([]int64, n), make([]int64, n)
+		clicks := make([]uint64, n)
+		for i := range rows {
+			r := &rows[i]
+			day[i] = time.Unix(r.Day, 0).UTC()
+			campaign[i], channel[i], contact[i] = r.CampaignID, r.Channel, r.Contact
+			topic[i], partition[i], block[i] = r.Topic, r.Partition, r.Block
+			clicks[i], version[i] = r.Clicks, r.Version
+		}
+		return appendColumns(b, day, campaign, channel, contact, topic, partition, block, clicks, version)
 	})
 }
 

@@ -95,17 +95,23 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 5 || !strings.HasPrefix(applied[0], "2 ") || !strings.HasPrefix(applied[1], "3 ") || !strings.HasPrefix(applied[2], "4 ") || !strings.HasPrefix(applied[3], "5 ") || !strings.HasPrefix(applied[4], "6 ") {
-		t.Fatalf("applied %v, want migrations 2, 3, 4 (the settings table, already there from the fresh migration), 5 and 6", applied)
+	if len(applied) != 6 || !strings.HasPrefix(applied[0], "2 ") || !strings.HasPrefix(applied[1], "3 ") || !strings.HasPrefix(applied[2], "4 ") || !strings.HasPrefix(applied[3], "5 ") || !strings.HasPrefix(applied[4], "6 ") || !strings.HasPrefix(applied[5], "10 ") {
+		t.Fatalf("applied %v, want migrations 2, 3, 4 (the settings table, already there from the fresh migration), 5, 6 and 10", applied)
 	}
 	// Migration 5 created the attribution tables: a snapshot with cohort and
 	// unique rows is stored and read back through the views.
 	snap := &aggregate.Snapshot{
 		Cohorts: []aggregate.CohortRow{{CohortKey: aggregate.CohortKey{Cohort: 3600, BySendTime: true, EventType: event.Delivered, Channel: "email"}, Events: 7, Version: 1}},
 		Uniques: []aggregate.UniqueRow{{Day: 0, Kind: aggregate.UniqueRecipient, Contact: "c"}},
+		// Migration 10 created the click table.
+		Clicks: []aggregate.ClickRow{{ClickKey: aggregate.ClickKey{Contact: "c"}, Clicks: 3, Version: 1}},
 	}
 	if err := st.Write(ctx, snap); err != nil {
-		t.Fatalf("write after migration 5: %v", err)
+		t.Fatalf("write after migrations 5 and 10: %v", err)
+	}
+	var clicks uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT sum(clicks) FROM "+db+".contact_clicks").Scan(&clicks); err != nil || clicks != 3 {
+		t.Fatalf("after migration 10: %d clicks (%v), want 3", clicks, err)
 	}
 	var cohortEvents, uniques uint64
 	if err := st.Conn().QueryRow(ctx, "SELECT sum(events), (SELECT count() FROM "+db+".unique_engagement) FROM "+db+".cohort_count_rows").Scan(&cohortEvents, &uniques); err != nil {

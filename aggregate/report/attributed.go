@@ -25,10 +25,6 @@ type Cohorts struct {
 	FollowUps, BySendTime uint64
 	// Unique is the unique engagement of the send days the period touches.
 	Unique Unique
-	// DeliveredContacts and Clickers are the distinct contacts (across
-	// campaigns, unlike Unique) with a delivery and with a human click on
-	// the send days the period touches.
-	DeliveredContacts, Clickers uint64
 	// Complaints are the email complaint totals per mailbox provider and
 	// per sending domain.
 	Complaints []ComplaintGroup

@@ -118,6 +118,11 @@ type Input struct {
 	Divergence indicator.DivergenceConfig
 	// Cohorts holds the attributed inputs of Period.
 	Cohorts Cohorts
+	// Audience and BaselineAudience are the contact-level counts of Period
+	// and Comparison (the send days they touch, distinct across
+	// campaigns); nil under a segment or source filter, which the contact
+	// tables do not keep.
+	Audience, BaselineAudience *indicator.Audience
 }
 
 // Report is the whole report. Its JSON form is the `--format json` output.
@@ -148,8 +153,9 @@ type Report struct {
 	DivergenceConfig DivergenceSettings   `json:"divergence_config"`
 	ConsentMigration ConsentMigration     `json:"consent_migration"`
 	EngagedReach     EngagedReach         `json:"engaged_reach"`
-	// Audience holds engaged_reach_rate and clicks_per_clicker; absent
-	// where Attributed is (a segment or source filter).
+	// Audience holds the audience signals (engaged_reach_rate,
+	// clicks_per_clicker, top_decile_click_share); absent under a segment
+	// or source filter.
 	Audience *Audience `json:"audience,omitempty"`
 	// AudienceDivergence is the second divergence rule: ctr up while the
 	// distinct engaged contacts fall.
@@ -231,26 +237,39 @@ type DivergenceSettings struct {
 	MinReachDrop float64  `json:"min_reach_drop"`
 }
 
-// Audience is the shrinking-audience side of the report: distinct engaged
-// contacts (Reach) over distinct delivered contacts, and human clicks of
-// the cohorts sent in the range over their distinct clickers.
+// Audience is the shrinking-audience side of the report: the audience
+// signals (indicator.AudienceSignals) of the range with their counts.
 type Audience struct {
-	Counts           indicator.Audience `json:"counts"`
-	EngagedReachRate indicator.Value    `json:"engaged_reach_rate"`
-	ClicksPerClicker indicator.Value    `json:"clicks_per_clicker"`
+	Counts  indicator.Audience `json:"counts"`
+	Signals []indicator.Value  `json:"signals"`
 }
 
-func buildAudience(in Input) *Audience {
-	if !in.Cohorts.Available {
+// DayAudience is the audience counts of one UTC day: the report page's
+// audience chart.
+type DayAudience struct {
+	Day      string             `json:"day"`
+	Audience indicator.Audience `json:"audience"`
+}
+
+func buildAudience(a *indicator.Audience) *Audience {
+	if a == nil {
 		return nil
 	}
-	c := indicator.Audience{
-		EngagedContacts:   in.Reach.Contacts,
-		DeliveredContacts: in.Cohorts.DeliveredContacts,
-		Clicks:            indicator.HumanClicks(in.Cohorts.Totals),
-		Clickers:          in.Cohorts.Clickers,
+	out := &Audience{Counts: *a}
+	for _, s := range indicator.AudienceSignals() {
+		out.Signals = append(out.Signals, s.Evaluate(*a))
 	}
-	return &Audience{Counts: c, EngagedReachRate: c.EngagedReach(), ClicksPerClicker: c.PerClicker()}
+	return out
+}
+
+// audienceOrReach is the period's Audience, or under a segment or source
+// filter (no contact-level counts) just its engaged contacts, so the
+// shrinking-audience rule still compares those.
+func audienceOrReach(a *indicator.Audience, r Reach) indicator.Audience {
+	if a != nil {
+		return *a
+	}
+	return indicator.Audience{EngagedContacts: r.Contacts}
 }
 
 // ConsentMigration counts consent-tier transitions in the range.
@@ -327,8 +346,9 @@ func Build(in Input) Report {
 			MinIndexDrop: in.Divergence.MinIndexDrop,
 			MinReachDrop: in.Divergence.MinReachDrop,
 		},
-		Audience:            buildAudience(in),
-		AudienceDivergence:  indicator.DetectShrinkingAudience(in.Divergence, in.Baseline, in.Current, in.BaselineReach.Contacts, in.Reach.Contacts),
+		Audience: buildAudience(in.Audience),
+		AudienceDivergence: indicator.DetectShrinkingAudience(in.Divergence, in.Baseline, in.Current,
+			audienceOrReach(in.BaselineAudience, in.BaselineReach), audienceOrReach(in.Audience, in.Reach)),
 		ConsentMigration:    consentMigration(in.Current, in.Baseline),
 		EngagedReach:        engagedReach(in.Reach, in.BaselineReach),
 		DirectTrafficGrowth: directGrowth(in),

@@ -120,6 +120,11 @@ func cases(t *testing.T) map[string]Input {
 			Duplicates:     1234,
 			Divergence:     dcfg,
 			Cohorts:        trapCohorts(),
+			// Distinct across campaigns: fewer than the (campaign, contact)
+			// pairs of Cohorts.Unique; 60 clickers (the top tenth) made 240
+			// of the 900 human clicks.
+			Audience:         &indicator.Audience{EngagedContacts: 3120, DeliveredContacts: 8000, Clicks: 900, Clickers: 600, TopDecileClicks: 240},
+			BaselineAudience: &indicator.Audience{EngagedContacts: 3410, DeliveredContacts: 8200, Clicks: 900, Clickers: 700, TopDecileClicks: 200},
 		},
 		"thin": {
 			Period:         Period{day("2026-11-19").Add(6 * time.Hour), day("2026-11-19").Add(12 * time.Hour)},
@@ -127,6 +132,7 @@ func cases(t *testing.T) map[string]Input {
 			ComparisonMode: CompareRange,
 			Current:        thin,
 			Cohorts:        Cohorts{Available: true},
+			Audience:       &indicator.Audience{EngagedContacts: 180},
 			Reach:          reach("2026-11-19", "2026-11-19", 180, 180),
 			BaselineReach:  reach("2026-11-12", "2026-11-12", 0),
 			Divergence:     thinCfg,
@@ -159,9 +165,7 @@ func trapCohorts() Cohorts {
 		Totals: indicator.Accumulate([]indicator.Row{row("delivered", "", 20000), row("unsubscribe", "", 160),
 			row("complaint", "", 60), row("open", "", 7000), row("open", "machine", 2000), row("click", "", 900), row("click", "bot", 4000)}),
 		FollowUps: 160 + 60 + 7000 + 2000 + 900 + 4000, BySendTime: 150 + 60 + 7000 + 2000 + 900 + 4000,
-		Unique: Unique{Recipients: 9000, Openers: 3100, Clickers: 720, UniqueOpens: 3000, UniqueClicks: 700},
-		// Distinct across campaigns: fewer than the (campaign, contact) pairs.
-		DeliveredContacts: 8000, Clickers: 600,
+		Unique:     Unique{Recipients: 9000, Openers: 3100, Clickers: 720, UniqueOpens: 3000, UniqueClicks: 700},
 		Complaints: []ComplaintGroup{ComplaintTotals("mailbox_provider", "yahoo", yahoo), ComplaintTotals("mailbox_provider", "gmail", gmail)},
 	}
 }
@@ -193,25 +197,41 @@ func TestTrapAttributedHandComputed(t *testing.T) {
 
 // Hand-computed audience signals and the shrinking-audience rule of the
 // trap case: ctr 0.045 -> 0.06 (+33 %), engaged contacts 3410 -> 3120
-// (-8.5 %, not the 10 % that counts) until the baseline reach is raised.
+// (-8.5 %) and engaged_reach_rate 3410/8200 -> 3120/8000 (-6.2 %), neither
+// the 10 % that counts, until one of them is made to fall further.
 func TestTrapAudienceHandComputed(t *testing.T) {
 	in := cases(t)["trap"]
 	r := Build(in)
 	a := r.Audience
-	if a == nil || *a.EngagedReachRate.Value != 3120.0/8000 || *a.ClicksPerClicker.Value != 900.0/600 {
-		t.Fatalf("audience = %+v, want engaged reach 3120/8000 and 900/600 clicks per clicker", a)
+	want := map[string]float64{"engaged_reach_rate": 3120.0 / 8000, "clicks_per_clicker": 900.0 / 600, "top_decile_click_share": 240.0 / 900}
+	if a == nil || len(a.Signals) != len(want) {
+		t.Fatalf("audience = %+v, want the three signals", a)
+	}
+	for _, v := range a.Signals {
+		if v.Value == nil || *v.Value != want[v.Name] {
+			t.Errorf("%s = %v, want %v", v.Name, v.Value, want[v.Name])
+		}
 	}
 	cur, base := 3120.0, 3410.0 // variables: a constant expression would be exact, not float64
 	if d := r.AudienceDivergence; d.Flag || !d.CTR.Improved || d.ReachChange == nil || *d.ReachChange != cur/base-1 {
 		t.Errorf("divergence %+v, want no flag, ctr improved, reach change 3120/3410-1", d)
 	}
-	in.BaselineReach.Contacts = 3467 // 3120/3467 - 1 = -10.0 %: just enough
-	if d := Build(in).AudienceDivergence; !d.Flag {
-		t.Errorf("divergence %+v, want a flag at a 10 %% fall", d)
+	count := in
+	count.BaselineReach.Contacts = 3467 // without contact tables: 3120/3467 - 1 = -10.0 %, just enough
+	count.Audience, count.BaselineAudience = nil, nil
+	if d := Build(count).AudienceDivergence; !d.Flag {
+		t.Errorf("divergence %+v, want a flag at a 10 %% fall of the count", d)
 	}
-	in.Cohorts.Available = false // a segment or source filter
+	rate := in
+	b := *in.BaselineAudience
+	b.DeliveredContacts = 7700 // 3120/8000 over 3410/7700 - 1 = -11.9 %
+	rate.BaselineAudience = &b
+	if d := Build(rate).AudienceDivergence; !d.Flag || d.RateChange == nil || *d.RateChange > -0.1 {
+		t.Errorf("divergence %+v, want a flag at a 11.9 %% fall of the rate", d)
+	}
+	in.Audience = nil // a segment or source filter
 	if r := Build(in); r.Audience != nil {
-		t.Errorf("audience %+v without cohorts, want none", r.Audience)
+		t.Errorf("audience %+v without contact tables, want none", r.Audience)
 	}
 }
 

@@ -258,9 +258,12 @@ func (r Report) reach(p *printer) {
 	p.line("  contacts with a human open, click, form fill, web session, preference-centre visit or opt-up;")
 	p.line("  counted per whole UTC day, and a contact active on several days counts once in the total")
 	if a := r.Audience; a != nil {
-		p.line(fmt.Sprintf("  engaged_reach_rate %s (%s engaged / %s delivered contacts); clicks_per_clicker %s (%s human clicks / %s clickers)",
-			fmt2(a.EngagedReachRate.Value), count(a.Counts.EngagedContacts), count(a.Counts.DeliveredContacts),
-			fmt2(a.ClicksPerClicker.Value), count(a.Counts.Clicks), count(a.Counts.Clickers)))
+		for i, s := range indicator.AudienceSignals() {
+			v := a.Signals[i]
+			p.line(fmt.Sprintf("  %-22s %s (%s %s / %s %s)", s.Name, fmt2(v.Value),
+				count(a.Counts.Count(s.Numerator)), strings.ReplaceAll(s.Numerator, "_", " "),
+				count(a.Counts.Count(s.Denominator)), strings.ReplaceAll(s.Denominator, "_", " ")))
+		}
 	}
 	d := r.AudienceDivergence
 	verdict := "no"
@@ -268,7 +271,7 @@ func (r Report) reach(p *printer) {
 		verdict = "YES"
 	}
 	p.line("  SHRINKING AUDIENCE (ctr up by " + strconv.FormatFloat(100*r.DivergenceConfig.MinClickLift, 'g', -1, 64) +
-		"% or more while engaged contacts fall by " + strconv.FormatFloat(100*r.DivergenceConfig.MinReachDrop, 'g', -1, 64) +
+		"% or more while engaged contacts or engaged_reach_rate fall by " + strconv.FormatFloat(100*r.DivergenceConfig.MinReachDrop, 'g', -1, 64) +
 		"% or more): " + verdict + " - " + d.Reason)
 	if len(e.Days) == 0 {
 		return

@@ -257,5 +257,11 @@ func readReportInput(ctx context.Context, st *sink.Store, o reportOptions) (repo
 	if in.Cohorts, err = st.Cohorts(ctx, o.period, o.filter); err != nil {
 		return in, err
 	}
+	if in.Audience, err = st.Audience(ctx, o.period, o.filter); err != nil {
+		return in, err
+	}
+	if in.BaselineAudience, err = st.Audience(ctx, o.comparison, o.filter); err != nil {
+		return in, err
+	}
 	return in, nil
 }
