@@ -252,7 +252,7 @@ func TestAlertsStructure(t *testing.T) {
 	}
 	for _, name := range []string{
 		"TrustIndexDrop", "AttributedUnsubscribeSpike", "ComplaintRateHigh", "ComplaintRateCritical", "AttributedComplaintRateCritical",
-		"OptDownShareCollapse", "DirectTrafficShareDrop", "TrustEngagementDivergence",
+		"OptDownShareCollapse", "DirectTrafficShareDrop", "TrustEngagementDivergence", "ShrinkingAudience",
 		"ConsumerLagHigh", "SinkFailing", "DeadLetterRateHigh", "DataStale", "LedgerGap",
 	} {
 		if !seen[name] {
@@ -277,8 +277,8 @@ func TestTrustAlertsAreGated(t *testing.T) {
 			if !strings.Contains(a.block, "and on () (trustpipe:pipeline_healthy == 1)") {
 				t.Errorf("trust alert %s is not gated with `and on () (trustpipe:pipeline_healthy == 1)`", a.name)
 			}
-			if !regexp.MustCompile(`and on \([a-z_, ]+\) \(trustpipe:(indicator|trust_index|attributed)_volume_ok(:by_dimension)? == 1\)`).MatchString(a.block) {
-				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok, trustpipe:attributed_volume_ok, trustpipe:indicator_volume_ok:by_dimension or trustpipe:trust_index_volume_ok)", a.name)
+			if !regexp.MustCompile(`and on \([a-z_, ]*\) \(trustpipe:(indicator|trust_index|attributed|audience)_volume_ok(:by_dimension)? == 1\)`).MatchString(a.block) {
+				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok, trustpipe:attributed_volume_ok, trustpipe:indicator_volume_ok:by_dimension, trustpipe:trust_index_volume_ok or trustpipe:audience_volume_ok)", a.name)
 			}
 		case "pipeline":
 		default:
@@ -332,6 +332,8 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 		recordTests   = "tests/recording.test.yml"
 		// personalizationTests covers PersonalizationDefectsHigh.
 		personalizationTests = "tests/personalization_alerts.test.yml"
+		// audienceTests covers ShrinkingAudience.
+		audienceTests = "tests/audience_alerts.test.yml"
 	)
 	mutations := []struct {
 		name, file, old, new, tests string
@@ -361,6 +363,13 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 			`sum by (topic) (max by (topic, partition) (trustpipe_consumer_lag))`, `sum by (topic) (trustpipe_consumer_lag)`, recordTests},
 		{"PersonalizationDefectsHigh threshold 2 % -> 40 %", alertsFile,
 			`trustpipe:indicator:by_dimension{window="1h"} >= 0.02`, `trustpipe:indicator:by_dimension{window="1h"} >= 0.4`, personalizationTests},
+		{"ShrinkingAudience without volume gate", alertsFile,
+			"\n          and on () (trustpipe:audience_volume_ok == 1)", "", audienceTests},
+		{"ShrinkingAudience without pipeline gate", alertsFile,
+			"(trustpipe:shrinking_audience == 1)\n          and on () (trustpipe:audience_volume_ok == 1)\n          and on () (trustpipe:pipeline_healthy == 1)",
+			"(trustpipe:shrinking_audience == 1)\n          and on () (trustpipe:audience_volume_ok == 1)", audienceTests},
+		{"audience volume 100 -> 50 engaged contacts", recordingFile, ">= bool 100\n", ">= bool 50\n", audienceTests},
+		{"ShrinkingAudience for 1h -> 10m", alertsFile, "(trustpipe:audience_volume_ok == 1)\n          and on () (trustpipe:pipeline_healthy == 1)\n        for: 1h", "(trustpipe:audience_volume_ok == 1)\n          and on () (trustpipe:pipeline_healthy == 1)\n        for: 10m", audienceTests},
 		{"PersonalizationDefectsHigh without volume gate", alertsFile,
 			"\n          and on (indicator, window, dimension_value) (trustpipe:indicator_volume_ok:by_dimension == 1)", "", personalizationTests},
 		{"defect rates include the other group", recordingFile,

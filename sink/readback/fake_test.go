@@ -56,6 +56,9 @@ type fakeSource struct {
 	ledger []sink.LedgerBlock
 	err    error // returned by every read when set
 	reads  []string
+	// audience answers Audience by the period's start (zero counts for
+	// any other period).
+	audience map[time.Time]indicator.Audience
 }
 
 // read records a call and returns the error every read fails with, if set.
@@ -263,4 +266,14 @@ func (f *fakeSource) CohortGroupTotals(_ context.Context, _, _ string, values []
 		return nil, err
 	}
 	return make([]indicator.Totals, len(values)+1), nil
+}
+
+func (f *fakeSource) Audience(_ context.Context, p report.Period, _ report.Filter) (*indicator.Audience, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("Audience"); err != nil {
+		return nil, err
+	}
+	a := f.audience[p.From]
+	return &a, nil
 }

@@ -81,6 +81,7 @@ type trustCollector struct {
 	coverage, componentsUsed         descPair
 	directGrowth                     *prometheus.Desc
 	attributed                       attributedDescs
+	audience                         audienceDescs
 	static                           []prometheus.Metric // min volumes: configuration, always present
 	current                          atomic.Pointer[[]prometheus.Metric]
 }
@@ -125,6 +126,7 @@ func newTrustCollector(minVolume map[string]float64, configured int) (*trustColl
 				"The program's attributed indicator over the cohorts of the 28 days before the window. Absent when its denominator is 0.",
 				[]string{"indicator", "window"}, nil),
 		},
+		audience: newAudienceDescs(),
 		freshness: prometheus.NewDesc("trustpipe_data_freshness_seconds",
 			"Seconds from the end of the newest trust_counts bucket with events (event time, buckets starting after the read-back ignored) to the read-back. Absent when the last 56 days hold no events.",
 			nil, nil),

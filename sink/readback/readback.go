@@ -55,7 +55,9 @@
 // trustpipe_indicator_baseline, trustpipe_indicator_volume,
 // trustpipe_indicator_min_volume, trustpipe_trust_index,
 // trustpipe_trust_index_baseline, trustpipe_divergence,
-// trustpipe_data_freshness_seconds and trustpipe_ledger_gap_offsets, and
+// trustpipe_data_freshness_seconds and trustpipe_ledger_gap_offsets, the
+// audience gauges trustpipe_audience_signal, trustpipe_audience_signal_baseline,
+// trustpipe_audience_count and trustpipe_shrinking_audience (audience.go), and
 // the read-back's own trustpipe_readback_success_timestamp_seconds,
 // trustpipe_readback_errors_total and trustpipe_readback_duration_seconds.
 //
@@ -89,6 +91,7 @@ type Source interface {
 	CohortSegmentTotals(ctx context.Context, bounds []time.Time) (all, bySend []indicator.Totals, err error)
 	CohortTopValues(ctx context.Context, dim, channel string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error)
 	CohortGroupTotals(ctx context.Context, dim, channel string, values []string, p report.Period, onlyValues bool) ([]indicator.Totals, error)
+	Audience(ctx context.Context, p report.Period, f report.Filter) (*indicator.Audience, error)
 }
 
 // BaselinePeriod is the length of every window's baseline: the period
@@ -342,6 +345,9 @@ func (r *ReadBack) read(ctx context.Context, now time.Time) ([]prometheus.Metric
 	if err := r.readAttributed(ctx, b, now); err != nil {
 		return nil, err
 	}
+	if err := r.readAudience(ctx, b, now); err != nil {
+		return nil, err
+	}
 	if newest > 0 {
 		bucketEnd := time.Unix(newest, 0).Add(r.cfg.BucketSize)
 		if err := b.add(r.m.trust.freshness, max(now.Sub(bucketEnd).Seconds(), 0)); err != nil {
@@ -443,17 +449,21 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	               attributed: program rate, volume and baseline; rate and
 //	               volume per top campaign; complaint rate and volume per
 //	               mailbox provider and per top sending domain + "other"
+//	+ 2·S + 2·C + 1
+//	               audience: value and baseline of S signals, C counts in
+//	               both weeks, the shrinking-audience flag
 //
-// For the defaults (W = 4, I = 20, H = 12, WA = 2, A = 13, TopN = 10)
-// that is 4·1·65 + 4 + 21 + 4 + 15 + 2·(39 + 260 + 20 + 22) = 986 without
-// a breakdown and 4·12·65 + 4 + 40 + 682 = 3846 with one.
+// For the defaults (W = 4, I = 20, H = 12, WA = 2, A = 13, TopN = 10,
+// S = 3, C = 5) that is 4·1·65 + 4 + 21 + 4 + 15 + 2·(39 + 260 + 20 + 22)
+// + 17 = 1003 without a breakdown and 4·12·65 + 4 + 40 + 682 + 17 = 3863
+// with one.
 func SeriesBound(cfg Config) int {
 	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1
 	if cfg.Breakdown != "" {
 		g += cfg.TopN + 1
 	}
-	return w*g*(3*i+5) + w + i + 1 + 2 + 2 + len(durationBuckets) + 3 + AttributedSeriesBound(cfg)
+	return w*g*(3*i+5) + w + i + 1 + 2 + 2 + len(durationBuckets) + 3 + AttributedSeriesBound(cfg) + audienceSeries()
 }
 
 // AttributedSeriesBound is the attributed part of SeriesBound.

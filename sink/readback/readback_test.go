@@ -111,10 +111,12 @@ func TestExpositionGolden(t *testing.T) {
 	// and per attribution window one top-values read per attributed group
 	// kind (campaign, provider, domain) — followed by its group read only
 	// when it finds values, which the fake's empty cohorts never do.
+	// Then the audience: both weeks' contact counts and their trust_counts.
 	want := []string{"SegmentTotals", "LedgerBlocks", "CohortSegmentTotals"}
 	for range indicator.AttributionWindows() {
 		want = append(want, "CohortTopValues", "CohortTopValues", "CohortTopValues")
 	}
+	want = append(want, "Audience", "Audience", "SegmentTotals")
 	if !slices.Equal(f.reads, want) {
 		t.Errorf("reads per refresh %v, want %v", f.reads, want)
 	}
@@ -482,18 +484,23 @@ func TestSeriesBound(t *testing.T) {
 	// Attributed: per window 3·13 program + 2·13·10 campaigns + 2·10
 	// providers (at most TopN) + 2·11 domains with "other".
 	attributed := wa * (3*a + 2*a*topN + 2*topN + 2*(topN+1))
-	if got, want := SeriesBound(cfg), w*1*(3*i+5)+w+i+5+len(durationBuckets)+3+attributed; got != want || got != 986 {
-		t.Fatalf("SeriesBound without breakdown = %d, want %d = 986", got, want)
+	// Audience: value and baseline of 3 signals, 5 counts in 2 weeks, a flag.
+	audience := 2*len(indicator.AudienceSignals()) + 2*5 + 1
+	if got, want := SeriesBound(cfg), w*1*(3*i+5)+w+i+5+len(durationBuckets)+3+attributed+audience; got != want || got != 1003 {
+		t.Fatalf("SeriesBound without breakdown = %d, want %d = 1003", got, want)
 	}
 	cfg.Breakdown = "campaign_id"
 	bound := SeriesBound(cfg)
-	if want := w*(1+topN+1)*(3*i+5) + w + i + 5 + len(durationBuckets) + 3 + attributed; bound != want || bound != 3846 {
-		t.Fatalf("SeriesBound = %d, want %d = 3846", bound, want)
+	if want := w*(1+topN+1)*(3*i+5) + w + i + 5 + len(durationBuckets) + 3 + attributed + audience; bound != want || bound != 3863 {
+		t.Fatalf("SeriesBound = %d, want %d = 3863", bound, want)
 	}
 	// The fake holds no cohort rows, so the event-time part must reach its
 	// bound exactly, beside the program's attributed volumes (always
 	// exported, 0 here); the integration test bounds the attributed part.
 	bound -= attributed - wa*a
+	// Nor contacts: the audience counts (0) are exported, not its signals
+	// or flag.
+	bound -= audience - 2*5
 
 	// Every group must have data in every window and baseline for the
 	// bound to be reached exactly: a bucket in the last hour is in every
