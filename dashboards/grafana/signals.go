@@ -42,3 +42,48 @@ LIMIT 20`),
 	)).override("byName", alias(merge.Title), prop("unit", "percentunit"), prop("decimals", 2)).
 		override("byName", alias(link.Title), prop("unit", "percentunit"), prop("decimals", 2))
 }
+
+// audienceRatio is an audience signal per row of audience_daily, from its
+// definition's two counts (indicator.AudienceSignals).
+func audienceRatio(name string) string {
+	s, ok := indicator.AudienceSignalByName(name)
+	if !ok {
+		panic("grafana: no audience signal " + name)
+	}
+	return "sum(" + s.Numerator + ") / nullIf(sum(" + s.Denominator + "), 0)"
+}
+
+// addAudience adds the overview's audience row: the three audience signals
+// per UTC day, so a ShrinkingAudience ticket shows whether the clicks
+// concentrate on fewer, keener contacts while fewer of those reached
+// engage. A day's values are distinct counts and rankings of that day.
+func addAudience(l *layout) {
+	reach, _ := indicator.AudienceSignalByName(indicator.EngagedReachRate)
+	top, _ := indicator.AudienceSignalByName(indicator.TopDecileClickShare)
+	cpc, _ := indicator.AudienceSignalByName(indicator.ClicksPerClicker)
+	l.row("Audience: who is still engaging", "shrinkingaudience")
+	l.add(12, 8, timeseries("Engaged reach and top-decile click share",
+		"Per UTC day: distinct engaged contacts / distinct delivered contacts, and the share of human clicks made by the "+
+			"top 10 % of clickers. Reach falling while the top decile's share rises: the clicks come from a shrinking core.",
+		"percentunit",
+		sqlTarget("A", false, `SELECT
+	toDateTime(day) AS time,
+	`+audienceRatio(reach.Name)+` AS "`+alias(reach.Title)+`",
+	`+audienceRatio(top.Name)+` AS "`+alias(top.Title)+`"
+FROM `+sink.ViewAudienceDaily+`
+WHERE `+dayRange("day")+`
+GROUP BY time
+ORDER BY time`),
+	).interval("1d").set("decimals", 1).set("min", 0))
+	l.add(12, 8, timeseries("Clicks per clicker",
+		"Per UTC day: human clicks / distinct human clickers. Rising under a rising CTR: the same few people click more.",
+		"short",
+		sqlTarget("A", false, `SELECT
+	toDateTime(day) AS time,
+	`+audienceRatio(cpc.Name)+` AS "`+alias(cpc.Title)+`"
+FROM `+sink.ViewAudienceDaily+`
+WHERE `+dayRange("day")+`
+GROUP BY time
+ORDER BY time`),
+	).interval("1d").set("decimals", 2).set("min", 0))
+}
