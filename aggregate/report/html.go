@@ -60,6 +60,10 @@ type pageData struct {
 	ConsentChart                        template.HTML
 	Reach                               string
 	ReachChart                          template.HTML
+	AudienceFlag                        bool
+	Audience, AudienceReason            string
+	AudienceChart                       template.HTML
+	AudienceLegend                      []legendItem
 	Campaigns                           []campaignRow
 	CampaignChart                       template.HTML
 	CampaignsLeft                       int
@@ -126,6 +130,7 @@ func (o Overview) pageData() pageData {
 	p.divergence(r)
 	p.consent(r)
 	p.reach(r)
+	p.audience(o)
 	p.campaigns(o)
 	return p
 }

@@ -86,6 +86,16 @@ func spiralOverview(t *testing.T) Overview {
 	for _, c := range campaigns {
 		oi.Campaigns = append(oi.Campaigns, CampaignTotals{Campaign: c, Totals: perCampaign[c]})
 	}
+	// The audience shrinks while its clicks concentrate: day i has 1000 −
+	// 40i engaged of 3000 delivered contacts, 100 + 8i clicks from 80 − 3i
+	// clickers, the top tenth making 20 + 3i of them.
+	for i := range 14 {
+		k := uint64(i)
+		oi.Audience = append(oi.Audience, DayAudience{Day: start.AddDate(0, 0, i).Format(dayFormat),
+			Audience: indicator.Audience{EngagedContacts: 1000 - 40*k, DeliveredContacts: 3000, Clicks: 100 + 8*k, Clickers: 80 - 3*k, TopDecileClicks: 20 + 3*k}})
+	}
+	in.BaselineAudience = &indicator.Audience{EngagedContacts: 5600, DeliveredContacts: 8000, Clicks: 900, Clickers: 500, TopDecileClicks: 200}
+	in.Audience = &indicator.Audience{EngagedContacts: 5200, DeliveredContacts: 9000, Clicks: 1200, Clickers: 400, TopDecileClicks: 360}
 	return BuildOverview(Build(in), in.Divergence.Index, oi)
 }
 
@@ -123,7 +133,7 @@ func TestHTMLContent(t *testing.T) {
 	for _, want := range []string{
 		`data-value="` + strconv.FormatFloat(*o.TrustIndex.Value, 'g', -1, 64) + `"`,
 		`>` + fixed1(*o.TrustIndex.Value) + `<small>`,
-		`data-flag="true"`, `>FLAGGED<`,
+		`data-flag="true"`, `>FLAGGED<`, `id="audience-flag">SHRINKING<`, `Top-decile click share 30%`,
 		`<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; img-src data:">`,
 	} {
 		if !strings.Contains(page, want) {
@@ -138,7 +148,7 @@ func TestHTMLContent(t *testing.T) {
 			t.Errorf("section %s has no chart", s[1])
 		}
 	}
-	if got, want := strings.Join(ids, " "), "now over-time clicks-vs-trust complaints divergence consent reach campaigns"; got != want {
+	if got, want := strings.Join(ids, " "), "now over-time clicks-vs-trust complaints divergence consent reach audience campaigns"; got != want {
 		t.Errorf("sections %q, want %q", got, want)
 	}
 	if m := regexp.MustCompile(`(?i)(https?:|//[a-z0-9]|url\((?:[^#)]))`).FindString(page); m != "" {

@@ -35,6 +35,9 @@ type OverviewInput struct {
 	Series []Bucket
 	// Campaigns holds the range's totals per campaign under the filter.
 	Campaigns []CampaignTotals
+	// Audience holds the audience counts per UTC day of Span (nil under a
+	// segment or source filter).
+	Audience []DayAudience
 }
 
 // Overview is the report with its timeline and campaign ranking.
@@ -47,6 +50,8 @@ type Overview struct {
 	Ranking []CampaignRank
 	// Index is the configuration the Index values were computed with.
 	Index indicator.IndexConfig
+	// Audience is OverviewInput.Audience.
+	Audience []DayAudience
 }
 
 // Point is one step of the timeline.
@@ -111,7 +116,7 @@ func ceilStep(t time.Time, step time.Duration) time.Time {
 // BuildOverview evaluates the timeline and ranking of r with the Index
 // configuration cfg (the one r was built with).
 func BuildOverview(r Report, cfg indicator.IndexConfig, in OverviewInput) Overview {
-	o := Overview{Report: r, Span: in.Span, Step: in.Step, Index: cfg}
+	o := Overview{Report: r, Span: in.Span, Step: in.Step, Index: cfg, Audience: in.Audience}
 	byStart := map[int64]indicator.Totals{}
 	for _, b := range in.Series {
 		k := b.Start.Unix()

@@ -220,6 +220,9 @@ func renderReport(ctx context.Context, st *sink.Store, dcfg indicator.Divergence
 		if oi.Campaigns, err = st.TotalsByCampaign(ctx, o.period, o.filter); err != nil {
 			return err
 		}
+		if oi.Audience, err = st.AudienceDays(ctx, oi.Span, o.filter); err != nil {
+			return err
+		}
 		return report.BuildOverview(r, dcfg.Index, oi).WriteHTML(w)
 	}
 	return r.WriteTable(w)
