@@ -36,7 +36,10 @@ func TestDemoOnce(t *testing.T) {
 		t.Fatalf("demo database holds %d events, want %d", got, events)
 	}
 	out := stdout.String()
-	for _, want := range []string{"TRUST INDEX", "WHAT MOVED THE INDEX", "DIVERGENCE", "FLAGGED"} {
+	// The demo's scenario (trust-spiral) exercises both divergence rules
+	// and shows the audience signals.
+	for _, want := range []string{"TRUST INDEX", "WHAT MOVED THE INDEX", "DIVERGENCE", "FLAGGED", "top_decile_click_share", "clicks_per_clicker",
+		"engaged_reach_rate", "or more): YES - ctr rose"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo report lacks %q:\n%s", want, out)
 		}
