@@ -29,7 +29,7 @@ func TestIndicatorViewsSQL(t *testing.T) {
 	}
 	want := []string{"trust_indicators_hourly", "trust_indicators_daily", "trust_indicator_series",
 		"trust_indicators_window", "consent_migration_daily", "engaged_reach_daily", "engaged_reach_total_daily",
-		"trust_attributed_hourly", "trust_attributed_daily", "email_complaints_daily", "unique_engagement_daily"}
+		"trust_attributed_hourly", "trust_attributed_daily", "email_complaints_daily", "unique_engagement_daily", sink.ViewAudienceDaily}
 	if !slices.Equal(names, want) {
 		t.Fatalf("views %v, want %v", names, want)
 	}
@@ -37,7 +37,7 @@ func TestIndicatorViewsSQL(t *testing.T) {
 	for _, v := range views {
 		for _, m := range from.FindAllStringSubmatch(v.Query, -1) {
 			switch m[2] {
-			case "trust_counts", "trust_count_rows", "engaged_contacts", "trust_indicators_hourly", sink.ViewCohortRows, sink.ViewUniqueEngagement:
+			case "trust_counts", "trust_count_rows", "engaged_contacts", "trust_indicators_hourly", sink.ViewCohortRows, sink.ViewUniqueEngagement, sink.ViewContactClicks:
 			default:
 				t.Errorf("%s reads %s: views must read only the read surface", v.Name, m[2])
 			}

@@ -2,7 +2,6 @@ package readback
 
 import (
 	"context"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,22 +46,15 @@ var audienceCounts = []string{"engaged_contacts", "delivered_contacts", "clicks"
 // per signal, every count in both periods, the rule's flag.
 func audienceSeries() int { return 2*len(indicator.AudienceSignals()) + 2*len(audienceCounts) + 1 }
 
-// readAudience adds the audience gauges of the weeks ending at the UTC
-// midnight before now.
-func (r *ReadBack) readAudience(ctx context.Context, b *builder, now time.Time) error {
+// readAudience adds the audience gauges of the plan's audience weeks; segs
+// are the plan's segment totals (ctr of both weeks).
+func (r *ReadBack) readAudience(ctx context.Context, b *builder, p plan, segs []indicator.Totals) error {
 	d := r.m.trust.audience
-	end := now.UTC().Truncate(24 * time.Hour)
-	week := AudienceDays * 24 * time.Hour
-	cur, base := report.Period{From: end.Add(-week), To: end}, report.Period{From: end.Add(-2 * week), To: end.Add(-week)}
-	ca, err := r.deps.Source.Audience(ctx, cur, report.Filter{})
+	ca, err := r.deps.Source.Audience(ctx, p.audience.cur.report(), report.Filter{})
 	if err != nil {
 		return err
 	}
-	ba, err := r.deps.Source.Audience(ctx, base, report.Filter{})
-	if err != nil {
-		return err
-	}
-	segs, _, err := r.deps.Source.SegmentTotals(ctx, []time.Time{cur.To, cur.From, base.From})
+	ba, err := r.deps.Source.Audience(ctx, p.audience.base.report(), report.Filter{})
 	if err != nil {
 		return err
 	}
@@ -86,7 +78,7 @@ func (r *ReadBack) readAudience(ctx context.Context, b *builder, now time.Time) 
 			return err
 		}
 	}
-	s := indicator.DetectShrinkingAudience(r.cfg.Divergence, segs[1], segs[0], *ba, *ca)
+	s := indicator.DetectShrinkingAudience(r.cfg.Divergence, p.totals(segs, p.audience.base), p.totals(segs, p.audience.cur), *ba, *ca)
 	if s.ReachChange == nil && s.RateChange == nil {
 		return nil
 	}

@@ -30,6 +30,11 @@ type windowPlan struct {
 type plan struct {
 	bounds  []int64
 	windows []windowPlan
+	// audience is the audience comparison (readAudience): cur the last
+	// AudienceDays complete UTC days, base the AudienceDays before. Its
+	// bounds are among the plan's, so its ctr totals come from the same
+	// one scan as every window's.
+	audience windowPlan
 }
 
 func newPlan(now time.Time, windows []indicator.Window) plan {
@@ -41,6 +46,9 @@ func newPlan(now time.Time, windows []indicator.Window) plan {
 		p.windows = append(p.windows, wp)
 		p.bounds = append(p.bounds, wp.cur.lo, wp.base.lo)
 	}
+	end, week := now.UTC().Truncate(24*time.Hour).Unix(), int64(AudienceDays*24*time.Hour/time.Second)
+	p.audience = windowPlan{name: "audience", cur: period{end - week, end}, base: period{end - 2*week, end - week}}
+	p.bounds = append(p.bounds, end, end-week, end-2*week)
 	slices.SortFunc(p.bounds, func(a, b int64) int { return cmp.Compare(b, a) })
 	p.bounds = slices.Compact(p.bounds)
 	return p

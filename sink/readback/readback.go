@@ -19,7 +19,8 @@
 // i.e. the baseline of a window is the 28 days (BaselinePeriod) immediately
 // before the window starts. Since a bucket counts by its start, a window is
 // accurate to one bucket (the pipeline's bucket size). The boundaries of all
-// windows and baselines cut [now − 56d, now) into consecutive segments;
+// windows and baselines, and of the audience weeks (audience.go), cut
+// [now − 56d, now) into consecutive segments;
 // one query sums trust_counts per segment and each window or baseline is the
 // merge of its segments, so every row is read once per refresh.
 //
@@ -345,7 +346,7 @@ func (r *ReadBack) read(ctx context.Context, now time.Time) ([]prometheus.Metric
 	if err := r.readAttributed(ctx, b, now); err != nil {
 		return nil, err
 	}
-	if err := r.readAudience(ctx, b, now); err != nil {
+	if err := r.readAudience(ctx, b, plan, segs); err != nil {
 		return nil, err
 	}
 	if newest > 0 {

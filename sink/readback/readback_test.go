@@ -111,12 +111,13 @@ func TestExpositionGolden(t *testing.T) {
 	// and per attribution window one top-values read per attributed group
 	// kind (campaign, provider, domain) — followed by its group read only
 	// when it finds values, which the fake's empty cohorts never do.
-	// Then the audience: both weeks' contact counts and their trust_counts.
+	// Then the audience: both weeks' contact counts (their ctr comes from
+	// the one segment scan).
 	want := []string{"SegmentTotals", "LedgerBlocks", "CohortSegmentTotals"}
 	for range indicator.AttributionWindows() {
 		want = append(want, "CohortTopValues", "CohortTopValues", "CohortTopValues")
 	}
-	want = append(want, "Audience", "Audience", "SegmentTotals")
+	want = append(want, "Audience", "Audience")
 	if !slices.Equal(f.reads, want) {
 		t.Errorf("reads per refresh %v, want %v", f.reads, want)
 	}
