@@ -73,6 +73,8 @@ type blockState struct {
 
 	uniques    map[UniqueRow]struct{}
 	newUniques []UniqueRow
+
+	accounts accountState
 }
 
 type cohortEntry struct {
@@ -203,6 +205,9 @@ func (a *Aggregator) count(b *blockState, ev *event.Event) {
 	}
 	if ev.Type.InCohort() {
 		a.addCohort(b, ev)
+	}
+	if ev.AccountID != "" {
+		a.pending += b.accounts.add(ev, floorDiv(ev.OccurredAt.Unix(), daySecs)*daySecs)
 	}
 }
 
@@ -407,7 +412,7 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		return b
 	}
 	b := &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{}),
-		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{})}
+		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{}), accounts: newAccountState()}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 	return b
 }
@@ -421,6 +426,7 @@ func (a *Aggregator) release(b *blockState) {
 	clear(b.contacts)
 	clear(b.cohortIndex)
 	clear(b.uniques)
+	b.accounts.reset()
 	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
 	b.cohorts, b.cohortDirty, b.newUniques = b.cohorts[:0], b.cohortDirty[:0], b.newUniques[:0]
 	// The id arrays are not reused: a snapshot still being written may
@@ -441,7 +447,7 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 }
 
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques)
+	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques) + b.accounts.pendingRows()
 	if b.ledgerDirty {
 		n++
 	}
@@ -552,6 +558,7 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	b.cohortDirty = b.cohortDirty[:0]
 	s.Uniques = append(s.Uniques, b.newUniques...)
 	b.newUniques = b.newUniques[:0]
+	b.accounts.snapshot(s, b.ref, version)
 	if b.idsDirty {
 		s.IDs = append(s.IDs, b.ids.shared(version))
 		b.idsDirty = false
