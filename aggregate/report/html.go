@@ -63,6 +63,7 @@ type pageData struct {
 	Campaigns                           []campaignRow
 	CampaignChart                       template.HTML
 	CampaignsLeft                       int
+	Accounts                            *accountsPage
 }
 
 type componentRow struct{ Title, Value, Score, Weight, Contribution, Class string }
@@ -127,6 +128,7 @@ func (o Overview) pageData() pageData {
 	p.consent(r)
 	p.reach(r)
 	p.campaigns(o)
+	p.Accounts = accountsSection(r.Accounts)
 	return p
 }
 

@@ -118,6 +118,9 @@ type Input struct {
 	Divergence indicator.DivergenceConfig
 	// Cohorts holds the attributed inputs of Period.
 	Cohorts Cohorts
+	// Accounts is the account section over the UTC days of Period (nil:
+	// none, e.g. under a dimension filter).
+	Accounts *indicator.AccountSummary
 }
 
 // Report is the whole report. Its JSON form is the `--format json` output.
@@ -159,6 +162,9 @@ type Report struct {
 	DirectTrafficGrowth *float64        `json:"direct_traffic_growth"`
 	ByChannel           []ChannelValues `json:"by_channel"`
 	Attributed          Attributed      `json:"attributed"`
+	// Accounts: accounts in alarm and the target accounts, by pseudonym;
+	// absent under a dimension filter.
+	Accounts *indicator.AccountSummary `json:"accounts,omitempty"`
 
 	values []indicator.Value // current, All order
 }
@@ -334,6 +340,7 @@ func Build(in Input) Report {
 		DirectTrafficGrowth: directGrowth(in),
 		ByChannel:           buildChannels(in.Current),
 		Attributed:          buildAttributed(in.Cohorts),
+		Accounts:            in.Accounts,
 		values:              cur,
 	}
 	if r.Events == 0 {
