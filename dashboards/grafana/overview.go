@@ -464,6 +464,7 @@ ORDER BY time`),
 	).interval("1d").set("decimals", 1).set("min", 0).set("max", 1))
 
 	addPersonalizationQA(l)
+	addAccounts(l)
 
 	// --- Scorecard ----------------------------------------------------------
 	l.row("Scorecard", "thresholds")
