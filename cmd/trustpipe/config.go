@@ -90,7 +90,7 @@ type Config struct {
 	MaxSkew       time.Duration `split_words:"true" desc:"occurred_at may be this far after the record's Kafka timestamp"`
 	MaxAge        time.Duration `split_words:"true" desc:"occurred_at may be this far before the record's Kafka timestamp (400 days)"`
 
-	TargetAccounts []string `split_words:"true" secret:"true" desc:"comma-separated target accounts of account-based marketing, with their own dashboard panel, alert and report list: pseudonyms as stored (32 lower-case hex digits), or raw account ids, hashed here with TRUSTPIPE_PSEUDONYM_KEY (prefix raw: an id that looks like a pseudonym); never printed, as it may hold raw ids"`
+	TargetAccounts string `split_words:"true" secret:"true" desc:"comma-separated target accounts of account-based marketing, with their own dashboard panel, alert and report list: pseudonyms as stored (32 lower-case hex digits), or raw account ids, hashed here with TRUSTPIPE_PSEUDONYM_KEY (prefix raw: an id that looks like a pseudonym); never printed, as it may hold raw ids"`
 
 	IndexComponents string `split_words:"true" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
 
@@ -346,7 +346,7 @@ func (c Config) targetAccounts() ([]string, error) {
 			return nil, err
 		}
 	}
-	ts, err := consumers.ResolvePseudonyms(c.TargetAccounts, p)
+	ts, err := consumers.ResolvePseudonyms(strings.Split(c.TargetAccounts, ","), p)
 	if err != nil {
 		return nil, &configError{name: envPrefix + "TARGET_ACCOUNTS", problem: err.Error() + " (TRUSTPIPE_PSEUDONYM_KEY)", hideValue: true}
 	}

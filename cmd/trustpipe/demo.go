@@ -101,10 +101,10 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if c.PseudonymKey == "" {
 		c.PseudonymKey = demoPseudonymKey
 	}
-	if len(c.TargetAccounts) == 0 {
+	if c.TargetAccounts == "" {
 		// The accounts the scenario's story is about, as raw ids: hashed
 		// with the key like any configured raw id.
-		c.TargetAccounts = scenario.TargetAccounts(o.scenario)
+		c.TargetAccounts = strings.Join(scenario.TargetAccounts(o.scenario), ",")
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "demo: "+format+"\n", a...) }
 
