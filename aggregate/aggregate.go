@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
+	"github.com/trustpipe/trustpipe/aggregate/indicator"
 )
 
 // Config sizes the aggregation.
@@ -83,8 +84,9 @@ type Key struct {
 
 // ScoreScale converts a sentiment score to the integer units that are summed.
 // Integer sums are associative, so value sums are exact whatever the order in
-// which storage adds rows; 1e9 keeps nine decimal places of every score.
-const ScoreScale = 1e9
+// which storage adds rows; 1e9 keeps nine decimal places of every score. It
+// is indicator.ScoreScale, which the account rule divides by.
+const ScoreScale = indicator.ScoreScale
 
 // Counts are the measures of a Key within one block.
 type Counts struct {
@@ -219,17 +221,19 @@ type LedgerRow struct {
 }
 
 // Snapshot is everything that changed since the previous snapshot.
-// Writing Counts, Contacts, Cohorts, Uniques, Clicks, IDs and Ledger durably, in
-// that order, makes the
-// Commits safe to commit.
+// Writing Counts, Contacts, Cohorts, Uniques, Clicks, Accounts,
+// AccountContacts, IDs and then Ledger durably makes the Commits safe to
+// commit.
 type Snapshot struct {
-	Counts   []CountRow
-	Contacts []ContactRow
-	Cohorts  []CohortRow
-	Uniques  []UniqueRow
-	Clicks   []ClickRow
-	IDs      []IDBlock
-	Ledger   []LedgerRow
+	Counts          []CountRow
+	Contacts        []ContactRow
+	Cohorts         []CohortRow
+	Uniques         []UniqueRow
+	Clicks          []ClickRow
+	Accounts        []AccountRow
+	AccountContacts []AccountContactRow
+	IDs             []IDBlock
+	Ledger          []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
 	// completed (its nominal end, (block+1)*BlockSize-1): committing offset+1,
 	// a block start, is safe once this snapshot is stored.
@@ -246,7 +250,7 @@ type Position struct {
 // Empty reports whether the snapshot carries nothing to store or commit.
 func (s *Snapshot) Empty() bool {
 	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Cohorts) == 0 && len(s.Uniques) == 0 && len(s.Clicks) == 0 &&
-		len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
+		len(s.Accounts) == 0 && len(s.AccountContacts) == 0 && len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
 }
 
 // scoreUnits converts a sentiment score to summed integer units.

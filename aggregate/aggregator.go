@@ -77,6 +77,8 @@ type blockState struct {
 	clickIndex map[ClickKey]int32
 	clicks     []clickEntry
 	clickDirty []int32
+
+	accounts accountState
 }
 
 type clickEntry struct {
@@ -213,6 +215,9 @@ func (a *Aggregator) count(b *blockState, ev *event.Event) {
 	}
 	if ev.Type.InCohort() {
 		a.addCohort(b, ev)
+	}
+	if ev.AccountID != "" {
+		a.pending += b.accounts.add(ev, floorDiv(ev.OccurredAt.Unix(), daySecs)*daySecs)
 	}
 }
 
@@ -439,7 +444,8 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		return b
 	}
 	b := &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{}),
-		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{}), clickIndex: make(map[ClickKey]int32)}
+		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{}), clickIndex: make(map[ClickKey]int32),
+		accounts: newAccountState()}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 	return b
 }
@@ -454,6 +460,7 @@ func (a *Aggregator) release(b *blockState) {
 	clear(b.cohortIndex)
 	clear(b.uniques)
 	clear(b.clickIndex)
+	b.accounts.reset()
 	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
 	b.cohorts, b.cohortDirty, b.newUniques = b.cohorts[:0], b.cohortDirty[:0], b.newUniques[:0]
 	b.clicks, b.clickDirty = b.clicks[:0], b.clickDirty[:0]
@@ -475,7 +482,7 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 }
 
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques) + len(b.clickDirty)
+	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques) + len(b.clickDirty) + b.accounts.pendingRows()
 	if b.ledgerDirty {
 		n++
 	}
@@ -592,6 +599,7 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 		s.Clicks = append(s.Clicks, ClickRow{ClickKey: e.key, BlockRef: b.ref, Clicks: e.clicks, Version: version})
 	}
 	b.clickDirty = b.clickDirty[:0]
+	b.accounts.snapshot(s, b.ref, version)
 	if b.idsDirty {
 		s.IDs = append(s.IDs, b.ids.shared(version))
 		b.idsDirty = false

@@ -134,9 +134,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// Pseudonyms maps a raw contact id to its stored pseudonym. The pipeline
-// applies it to every accepted event before counting, so raw ids never
-// reach aggregate or storage.
+// Pseudonyms maps a raw contact or account id to its stored pseudonym. The
+// pipeline applies it to both ids of every accepted event before counting,
+// so raw ids never reach aggregate or storage.
 type Pseudonyms interface {
 	Pseudonym(id string) string
 }
@@ -526,6 +526,7 @@ func (p *Pipeline) handle(m *kafka.Message, ev *event.Event, t *tally) (dl *kafk
 		dl = p.deadLetter(m, rej)
 	} else {
 		ev.ContactID = p.deps.Pseudonyms.Pseudonym(ev.ContactID)
+		ev.AccountID = p.deps.Pseudonyms.Pseudonym(ev.AccountID)
 		switch p.agg.Accept(m.Topic, int32(m.Partition), m.Offset, m.Time, ev) {
 		case aggregate.Redelivered:
 			return nil, false
@@ -574,6 +575,7 @@ func (p *Pipeline) handleNative(m *kafka.Message, f adapter.Format, t *tally) (*
 			// is: the same address then has the same stored pseudonym
 			// whether it came through `trustpipe ingest` or this topic.
 			evs[i].ContactID = p.deps.Pseudonyms.Pseudonym(evs[i].ContactID)
+			evs[i].AccountID = p.deps.Pseudonyms.Pseudonym(evs[i].AccountID)
 			occurred = max(occurred, evs[i].OccurredAt.Unix())
 		}
 		outcome := p.agg.AcceptRecord(m.Topic, part, m.Offset, m.Time, recordID(evs), evs)

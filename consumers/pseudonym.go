@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"strings"
@@ -66,4 +67,51 @@ func (p *Pseudonymizer) Pseudonym(id string) string {
 	// so the memo does not keep whole records alive.
 	p.memo[strings.Clone(id)] = ps
 	return ps
+}
+
+// RawPrefix marks a configured id as raw, to be hashed, even when it looks
+// like a pseudonym (see ResolvePseudonyms).
+const RawPrefix = "raw:"
+
+// IsPseudonym reports whether s has the form of a pseudonym: 32 lower-case
+// hex digits (Pseudonym's output).
+func IsPseudonym(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrRawIDWithoutKey is wrapped by ResolvePseudonyms when a raw id must be
+// hashed but there is no pseudonymizer (no key configured).
+var ErrRawIDWithoutKey = errors.New("a raw id can only be hashed with the pseudonym key: set it, or list the ids' pseudonyms (32 hex digits, as stored)")
+
+// ResolvePseudonyms turns a configured list of ids into pseudonyms, so raw
+// ids never go further than the configuration: an entry of 32 lower-case
+// hex digits is taken as a pseudonym; any other entry, or one prefixed
+// with RawPrefix, is a raw id and hashed with p (which may be nil when no
+// entry needs it). Blank entries are dropped. The error names the entry's
+// position, never its value.
+func ResolvePseudonyms(entries []string, p *Pseudonymizer) ([]string, error) {
+	var out []string
+	for i, e := range entries {
+		e = strings.TrimSpace(e)
+		raw, forced := strings.CutPrefix(e, RawPrefix)
+		switch {
+		case e == "" || (forced && raw == ""):
+			continue
+		case !forced && IsPseudonym(e):
+			out = append(out, e)
+		case p == nil:
+			return nil, fmt.Errorf("entry %d: %w", i+1, ErrRawIDWithoutKey)
+		default:
+			out = append(out, p.Pseudonym(raw))
+		}
+	}
+	return out, nil
 }

@@ -18,7 +18,8 @@ import (
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := sink.NewMetrics(reg)
-	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), Uniques: make([]aggregate.UniqueRow, 4), Clicks: make([]aggregate.ClickRow, 5), IDs: make([]aggregate.IDBlock, 2), Ledger: make([]aggregate.LedgerRow, 1)},
+	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), Uniques: make([]aggregate.UniqueRow, 4), Clicks: make([]aggregate.ClickRow, 5), IDs: make([]aggregate.IDBlock, 2), Ledger: make([]aggregate.LedgerRow, 1),
+		Accounts: make([]aggregate.AccountRow, 7), AccountContacts: make([]aggregate.AccountContactRow, 6)},
 		1500*time.Millisecond, time.Unix(1700000000, 0))
 	m.Failed()
 	m.Failed()
@@ -29,6 +30,8 @@ func TestMetrics(t *testing.T) {
 trustpipe_last_flush_success_timestamp_seconds 1.7e+09
 # HELP trustpipe_rows_written_total Rows inserted into ClickHouse, by storage table.
 # TYPE trustpipe_rows_written_total counter
+trustpipe_rows_written_total{table="account_contacts"} 6
+trustpipe_rows_written_total{table="accounts"} 7
 trustpipe_rows_written_total{table="clicks"} 5
 trustpipe_rows_written_total{table="cohorts"} 0
 trustpipe_rows_written_total{table="contacts"} 0

@@ -15,6 +15,11 @@ type Tables struct {
 	Clicks   string // cumulative per-block human clicks per contact, campaign and send day (ReplacingMergeTree)
 	Ledger   string // per-block offset accounting (ReplacingMergeTree)
 	IDs      string // dedup decisions, one array row per block (ReplacingMergeTree)
+	// Accounts are cumulative per-block counts per account, day and
+	// measure; AccountContacts the pullback contacts per account and day
+	// (both ReplacingMergeTree, migration 9).
+	Accounts        string
+	AccountContacts string
 	// LegacyIDs is the table of one dedup decision per row that migrations
 	// before 5 created. It is no longer written; history loads still read
 	// it, so ids counted before the upgrade stay counted, until it is
@@ -25,14 +30,15 @@ type Tables struct {
 // LiveTables are the storage tables behind the read surface.
 func LiveTables() Tables {
 	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks",
-		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Clicks: "click_counts_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_id_blocks", LegacyIDs: "event_ids"}
+		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Clicks: "click_counts_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_id_blocks", LegacyIDs: "event_ids",
+		Accounts: "account_counts_blocks", AccountContacts: "account_contacts_blocks"}
 }
 
 // Prefixed returns the storage tables with a prefix, e.g. "shadow_".
 func (t Tables) Prefixed(prefix string) Tables {
 	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Cohorts: prefix + t.Cohorts,
 		Uniques: prefix + t.Uniques, Clicks: prefix + t.Clicks, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs,
-		LegacyIDs: prefix + t.LegacyIDs}
+		LegacyIDs: prefix + t.LegacyIDs, Accounts: prefix + t.Accounts, AccountContacts: prefix + t.AccountContacts}
 }
 
 // countColumns are the columns of the count table, in insert order.
@@ -106,7 +112,7 @@ ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts)
 ORDER BY (topic, partition, block)`, db, t.Ledger),
 		dedupDDL(db, t),
 		clickDDL(db, t),
-	}, attributionDDL(db, t)...)
+	}, append(attributionDDL(db, t), accountDDL(db, t)...)...)
 }
 
 // clickDDL creates the table of human clicks per contact (aggregate.ClickRow;
@@ -228,6 +234,9 @@ var migrations = []migration{
 	{6, "dedup: one row of decision arrays per block (event_id_blocks); event_ids kept for history loads", func(db string) []string {
 		return []string{dedupDDL(db, LiveTables())}
 	}},
+	{9, "accounts: per-block counts per account and day, pullback contacts per account and day", func(db string) []string {
+		return accountDDL(db, LiveTables())
+	}},
 	{10, "audience: per-block human clicks per contact, campaign and send day (click_counts_blocks)", func(db string) []string {
 		return []string{clickDDL(db, LiveTables())}
 	}},
@@ -295,6 +304,10 @@ FROM %s.%s FINAL`, db, t.Cohorts)},
 FROM %s.%s FINAL`, db, t.Uniques)},
 		{Name: ViewContactClicks, Query: fmt.Sprintf(`SELECT day, campaign_id, channel, contact, clicks
 FROM %s.%s FINAL`, db, t.Clicks)},
+		{Name: ViewAccountCountRows, Query: fmt.Sprintf(`SELECT day, account, measure, events, value_nanos
+FROM %s.%s FINAL`, db, t.Accounts)},
+		{Name: ViewAccountPullbacks, Query: fmt.Sprintf(`SELECT day, account, measure, contact
+FROM %s.%s FINAL`, db, t.AccountContacts)},
 	}
 }
 

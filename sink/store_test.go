@@ -95,8 +95,15 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 6 || !strings.HasPrefix(applied[0], "2 ") || !strings.HasPrefix(applied[1], "3 ") || !strings.HasPrefix(applied[2], "4 ") || !strings.HasPrefix(applied[3], "5 ") || !strings.HasPrefix(applied[4], "6 ") || !strings.HasPrefix(applied[5], "10 ") {
-		t.Fatalf("applied %v, want migrations 2, 3, 4 (the settings table, already there from the fresh migration), 5, 6 and 10", applied)
+	// Every migration after 1 upgrades a database created by migration 1
+	// as released (the settings table of 4 was already there from it).
+	var got []string
+	for _, a := range applied {
+		got = append(got, strings.Fields(a)[0])
+	}
+	want := []string{"2", "3", "4", "5", "6", "9", "10"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("applied %v, want migrations %v", applied, want)
 	}
 	// Migration 5 created the attribution tables: a snapshot with cohort and
 	// unique rows is stored and read back through the views.
@@ -142,9 +149,9 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dedup history after migrations 3 and 6: %v", err)
 	}
-	want := []aggregate.SeenID{{Offset: 5, Hash: 42, RecordTime: 1000}, {Offset: 15, Hash: 44, RecordTime: 1001}}
-	if !slices.Equal(h.IDs, want) {
-		t.Fatalf("history %v, want %v (legacy offset 5, block row's offset 15 over the legacy one, offset 16 a duplicate)", h.IDs, want)
+	wantIDs := []aggregate.SeenID{{Offset: 5, Hash: 42, RecordTime: 1000}, {Offset: 15, Hash: 44, RecordTime: 1001}}
+	if !slices.Equal(h.IDs, wantIDs) {
+		t.Fatalf("history %v, want %v (legacy offset 5, block row's offset 15 over the legacy one, offset 16 a duplicate)", h.IDs, wantIDs)
 	}
 }
 

@@ -28,9 +28,9 @@ func (s *Store) CreateStorage(ctx context.Context) error {
 }
 
 // Names lists the storage tables in a fixed order: counts, contacts,
-// cohorts, uniques, ledger, ids, clicks.
+// cohorts, uniques, ledger, ids, clicks, accounts, account contacts.
 func (t Tables) Names() []string {
-	return []string{t.Counts, t.Contacts, t.Cohorts, t.Uniques, t.Ledger, t.IDs, t.Clicks}
+	return []string{t.Counts, t.Contacts, t.Cohorts, t.Uniques, t.Ledger, t.IDs, t.Clicks, t.Accounts, t.AccountContacts}
 }
 
 // MissingTables returns those of t's tables that do not exist.

@@ -67,6 +67,7 @@ type pageData struct {
 	Campaigns                           []campaignRow
 	CampaignChart                       template.HTML
 	CampaignsLeft                       int
+	Accounts                            *accountsPage
 }
 
 type componentRow struct{ Title, Value, Score, Weight, Contribution, Class string }
@@ -132,6 +133,7 @@ func (o Overview) pageData() pageData {
 	p.reach(r)
 	p.audience(o)
 	p.campaigns(o)
+	p.Accounts = accountsSection(r.Accounts)
 	return p
 }
 

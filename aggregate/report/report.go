@@ -123,6 +123,9 @@ type Input struct {
 	// campaigns); nil under a segment or source filter, which the contact
 	// tables do not keep.
 	Audience, BaselineAudience *indicator.Audience
+	// Accounts is the account section over the UTC days of Period (nil:
+	// none, e.g. under a dimension filter).
+	Accounts *indicator.AccountSummary
 }
 
 // Report is the whole report. Its JSON form is the `--format json` output.
@@ -165,6 +168,9 @@ type Report struct {
 	DirectTrafficGrowth *float64        `json:"direct_traffic_growth"`
 	ByChannel           []ChannelValues `json:"by_channel"`
 	Attributed          Attributed      `json:"attributed"`
+	// Accounts: accounts in alarm and the target accounts, by pseudonym;
+	// absent under a dimension filter.
+	Accounts *indicator.AccountSummary `json:"accounts,omitempty"`
 
 	values []indicator.Value // current, All order
 }
@@ -354,6 +360,7 @@ func Build(in Input) Report {
 		DirectTrafficGrowth: directGrowth(in),
 		ByChannel:           buildChannels(in.Current),
 		Attributed:          buildAttributed(in.Cohorts),
+		Accounts:            in.Accounts,
 		values:              cur,
 	}
 	if r.Events == 0 {

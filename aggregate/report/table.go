@@ -17,7 +17,8 @@ import (
 // fixed-width columns), in this order: header, indicators, Trust Index with
 // its components, what moved the Index, divergence, consent migration,
 // engaged reach, direct-traffic growth, the rates per channel, and the
-// attributed, unique-engagement and per-provider complaint figures. An empty range prints the header and says so.
+// attributed, unique-engagement and per-provider complaint figures, and the
+// accounts in alarm. An empty range prints the header and says so.
 func (r Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := &printer{w: bw}
@@ -38,6 +39,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		r.consent(p)
 		r.reach(p)
 		r.meaning(p)
+		r.accounts(p)
 	}
 	if p.err != nil {
 		return p.err

@@ -97,6 +97,7 @@ const (
 	detBot
 	detHard
 	detSoft
+	detAccount  // a sales report on a mood account's contact (accounts.go)
 	detFeedback // + index into event.FeedbackKinds
 )
 
@@ -351,6 +352,7 @@ func (g *Generator) followUps(s sent, dy *day) {
 		return
 	}
 	g.later(s.at, s, kDelivered, detNone)
+	g.accountSentiment(s, r)
 	if g.chance(r.Open * r.MachineOpen * m[kMachineOpen]) {
 		g.later(s.at, s, kMachineOpen, detMachine)
 	}
@@ -384,6 +386,9 @@ func (g *Generator) followUps(s sent, dy *day) {
 		if x.k == kUnsubscribe && s.defect != 0 {
 			x.rate *= defectUnsubscribeMul
 		}
+		if x.k == kUnsubscribe || x.k == kOptDown {
+			x.rate *= g.pullbackMul(r, s.contact)
+		}
 		if g.chance(x.rate * m[x.k]) {
 			g.later(s.at, s, x.k, detNone)
 		}
@@ -397,6 +402,7 @@ func (g *Generator) followUps(s sent, dy *day) {
 	if s.defect != 0 {
 		complaint *= defectComplaintMul
 	}
+	complaint *= g.pullbackMul(r, s.contact)
 	if g.chance(complaint * m[kComplaint]) {
 		g.later(s.at, s, kComplaint, detNone)
 	}
@@ -593,9 +599,14 @@ func (g *Generator) build(p *pending, dy *day) {
 			g.contactFields(g.visitor(dy))
 		}
 	case event.Sentiment:
-		g.contactFields(g.pickContact(false))
 		ev.Channel = channelSales
 		ev.Source = sourceSales
+		if p.det == detAccount {
+			g.contactFields(p.s.contact)
+			ev.Score = g.accountScore(r)
+			break
+		}
+		g.contactFields(g.pickContact(false))
 		score := r.SentimentMean + 0.3*g.rng.NormFloat64()
 		ev.Score = math.Round(min(1, max(-1, score))*100) / 100
 	case event.Send:
@@ -670,6 +681,7 @@ func (g *Generator) makeSend(dy *day, ci int32, at int64) sent {
 	if dy.r.Beyond > 0 && g.rng.Float64() < dy.r.Beyond {
 		level = levelPredictive
 	}
+	level = g.accountLevel(dy, k, level)
 	g.msgSeq++
 	return sent{at: at, msg: g.msgSeq, contact: k, campaign: ci, level: level}
 }

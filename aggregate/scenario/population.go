@@ -137,7 +137,7 @@ func newPopulation(cfg Config, rng *rand.Rand) *population {
 		accounts:  make([]string, cfg.Accounts),
 	}
 	for i := range p.accounts {
-		p.accounts[i] = "acct-" + pad(i+1, 5)
+		p.accounts[i] = accountID(i)
 	}
 	for i := range p.contacts {
 		src := pick(rng, contactSrcW)

@@ -57,6 +57,11 @@ type rates struct {
 	// sends whose render check found an unresolved merge tag or a broken
 	// personalized link (see Generator.defects); 0 for a sound programme.
 	MergeDefect, BrokenLink float64
+	// AccountTrouble (0 to 1) is how far the troubled accounts of the
+	// account-pullback scenario have gone wrong; AccountMood is the share
+	// of deliveries to its mood accounts followed by a sales sentiment
+	// report (see accounts.go). 0 for every other scenario.
+	AccountTrouble, AccountMood float64
 }
 
 func lerp(a, b, s float64) float64 { return a + (b-a)*s }
@@ -64,34 +69,36 @@ func lerp(a, b, s float64) float64 { return a + (b-a)*s }
 // at interpolates between r (s=0) and to (s=1).
 func (r *rates) at(to *rates, s float64) rates {
 	out := rates{
-		Volume:        lerp(r.Volume, to.Volume, s),
-		Delivery:      lerp(r.Delivery, to.Delivery, s),
-		HardBounce:    lerp(r.HardBounce, to.HardBounce, s),
-		Open:          lerp(r.Open, to.Open, s),
-		MachineOpen:   lerp(r.MachineOpen, to.MachineOpen, s),
-		Click:         lerp(r.Click, to.Click, s),
-		BotClick:      lerp(r.BotClick, to.BotClick, s),
-		FormFill:      lerp(r.FormFill, to.FormFill, s),
-		Unsubscribe:   lerp(r.Unsubscribe, to.Unsubscribe, s),
-		OptDown:       lerp(r.OptDown, to.OptDown, s),
-		OptUp:         lerp(r.OptUp, to.OptUp, s),
-		PrefVisit:     lerp(r.PrefVisit, to.PrefVisit, s),
-		Complaint:     lerp(r.Complaint, to.Complaint, s),
-		Consent:       lerp(r.Consent, to.Consent, s),
-		ConsentUp:     lerp(r.ConsentUp, to.ConsentUp, s),
-		Feedback:      lerp(r.Feedback, to.Feedback, s),
-		Web:           lerp(r.Web, to.Web, s),
-		Identified:    lerp(r.Identified, to.Identified, s),
-		Sentiment:     lerp(r.Sentiment, to.Sentiment, s),
-		SentimentMean: lerp(r.SentimentMean, to.SentimentMean, s),
-		Beyond:        lerp(r.Beyond, to.Beyond, s),
-		Leak:          lerp(r.Leak, to.Leak, s),
-		Explained:     lerp(r.Explained, to.Explained, s),
-		Audience:      r.Audience * math.Pow(to.Audience/r.Audience, s), // by the same factor every day
-		Focus:         lerp(r.Focus, to.Focus, s),
-		BlastShare:    lerp(r.BlastShare, to.BlastShare, s),
-		MergeDefect:   lerp(r.MergeDefect, to.MergeDefect, s),
-		BrokenLink:    lerp(r.BrokenLink, to.BrokenLink, s),
+		Volume:         lerp(r.Volume, to.Volume, s),
+		Delivery:       lerp(r.Delivery, to.Delivery, s),
+		HardBounce:     lerp(r.HardBounce, to.HardBounce, s),
+		Open:           lerp(r.Open, to.Open, s),
+		MachineOpen:    lerp(r.MachineOpen, to.MachineOpen, s),
+		Click:          lerp(r.Click, to.Click, s),
+		BotClick:       lerp(r.BotClick, to.BotClick, s),
+		FormFill:       lerp(r.FormFill, to.FormFill, s),
+		Unsubscribe:    lerp(r.Unsubscribe, to.Unsubscribe, s),
+		OptDown:        lerp(r.OptDown, to.OptDown, s),
+		OptUp:          lerp(r.OptUp, to.OptUp, s),
+		PrefVisit:      lerp(r.PrefVisit, to.PrefVisit, s),
+		Complaint:      lerp(r.Complaint, to.Complaint, s),
+		Consent:        lerp(r.Consent, to.Consent, s),
+		ConsentUp:      lerp(r.ConsentUp, to.ConsentUp, s),
+		Feedback:       lerp(r.Feedback, to.Feedback, s),
+		Web:            lerp(r.Web, to.Web, s),
+		Identified:     lerp(r.Identified, to.Identified, s),
+		Sentiment:      lerp(r.Sentiment, to.Sentiment, s),
+		SentimentMean:  lerp(r.SentimentMean, to.SentimentMean, s),
+		Beyond:         lerp(r.Beyond, to.Beyond, s),
+		Leak:           lerp(r.Leak, to.Leak, s),
+		Explained:      lerp(r.Explained, to.Explained, s),
+		Audience:       r.Audience * math.Pow(to.Audience/r.Audience, s), // by the same factor every day
+		Focus:          lerp(r.Focus, to.Focus, s),
+		BlastShare:     lerp(r.BlastShare, to.BlastShare, s),
+		MergeDefect:    lerp(r.MergeDefect, to.MergeDefect, s),
+		BrokenLink:     lerp(r.BrokenLink, to.BrokenLink, s),
+		AccountTrouble: lerp(r.AccountTrouble, to.AccountTrouble, s),
+		AccountMood:    lerp(r.AccountMood, to.AccountMood, s),
 	}
 	for i := range out.FeedbackMix {
 		out.FeedbackMix[i] = lerp(r.FeedbackMix[i], to.FeedbackMix[i], s)

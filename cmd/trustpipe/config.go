@@ -90,6 +90,8 @@ type Config struct {
 	MaxSkew       time.Duration `split_words:"true" desc:"occurred_at may be this far after the record's Kafka timestamp"`
 	MaxAge        time.Duration `split_words:"true" desc:"occurred_at may be this far before the record's Kafka timestamp (400 days)"`
 
+	TargetAccounts string `split_words:"true" secret:"true" desc:"comma-separated target accounts of account-based marketing, with their own dashboard panel, alert and report list: pseudonyms as stored (32 lower-case hex digits), or raw account ids, hashed here with TRUSTPIPE_PSEUDONYM_KEY (prefix raw: an id that looks like a pseudonym); never printed, as it may hold raw ids"`
+
 	IndexComponents string `split_words:"true" desc:"Trust Index overrides: name:key=value[,key=value][;name:...] with keys weight, good, bad, min_volume, e.g. complaint_rate:weight=4;preference_center_rate:weight=0 (empty: the documented defaults)"`
 
 	Readback          bool          `split_words:"true" desc:"read the trust gauges back on this instance; they are the same on every instance, so with several instances enable it on one or two only (each reader adds its queries to ClickHouse)"`
@@ -331,6 +333,24 @@ func (c Config) readbackConfig() (readback.Config, error) {
 	r.TopN = c.ReadbackTopN
 	r.Index = idx
 	return r, nil
+}
+
+// targetAccounts resolves TRUSTPIPE_TARGET_ACCOUNTS to pseudonyms: the
+// raw ids in it are hashed with TRUSTPIPE_PSEUDONYM_KEY, which only they
+// need. The raw ids go no further than this.
+func (c Config) targetAccounts() ([]string, error) {
+	var p *consumers.Pseudonymizer
+	if c.PseudonymKey != "" {
+		var err error
+		if p, err = c.pseudonymizer(); err != nil {
+			return nil, err
+		}
+	}
+	ts, err := consumers.ResolvePseudonyms(strings.Split(c.TargetAccounts, ","), p)
+	if err != nil {
+		return nil, &configError{name: envPrefix + "TARGET_ACCOUNTS", problem: err.Error() + " (TRUSTPIPE_PSEUDONYM_KEY)", hideValue: true}
+	}
+	return ts, nil
 }
 
 func (c Config) sinkConfig() (sink.Config, error) {

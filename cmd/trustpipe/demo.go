@@ -101,6 +101,11 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if c.PseudonymKey == "" {
 		c.PseudonymKey = demoPseudonymKey
 	}
+	if c.TargetAccounts == "" {
+		// The accounts the scenario's story is about, as raw ids: hashed
+		// with the key like any configured raw id.
+		c.TargetAccounts = strings.Join(scenario.TargetAccounts(o.scenario), ",")
+	}
 	say := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "demo: "+format+"\n", a...) }
 
 	// Kafka: the configured brokers, or an in-process kfake broker.

@@ -187,19 +187,27 @@ func writeReport(ctx context.Context, c Config, o reportOptions, w io.Writer) er
 	if err != nil {
 		return err
 	}
+	targets, err := c.targetAccounts()
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, c, false, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return renderReport(ctx, st, dcfg, o, w)
+	return renderReport(ctx, st, dcfg, targets, o, w)
 }
 
 // renderReport reads the report's inputs through st and writes the report
-// in o.format; writeReport and the /report page share it.
-func renderReport(ctx context.Context, st *sink.Store, dcfg indicator.DivergenceConfig, o reportOptions, w io.Writer) error {
+// in o.format, with the target accounts (pseudonyms) marked; writeReport
+// and the /report page share it.
+func renderReport(ctx context.Context, st *sink.Store, dcfg indicator.DivergenceConfig, targets []string, o reportOptions, w io.Writer) error {
 	in, err := readReportInput(ctx, st, o)
 	if err != nil {
+		return err
+	}
+	if in.Accounts, err = readAccounts(ctx, st, o, targets); err != nil {
 		return err
 	}
 	if in.Duplicates, err = st.Duplicates(ctx, o.period.From, o.period.To); err != nil {
@@ -238,6 +246,24 @@ func divergenceConfig(c Config) (indicator.DivergenceConfig, error) {
 	dcfg := indicator.DefaultDivergenceConfig()
 	dcfg.Index = icfg
 	return dcfg, nil
+}
+
+// readAccounts reads the account section's inputs and judges the accounts
+// over the UTC days the period touches. Accounts are not kept per
+// campaign, channel, segment or source, so with a filter there is no
+// account section (nil).
+func readAccounts(ctx context.Context, st *sink.Store, o reportOptions, targets []string) (*indicator.AccountSummary, error) {
+	if len(o.filter.Dimensions()) > 0 {
+		return nil, nil
+	}
+	rule := indicator.DefaultAccountRule()
+	first, last := o.period.From.UTC().Truncate(24*time.Hour), o.period.To.UTC().Add(-time.Second).Truncate(24*time.Hour)
+	hs, err := st.AccountHistories(ctx, rule, first, last)
+	if err != nil {
+		return nil, err
+	}
+	sum := rule.EvaluateAccounts(hs, targets, first, last)
+	return &sum, nil
 }
 
 // readReportInput reads both periods' totals and reach through sink's read

@@ -68,7 +68,7 @@ func TestReportSameOnBothEngines(t *testing.T) {
 			o.format = format
 			var rendered [2]bytes.Buffer
 			for i, st := range p.Stores() {
-				if err := renderReport(ctx, st, indicator.DefaultDivergenceConfig(), o, &rendered[i]); err != nil {
+				if err := renderReport(ctx, st, indicator.DefaultDivergenceConfig(), nil, o, &rendered[i]); err != nil {
 					t.Fatalf("%v --format %s: %v", args, format, err)
 				}
 			}

@@ -27,7 +27,7 @@ const reportPageTimeout = 30 * time.Second
 // query parameters (/report?from=-7d&campaign=spring-launch), parsed by the
 // same parseReportArgs, and the format is html unless ?format= says
 // otherwise. A bad parameter is a 400 with the usage message.
-func reportHandler(st *sink.Store, dcfg indicator.DivergenceConfig, log *slog.Logger) http.HandlerFunc {
+func reportHandler(st *sink.Store, dcfg indicator.DivergenceConfig, targets []string, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -45,7 +45,7 @@ func reportHandler(st *sink.Store, dcfg indicator.DivergenceConfig, log *slog.Lo
 		ctx, cancel := context.WithTimeout(r.Context(), reportPageTimeout)
 		defer cancel()
 		var b bytes.Buffer
-		if err := renderReport(ctx, st, dcfg, o, &b); err != nil {
+		if err := renderReport(ctx, st, dcfg, targets, o, &b); err != nil {
 			log.Warn("report page", "err", err)
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return

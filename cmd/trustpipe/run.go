@@ -161,6 +161,11 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
+	targets, err := c.targetAccounts()
+	if err != nil {
+		return err
+	}
+	readbackCfg.TargetAccounts = targets
 	// Kafka first: a wrong broker address fails before the schema is
 	// touched, and "running" below means both ends answered.
 	dialer, transport, err := connectKafka(ctx, c)
@@ -238,7 +243,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: httpHandler(reg, readiness(c, dialer, st, pipe), reportHandler(st, dcfg, log), c.Pprof),
+	srv := &http.Server{Handler: httpHandler(reg, readiness(c, dialer, st, pipe), reportHandler(st, dcfg, targets, log), c.Pprof),
 		ReadHeaderTimeout: 10 * time.Second}
 	log.Info("trustpipe running", "topics", strings.Join(c.KafkaTopics, ","), "group", c.KafkaGroup,
 		"clickhouse", c.ClickhouseAddr, "database", c.ClickhouseDatabase, "http", ln.Addr().String())

@@ -194,6 +194,10 @@ func readSurface() map[string]bool {
 	for _, v := range sink.IndexViews(indicator.DefaultIndexConfig()) {
 		out[v.Name] = true
 	}
+	for _, v := range sink.AccountViews(nil) {
+		out[v.Name] = true
+	}
+	out[sink.ViewAccountPullbacks] = true
 	return out
 }
 

@@ -465,6 +465,7 @@ ORDER BY time`),
 
 	addPersonalizationQA(l)
 	addAudience(l)
+	addAccounts(l)
 
 	// --- Scorecard ----------------------------------------------------------
 	l.row("Scorecard", "thresholds")

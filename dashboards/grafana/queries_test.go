@@ -103,7 +103,7 @@ type testDB struct {
 
 // datasetViews are the views the dashboards read.
 func datasetViews() []sink.View {
-	return append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...)
+	return append(append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...), sink.AccountViews([]string{sinktest.Pseudonym("acct-00002")})...)
 }
 
 // dataset is the scenario of the known dataset with events events, ending

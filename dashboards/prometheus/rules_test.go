@@ -277,8 +277,8 @@ func TestTrustAlertsAreGated(t *testing.T) {
 			if !strings.Contains(a.block, "and on () (trustpipe:pipeline_healthy == 1)") {
 				t.Errorf("trust alert %s is not gated with `and on () (trustpipe:pipeline_healthy == 1)`", a.name)
 			}
-			if !regexp.MustCompile(`and on \([a-z_, ]*\) \(trustpipe:(indicator|trust_index|attributed|audience)_volume_ok(:by_dimension)? == 1\)`).MatchString(a.block) {
-				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok, trustpipe:attributed_volume_ok, trustpipe:indicator_volume_ok:by_dimension, trustpipe:trust_index_volume_ok or trustpipe:audience_volume_ok)", a.name)
+			if !regexp.MustCompile(`and on \([a-z_, ]*\) \(trustpipe:(indicator|trust_index|attributed|audience|accounts)_volume_ok(:by_dimension)? == 1\)`).MatchString(a.block) {
+				t.Errorf("trust alert %s is not gated on minimum volume (trustpipe:indicator_volume_ok, trustpipe:attributed_volume_ok, trustpipe:indicator_volume_ok:by_dimension, trustpipe:trust_index_volume_ok, trustpipe:audience_volume_ok or trustpipe:accounts_volume_ok)", a.name)
 			}
 		case "pipeline":
 		default:
@@ -334,6 +334,8 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 		personalizationTests = "tests/personalization_alerts.test.yml"
 		// audienceTests covers ShrinkingAudience.
 		audienceTests = "tests/audience_alerts.test.yml"
+		// accountTests covers TargetAccountsInAlarm.
+		accountTests = "tests/account_alerts.test.yml"
 	)
 	mutations := []struct {
 		name, file, old, new, tests string
@@ -361,6 +363,13 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 			`(trustpipe:ledger_gap_offsets == bool 0) or on() vector(0)`, `(trustpipe:ledger_gap_offsets == bool 0) or on() vector(1)`, recordTests},
 		{"lag counted once per instance", recordingFile,
 			`sum by (topic) (max by (topic, partition) (trustpipe_consumer_lag))`, `sum by (topic) (trustpipe_consumer_lag)`, recordTests},
+		{"TargetAccountsInAlarm counts all accounts", alertsFile,
+			`(trustpipe:accounts_in_alarm{scope="target"} > 0)`, `(trustpipe:accounts_in_alarm > 0)`, accountTests},
+		{"TargetAccountsInAlarm without pipeline gate", alertsFile,
+			"(trustpipe:accounts_in_alarm{scope=\"target\"} > 0)\n          and on () (trustpipe:accounts_volume_ok == 1)\n          and on () (trustpipe:pipeline_healthy == 1)",
+			"(trustpipe:accounts_in_alarm{scope=\"target\"} > 0)\n          and on () (trustpipe:accounts_volume_ok == 1)", accountTests},
+		{"accounts gate open when unknown", recordingFile,
+			`(max(trustpipe_accounts_active) >= bool 1) or on () vector(0)`, `(max(trustpipe_accounts_active) >= bool 1) or on () vector(1)`, accountTests},
 		{"PersonalizationDefectsHigh threshold 2 % -> 40 %", alertsFile,
 			`trustpipe:indicator:by_dimension{window="1h"} >= 0.02`, `trustpipe:indicator:by_dimension{window="1h"} >= 0.4`, personalizationTests},
 		{"ShrinkingAudience without volume gate", alertsFile,

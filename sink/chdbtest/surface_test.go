@@ -23,9 +23,10 @@ import (
 
 // surfaceViews are every view the pipeline creates: the storage read
 // surface (created by every Migrate), the indicator views and the Trust
-// Index views of the default configuration.
+// Index views of the default configuration and the account views.
 func surfaceViews() []sink.View {
-	return append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...)
+	return append(append(sink.IndicatorViews(), sink.IndexViews(indicator.DefaultIndexConfig())...),
+		sink.AccountViews([]string{sinktest.Pseudonym("acct-00002")})...)
 }
 
 // loadSettings is the settings fingerprint loadPair records, as the
@@ -152,6 +153,11 @@ FROM system.columns WHERE database = '%s' AND table = '%s'`, db, name)
 
 	// Dedup support (sink/store.go): the same counts and history.
 	now := time.Now()
+	// The account read (sink/accounts.go) over the loaded week.
+	today := now.UTC().Truncate(24 * time.Hour)
+	same("AccountHistories", func(st *sink.Store) (any, error) {
+		return st.AccountHistories(ctx, indicator.DefaultAccountRule(), today.AddDate(0, 0, -6), today)
+	})
 	same("Duplicates", func(st *sink.Store) (any, error) { return st.Duplicates(ctx, now.AddDate(0, 0, -30), now) })
 	for part := int32(0); part < 3; part++ {
 		hq := aggregate.HistoryQuery{Topic: "trust-events", Partition: part, FromOffset: 0, Before: 1 << 40, Block: 1 << 30, Window: 30 * 24 * time.Hour}

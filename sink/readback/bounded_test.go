@@ -148,6 +148,10 @@ func (s *taggedSource) CohortTopValues(ctx context.Context, dim, channel string,
 	return s.Source.CohortTopValues(s.tag(ctx), dim, channel, p, n, exclude, maxBytes)
 }
 
+func (s *taggedSource) AccountHistories(ctx context.Context, rule indicator.AccountRule, first, last time.Time) ([]indicator.AccountHistory, error) {
+	return s.Source.AccountHistories(s.tag(ctx), rule, first, last)
+}
+
 func (s *taggedSource) CohortGroupTotals(ctx context.Context, dim, channel string, values []string, p report.Period, onlyValues bool) ([]indicator.Totals, error) {
 	return s.Source.CohortGroupTotals(s.tag(ctx), dim, channel, values, p, onlyValues)
 }

@@ -59,6 +59,20 @@ type fakeSource struct {
 	// audience answers Audience by the period's start (zero counts for
 	// any other period).
 	audience map[time.Time]indicator.Audience
+	// accounts are returned by AccountHistories, which records the days
+	// it was asked for.
+	accounts    []indicator.AccountHistory
+	accountDays [2]time.Time
+}
+
+func (f *fakeSource) AccountHistories(_ context.Context, _ indicator.AccountRule, first, last time.Time) ([]indicator.AccountHistory, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.read("AccountHistories"); err != nil {
+		return nil, err
+	}
+	f.accountDays = [2]time.Time{first, last}
+	return f.accounts, nil
 }
 
 // read records a call and returns the error every read fails with, if set.

@@ -20,8 +20,8 @@ type metrics struct {
 	duration prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, minVolume map[string]float64, configured int) (*metrics, error) {
-	trust, err := newTrustCollector(minVolume, configured)
+func newMetrics(reg prometheus.Registerer, minVolume map[string]float64, configured, targets int) (*metrics, error) {
+	trust, err := newTrustCollector(minVolume, configured, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +82,14 @@ type trustCollector struct {
 	directGrowth                     *prometheus.Desc
 	attributed                       attributedDescs
 	audience                         audienceDescs
+	accounts                         accountDescs
 	static                           []prometheus.Metric // min volumes: configuration, always present
 	current                          atomic.Pointer[[]prometheus.Metric]
 }
 
-func newTrustCollector(minVolume map[string]float64, configured int) (*trustCollector, error) {
+func newTrustCollector(minVolume map[string]float64, configured, targets int) (*trustCollector, error) {
 	c := &trustCollector{
+		accounts: newAccountDescs(),
 		indicator: newDescPair("trustpipe_indicator",
 			"Trust indicator or click metric over the window ending at the read-back (ClickHouse trust_counts, event time). Absent when its denominator is 0.",
 			"indicator", "window"),
@@ -150,6 +152,11 @@ func newTrustCollector(minVolume map[string]float64, configured int) (*trustColl
 		return nil, fmt.Errorf("read-back: configured components: %w", err)
 	}
 	c.static = append(c.static, conf)
+	tm, err := targetsMetric(targets)
+	if err != nil {
+		return nil, fmt.Errorf("read-back: target accounts: %w", err)
+	}
+	c.static = append(c.static, tm)
 	return c, nil
 }
 

@@ -93,6 +93,7 @@ type Source interface {
 	CohortTopValues(ctx context.Context, dim, channel string, p report.Period, n int, exclude []string, maxBytes int) ([]string, error)
 	CohortGroupTotals(ctx context.Context, dim, channel string, values []string, p report.Period, onlyValues bool) ([]indicator.Totals, error)
 	Audience(ctx context.Context, p report.Period, f report.Filter) (*indicator.Audience, error)
+	AccountHistories(ctx context.Context, rule indicator.AccountRule, first, last time.Time) ([]indicator.AccountHistory, error)
 }
 
 // BaselinePeriod is the length of every window's baseline: the period
@@ -138,6 +139,12 @@ type Config struct {
 	// indicator.DefaultDivergenceConfig(). Its Index is always replaced by
 	// Index, so the exported index and the divergence check agree.
 	Divergence indicator.DivergenceConfig
+	// AccountRule says when an account is in alarm; zero value:
+	// indicator.DefaultAccountRule().
+	AccountRule indicator.AccountRule
+	// TargetAccounts are the pseudonyms of the target accounts counted by
+	// trustpipe_accounts_in_alarm{scope="target"}.
+	TargetAccounts []string
 }
 
 // DefaultConfig returns the defaults: 30 s interval, one-minute buckets, no
@@ -197,6 +204,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.Divergence = indicator.DefaultDivergenceConfig()
 	}
 	c.Divergence.Index = c.Index
+	if c.AccountRule == (indicator.AccountRule{}) {
+		c.AccountRule = indicator.DefaultAccountRule()
+	}
 	if err := c.Divergence.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -247,7 +257,7 @@ func New(cfg Config, deps Deps) (*ReadBack, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	m, err := newMetrics(deps.Registerer, minVolumes(cfg.Index), indicator.ComputeIndex(cfg.Index, indicator.Totals{}).Coverage.Configured)
+	m, err := newMetrics(deps.Registerer, minVolumes(cfg.Index), indicator.ComputeIndex(cfg.Index, indicator.Totals{}).Coverage.Configured, len(cfg.TargetAccounts))
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +359,9 @@ func (r *ReadBack) read(ctx context.Context, now time.Time) ([]prometheus.Metric
 	if err := r.readAudience(ctx, b, plan, segs); err != nil {
 		return nil, err
 	}
+	if err := r.readAccounts(ctx, b, now); err != nil {
+		return nil, err
+	}
 	if newest > 0 {
 		bucketEnd := time.Unix(newest, 0).Add(r.cfg.BucketSize)
 		if err := b.add(r.m.trust.freshness, max(now.Sub(bucketEnd).Seconds(), 0)); err != nil {
@@ -444,6 +457,7 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	+ W            direct-traffic growth (aggregate only)
 //	+ I + 1        trustpipe_indicator_min_volume, components configured
 //	+ 2            data freshness, ledger gap
+//	+ 4            accounts in alarm (all, target), active, targets configured
 //	+ 2            read-back success timestamp, errors
 //	+ H + 3        read-back duration histogram (H buckets, +Inf, sum, count)
 //	+ WA·(3·A + 2·A·TopN + 2·TopN + 2·(TopN + 1))
@@ -455,16 +469,16 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	               both weeks, the shrinking-audience flag
 //
 // For the defaults (W = 4, I = 20, H = 12, WA = 2, A = 13, TopN = 10,
-// S = 3, C = 5) that is 4·1·65 + 4 + 21 + 4 + 15 + 2·(39 + 260 + 20 + 22)
-// + 17 = 1003 without a breakdown and 4·12·65 + 4 + 40 + 682 + 17 = 3863
-// with one.
+// S = 3, C = 5) that is 4·1·65 + 4 + 21 + 4 + 4 + 15 + 2·(39 + 260 + 20 +
+// 22) + 17 = 1007 without a breakdown and 4·12·65 + 4 + 44 + 682 + 17 =
+// 3867 with one.
 func SeriesBound(cfg Config) int {
 	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1
 	if cfg.Breakdown != "" {
 		g += cfg.TopN + 1
 	}
-	return w*g*(3*i+5) + w + i + 1 + 2 + 2 + len(durationBuckets) + 3 + AttributedSeriesBound(cfg) + audienceSeries()
+	return w*g*(3*i+5) + w + i + 1 + 2 + 4 + 2 + len(durationBuckets) + 3 + AttributedSeriesBound(cfg) + audienceSeries()
 }
 
 // AttributedSeriesBound is the attributed part of SeriesBound.

@@ -117,7 +117,7 @@ func TestExpositionGolden(t *testing.T) {
 	for range indicator.AttributionWindows() {
 		want = append(want, "CohortTopValues", "CohortTopValues", "CohortTopValues")
 	}
-	want = append(want, "Audience", "Audience")
+	want = append(want, "Audience", "Audience", "AccountHistories")
 	if !slices.Equal(f.reads, want) {
 		t.Errorf("reads per refresh %v, want %v", f.reads, want)
 	}
@@ -469,7 +469,7 @@ func countSeries(t *testing.T, h *harness) int {
 }
 
 // TestSeriesBound: the number of trustpipe_ series is bounded by
-// SeriesBound — windows × groups × (3 × indicators + 5) + indicators + 5 +
+// SeriesBound — windows × groups × (3 × indicators + 5) + indicators + 9 +
 // histogram + the attributed series — whatever the breakdown dimension holds: 100 000 distinct
 // campaign ids plus junk (long strings, unicode, empty, invalid UTF-8, the
 // reserved "other") give exactly as many series as a handful of campaigns.
@@ -487,13 +487,13 @@ func TestSeriesBound(t *testing.T) {
 	attributed := wa * (3*a + 2*a*topN + 2*topN + 2*(topN+1))
 	// Audience: value and baseline of 3 signals, 5 counts in 2 weeks, a flag.
 	audience := 2*len(indicator.AudienceSignals()) + 2*5 + 1
-	if got, want := SeriesBound(cfg), w*1*(3*i+5)+w+i+5+len(durationBuckets)+3+attributed+audience; got != want || got != 1003 {
-		t.Fatalf("SeriesBound without breakdown = %d, want %d = 1003", got, want)
+	if got, want := SeriesBound(cfg), w*1*(3*i+5)+w+i+9+len(durationBuckets)+3+attributed+audience; got != want || got != 1007 {
+		t.Fatalf("SeriesBound without breakdown = %d, want %d = 1007", got, want)
 	}
 	cfg.Breakdown = "campaign_id"
 	bound := SeriesBound(cfg)
-	if want := w*(1+topN+1)*(3*i+5) + w + i + 5 + len(durationBuckets) + 3 + attributed + audience; bound != want || bound != 3863 {
-		t.Fatalf("SeriesBound = %d, want %d = 3863", bound, want)
+	if want := w*(1+topN+1)*(3*i+5) + w + i + 9 + len(durationBuckets) + 3 + attributed + audience; bound != want || bound != 3867 {
+		t.Fatalf("SeriesBound = %d, want %d = 3867", bound, want)
 	}
 	// The fake holds no cohort rows, so the event-time part must reach its
 	// bound exactly, beside the program's attributed volumes (always
@@ -548,5 +548,42 @@ func TestSeriesBound(t *testing.T) {
 	}
 	if counts[100_000] != bound {
 		t.Fatalf("with data in every group %d series, want exactly the bound %d", counts[100_000], bound)
+	}
+}
+
+// TestAccountGauges: the read-back judges the accounts over the 7 UTC days
+// ending today and exports only counts: all, target, active.
+func TestAccountGauges(t *testing.T) {
+	today := now.UTC().Truncate(24 * time.Hour)
+	pulled := func(account string, contacts ...string) indicator.AccountHistory {
+		return indicator.AccountHistory{Account: account, Days: []indicator.AccountDay{
+			{Day: today.AddDate(0, 0, -6), Unsubscribes: 1, PullbackContacts: contacts[:1]},
+			{Day: today, Complaints: uint64(len(contacts) - 1), PullbackContacts: contacts[1:]},
+		}}
+	}
+	f := &fakeSource{accounts: []indicator.AccountHistory{
+		pulled("a1", "c1", "c2"), pulled("a2", "c3", "c4", "c5"), pulled("a3", "c6"),
+		{Account: "a4", Days: []indicator.AccountDay{{Day: today.AddDate(0, 0, -7), Delivered: 9}}}, // before the span
+	}}
+	cfg := DefaultConfig()
+	cfg.TargetAccounts = []string{"a2", "a3", "never-seen"}
+	h := newHarness(t, cfg, f)
+	h.refresh(t)
+	if f.accountDays != [2]time.Time{today.AddDate(0, 0, -6), today} {
+		t.Errorf("accounts read for %v, want the 7 days ending %s", f.accountDays, today)
+	}
+	got := h.exposition(t, "trustpipe_accounts_in_alarm", "trustpipe_accounts_active", "trustpipe_target_accounts")
+	for _, want := range []string{
+		`trustpipe_accounts_in_alarm{scope="all"} 2`,
+		`trustpipe_accounts_in_alarm{scope="target"} 1`,
+		`trustpipe_accounts_active 3`,
+		`trustpipe_target_accounts 3`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("exposition lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "a1") || strings.Contains(got, "a2") {
+		t.Errorf("an account appears in the exposition:\n%s", got)
 	}
 }

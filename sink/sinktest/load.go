@@ -37,7 +37,7 @@ type LoadOptions struct {
 // realistic data in seconds. Records are spread over partitions by a hash of
 // their key, as a keyed Kafka producer would.
 //
-// Contact pseudonyms are a plain SHA-256 of the id: fine for tests, which
+// Contact and account pseudonyms are a plain SHA-256 of the id (Pseudonym): fine for tests, which
 // need distinct, stable pseudonyms, not secrecy.
 func LoadScenario(t testing.TB, st *sink.Store, cfg scenario.Config, opt LoadOptions) Loaded {
 	t.Helper()
@@ -91,7 +91,7 @@ func LoadScenario(t testing.TB, st *sink.Store, cfg scenario.Config, opt LoadOpt
 			agg.Reject(opt.Topic, int32(p), off)
 			out.Rejected++
 		} else {
-			ev.ContactID = hashPseudonym(ev.ContactID)
+			ev.ContactID, ev.AccountID = hashPseudonym(ev.ContactID), hashPseudonym(ev.AccountID)
 			agg.Accept(opt.Topic, int32(p), off, r.Time, &ev)
 			out.Accepted++
 		}
@@ -103,6 +103,10 @@ func LoadScenario(t testing.TB, st *sink.Store, cfg scenario.Config, opt LoadOpt
 	out.Stats = g.Stats()
 	return out
 }
+
+// Pseudonym is the pseudonym LoadScenario stores for a raw contact or
+// account id.
+func Pseudonym(id string) string { return hashPseudonym(id) }
 
 // hashPseudonym stands in for the pipeline's keyed pseudonymization.
 func hashPseudonym(id string) string {
