@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -218,7 +219,9 @@ type pipelineRun struct{ rate, cpuMicros, peakMiB float64 }
 // trustpipeProcess runs the pipeline in a child process (see
 // pipelineProcessEnv) until the ledger accounts for n records, and returns
 // its throughput, CPU time per record and peak RSS.
-// TRUSTPIPE_BENCH_CPUPROFILE=<file> has the child write a CPU profile.
+// TRUSTPIPE_BENCH_CPUPROFILE=<file> has the child write a CPU profile,
+// TRUSTPIPE_BENCH_HEAPPROFILE=<file> a heap profile taken at its peak live
+// heap (see watchHeap).
 func trustpipeProcess(b *testing.B, st *sink.Store, cfg sink.Config, brokers []string, n int) pipelineRun {
 	ctx := context.Background()
 	for _, t := range []string{"ingest_ledger_blocks", "event_id_blocks"} {
@@ -227,7 +230,7 @@ func trustpipeProcess(b *testing.B, st *sink.Store, cfg sink.Config, brokers []s
 		}
 	}
 	spec, err := json.Marshal(pipelineSpec{Brokers: brokers, Group: fmt.Sprintf("tp-%d", time.Now().UnixNano()), ClickHouse: cfg.Addr, Database: cfg.Database,
-		CPUProfile: os.Getenv("TRUSTPIPE_BENCH_CPUPROFILE")})
+		CPUProfile: os.Getenv("TRUSTPIPE_BENCH_CPUPROFILE"), HeapProfile: os.Getenv("TRUSTPIPE_BENCH_HEAPPROFILE")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -267,6 +270,7 @@ const pipelineProcessEnv = "TRUSTPIPE_BENCH_PIPELINE_PROCESS"
 type pipelineSpec struct {
 	Brokers                                 []string
 	Group, ClickHouse, Database, CPUProfile string
+	HeapProfile                             string
 }
 
 // servePipeline is the child of trustpipeProcess: the pipeline as
@@ -289,6 +293,9 @@ func servePipeline(specJSON string) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if spec.HeapProfile != "" {
+		go watchHeap(ctx, spec.HeapProfile)
+	}
 	st, err := sink.Open(ctx, sink.Config{Addr: spec.ClickHouse, Database: spec.Database}, sink.LiveTables())
 	if err != nil {
 		return err
@@ -322,6 +329,30 @@ func servePipeline(specJSON string) error {
 		}
 	}
 	return err
+}
+
+// watchHeap writes a heap profile to file whenever the live heap (as of
+// the last collection) passes its previous peak by 5 %, so the file ends up
+// describing the peak: what the process's RSS follows. A profile written
+// only at exit would show the heap after the last flush instead.
+func watchHeap(ctx context.Context, file string) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		metrics.Read(sample)
+		if live := sample[0].Value.Uint64(); live > peak+peak/20 {
+			peak = live
+			if f, err := os.Create(file); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}
 }
 
 type discard struct{}
