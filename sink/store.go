@@ -286,7 +286,8 @@ func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
 }
 
 func (s *Store) writeIDs(ctx context.Context, rows []aggregate.IDBlock) error {
-	return s.insert(ctx, s.tables.IDs, idColumns, len(rows), func(b driver.Batch) error {
+	return s.insertChunked(ctx, s.tables.IDs, idColumns, len(rows), func(b driver.Batch, lo, hi int) error {
+		rows := rows[lo:hi]
 		n := len(rows)
 		topic := make([]string, n)
 		partition := make([]int32, n)
@@ -419,7 +420,8 @@ func mergeSeen(a, b []aggregate.SeenID) []aggregate.SeenID {
 }
 
 func (s *Store) writeCohorts(ctx context.Context, rows []aggregate.CohortRow) error {
-	return s.insert(ctx, s.tables.Cohorts, cohortColumns, len(rows), func(b driver.Batch) error {
+	return s.insertChunked(ctx, s.tables.Cohorts, cohortColumns, len(rows), func(b driver.Batch, lo, hi int) error {
+		rows := rows[lo:hi]
 		n := len(rows)
 		cohort := make([]time.Time, n)
 		bySend := make([]uint8, n)
@@ -444,7 +446,8 @@ func (s *Store) writeCohorts(ctx context.Context, rows []aggregate.CohortRow) er
 }
 
 func (s *Store) writeUniques(ctx context.Context, rows []aggregate.UniqueRow) error {
-	return s.insert(ctx, s.tables.Uniques, uniqueColumns, len(rows), func(b driver.Batch) error {
+	return s.insertChunked(ctx, s.tables.Uniques, uniqueColumns, len(rows), func(b driver.Batch, lo, hi int) error {
+		rows := rows[lo:hi]
 		n := len(rows)
 		day := make([]time.Time, n)
 		campaign, channel, kind, contact := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -467,7 +470,8 @@ func (s *Store) writeClicks(ctx context.Context, rows []aggregate.ClickRow) erro
 }
 
 func (s *Store) insertClicks(ctx context.Context, rows []aggregate.ClickRow) error {
-	return s.insert(ctx, s.tables.Clicks, clickColumns, len(rows), func(b driver.Batch) error {
+	return s.insertChunked(ctx, s.tables.Clicks, clickColumns, len(rows), func(b driver.Batch, lo, hi int) error {
+		rows := rows[lo:hi]
 		n := len(rows)
 		day := make([]time.Time, n)
 		campaign, channel, contact, topic := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -485,6 +489,35 @@ func (s *Store) insertClicks(ctx context.Context, rows []aggregate.ClickRow) err
 	})
 }
 
+// insertChunkRows is the most rows one block of an INSERT carries. A
+// backfill's flush holds about as many rows as events; sent as one block,
+// the client encodes and compresses all of it at once, in buffers grown to
+// the whole flush and then kept by every pooled connection (a third of the
+// process's peak heap, and much of its allocation, before this bound). As
+// blocks of this size (driver.Batch.Flush, within the same INSERT) the
+// buffers stay small and are reused from block to block, while the server
+// squashes the blocks back into parts of its preferred size
+// (min_insert_block_size_rows), so the parts written do not multiply.
+const insertChunkRows = 1 << 14
+
+// insertChunked inserts n rows in blocks of at most insertChunkRows: fill
+// appends the rows [lo, hi) to b, whole columns at a time.
+func (s *Store) insertChunked(ctx context.Context, table, columns string, n int, fill func(b driver.Batch, lo, hi int) error) error {
+	return s.insert(ctx, table, columns, n, func(b driver.Batch) error {
+		for lo := 0; lo < n; lo += insertChunkRows {
+			if lo > 0 {
+				if err := b.Flush(); err != nil {
+					return fmt.Errorf("send rows before row %d: %w", lo, err)
+				}
+			}
+			if err := fill(b, lo, min(n, lo+insertChunkRows)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Store) insert(ctx context.Context, table, columns string, n int, fill func(b driver.Batch) error) error {
 	if n == 0 {
 		return nil
@@ -495,7 +528,7 @@ func (s *Store) insert(ctx context.Context, table, columns string, n int, fill f
 	}
 	if err := fill(b); err != nil {
 		_ = b.Abort()
-		return fmt.Errorf("insert into %s.%s: encode %d rows: %w", s.db, table, n, err)
+		return fmt.Errorf("insert into %s.%s: %d rows: %w", s.db, table, n, err)
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert into %s.%s: send %d rows: %w", s.db, table, n, err)
@@ -555,7 +588,8 @@ func (s *Store) writeCounts(ctx context.Context, rows []aggregate.CountRow) erro
 }
 
 func (s *Store) insertCounts(ctx context.Context, rows []aggregate.CountRow) error {
-	return s.insert(ctx, s.tables.Counts, countColumns, len(rows), func(b driver.Batch) error {
+	return s.insertChunked(ctx, s.tables.Counts, countColumns, len(rows), func(b driver.Batch, lo, hi int) error {
+		rows := rows[lo:hi]
 		n := len(rows)
 		bucket := make([]time.Time, n)
 		eventType, detail, campaign, channel := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -588,7 +622,8 @@ func (s *Store) writeContacts(ctx context.Context, rows []aggregate.ContactRow) 
 }
 
 func (s *Store) insertContacts(ctx context.Context, rows []aggregate.ContactRow) error {
-	return s.insert(ctx, s.tables.Contacts, contactColumns, len(rows), func(b driver.Batch) error {
+	return s.insertChunked(ctx, s.tables.Contacts, contactColumns, len(rows), func(b driver.Batch, lo, hi int) error {
+		rows := rows[lo:hi]
 		n := len(rows)
 		day := make([]time.Time, n)
 		campaign, channel, segment, source, contact := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -602,7 +637,8 @@ func (s *Store) insertContacts(ctx context.Context, rows []aggregate.ContactRow)
 }
 
 func (s *Store) writeLedger(ctx context.Context, rows []aggregate.LedgerRow) error {
-	return s.insert(ctx, s.tables.Ledger, ledgerColumns, len(rows), func(b driver.Batch) error {
+	return s.insertChunked(ctx, s.tables.Ledger, ledgerColumns, len(rows), func(b driver.Batch, lo, hi int) error {
+		rows := rows[lo:hi]
 		n := len(rows)
 		topic := make([]string, n)
 		partition := make([]int32, n)

@@ -192,3 +192,44 @@ func TestSentimentSumIsExact(t *testing.T) {
 		t.Fatalf("value_sum = %.17g, want exactly 1", sum)
 	}
 }
+
+// TestLargeWriteInBlocks writes a flush several insert blocks long, as a
+// backfill's is: every row must land once (the sums and row count are
+// those of the rows written, computed here, not read back through the
+// store), and the server must squash the blocks of one INSERT into one part
+// per month partition rather than a part per block.
+func TestLargeWriteInBlocks(t *testing.T) {
+	st, cfg := sinktest.Open(t, nil)
+	ctx := context.Background()
+	const n = 40000 // two and a half blocks of sink.insertChunkRows
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Unix()
+	snap := &aggregate.Snapshot{}
+	var want uint64
+	for i := range n {
+		r := countRow(start+int64(i)*60, event.Click, int32(i%3), int64(i/1000), int64(i%7+1), 5)
+		want += r.Events
+		snap.Counts = append(snap.Counts, r)
+		snap.Contacts = append(snap.Contacts, aggregate.ContactRow{Day: start, CampaignID: "c1", Channel: "email", Contact: fmt.Sprintf("p%d", i)})
+	}
+	if err := st.Write(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	var rows, events uint64
+	q := fmt.Sprintf("SELECT count(), sum(events) FROM %s.trust_counts WHERE event_type = 'click'", cfg.Database)
+	if err := st.Conn().QueryRow(ctx, q).Scan(&rows, &events); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || events != want {
+		t.Fatalf("trust_counts: %d rows, %d events; want %d rows, %d events", rows, events, n, want)
+	}
+	for _, table := range []string{st.Tables().Counts, st.Tables().Contacts} {
+		var stored, parts uint64
+		q := fmt.Sprintf("SELECT count(), uniqExact(_part) FROM %s.%s", cfg.Database, table)
+		if err := st.Conn().QueryRow(ctx, q).Scan(&stored, &parts); err != nil {
+			t.Fatal(err)
+		}
+		if stored != n || parts != 1 {
+			t.Errorf("%s: %d rows in %d parts; want %d rows in 1 part (one month, one INSERT)", table, stored, parts, n)
+		}
+	}
+}
