@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"cmp"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ import (
 type Aggregator struct {
 	cfg        Config
 	bucketSecs int64
+	// seed hashes the blocks' keys (keyIndex); hashes never leave memory.
+	seed maphash.Seed
 
 	partitions map[partitionID]*partitionState
 	// lastPart caches the most recent partition: consecutive records mostly
@@ -55,46 +58,46 @@ type blockState struct {
 	watermark   int64
 	ledgerDirty bool
 
-	index   map[Key]int32
+	// keys numbers the block's count keys; entries[i] counts keys.keys[i].
+	keys    keyIndex[Key]
 	entries []entry
 	dirty   []int32 // indexes of entries changed since the last snapshot
 
-	contacts    map[ContactRow]struct{}
-	newContacts []ContactRow
+	// contacts are the block's engaged contacts; those from
+	// contactsStored on are not in a snapshot yet.
+	contacts       keyIndex[ContactRow]
+	contactsStored int
 
 	// ids are the block's dedup decisions so far (cumulative, like its
 	// counts); idsDirty says some came since the last snapshot.
 	ids      IDBlock
 	idsDirty bool
 
-	cohortIndex map[CohortKey]int32
-	cohorts     []cohortEntry
+	cohortKeys  keyIndex[CohortKey]
+	cohorts     []cohortEntry // cohorts[i] counts cohortKeys.keys[i]
 	cohortDirty []int32
 
-	uniques    map[UniqueRow]struct{}
-	newUniques []UniqueRow
+	uniques       keyIndex[UniqueRow]
+	uniquesStored int
 
-	clickIndex map[ClickKey]int32
-	clicks     []clickEntry
+	clickKeys  keyIndex[ClickKey]
+	clicks     []clickEntry // clicks[i] counts clickKeys.keys[i]
 	clickDirty []int32
 
 	accounts accountState
 }
 
 type clickEntry struct {
-	key    ClickKey
 	clicks uint64
 	dirty  bool
 }
 
 type cohortEntry struct {
-	key    CohortKey
 	events uint64
 	dirty  bool
 }
 
 type entry struct {
-	key   Key
 	c     Counts
 	dirty bool
 }
@@ -111,6 +114,7 @@ func New(cfg Config) (*Aggregator, error) {
 	return &Aggregator{
 		cfg:        cfg,
 		bucketSecs: int64(cfg.BucketSize.Seconds()),
+		seed:       maphash.MakeSeed(),
 		partitions: make(map[partitionID]*partitionState),
 	}, nil
 }
@@ -193,12 +197,11 @@ func (a *Aggregator) count(b *blockState, ev *event.Event) {
 		Personalization: ev.Personalization,
 		ConsentTier:     ev.ConsentTier,
 	}
-	i, ok := b.index[key]
+	i, h, ok := b.keys.find(key)
 	if !ok {
 		key.clone()
-		i = int32(len(b.entries))
-		b.entries = append(b.entries, entry{key: key})
-		b.index[key] = i
+		i = b.keys.add(key, h)
+		b.entries = append(b.entries, entry{})
 	}
 	e := &b.entries[i]
 	e.c.Events++
@@ -243,14 +246,13 @@ func (a *Aggregator) addCohort(b *blockState, ev *event.Event) {
 		MailboxProvider: ev.MailboxProvider,
 		SendingDomain:   ev.SendingDomain,
 	}
-	i, ok := b.cohortIndex[key]
+	i, h, ok := b.cohortKeys.find(key)
 	if !ok {
 		// Decoded events alias the record's bytes (see Key.clone).
 		key.Detail, key.CampaignID, key.Channel = strings.Clone(key.Detail), strings.Clone(key.CampaignID), strings.Clone(key.Channel)
 		key.MailboxProvider, key.SendingDomain = strings.Clone(key.MailboxProvider), strings.Clone(key.SendingDomain)
-		i = int32(len(b.cohorts))
-		b.cohorts = append(b.cohorts, cohortEntry{key: key})
-		b.cohortIndex[key] = i
+		i = b.cohortKeys.add(key, h)
+		b.cohorts = append(b.cohorts, cohortEntry{})
 	}
 	e := &b.cohorts[i]
 	e.events++
@@ -283,24 +285,23 @@ func (a *Aggregator) addCohort(b *blockState, ev *event.Event) {
 	if kind == UniqueClicker {
 		a.addClick(b, ClickKey{Day: row.Day, CampaignID: row.CampaignID, Channel: row.Channel, Contact: row.Contact})
 	}
-	if _, seen := b.uniques[row]; seen {
+	_, h, seen := b.uniques.find(row)
+	if seen {
 		return
 	}
 	row.CampaignID, row.Channel, row.Contact = strings.Clone(row.CampaignID), strings.Clone(row.Channel), strings.Clone(row.Contact)
-	b.uniques[row] = struct{}{}
-	b.newUniques = append(b.newUniques, row)
+	b.uniques.add(row, h)
 	a.pending++
 }
 
 // addClick counts one human click of a contact in block b.
 func (a *Aggregator) addClick(b *blockState, key ClickKey) {
-	i, ok := b.clickIndex[key]
+	i, h, ok := b.clickKeys.find(key)
 	if !ok {
 		// Decoded events alias the record's bytes (see Key.clone).
 		key.CampaignID, key.Channel, key.Contact = strings.Clone(key.CampaignID), strings.Clone(key.Channel), strings.Clone(key.Contact)
-		i = int32(len(b.clicks))
-		b.clicks = append(b.clicks, clickEntry{key: key})
-		b.clickIndex[key] = i
+		i = b.clickKeys.add(key, h)
+		b.clicks = append(b.clicks, clickEntry{})
 	}
 	e := &b.clicks[i]
 	e.clicks++
@@ -359,14 +360,14 @@ func (a *Aggregator) addContact(b *blockState, ev *event.Event) {
 		Source:     ev.Source,
 		Contact:    ev.ContactID, // already a pseudonym (see New)
 	}
-	if _, seen := b.contacts[row]; seen {
+	_, h, seen := b.contacts.find(row)
+	if seen {
 		return
 	}
 	row.CampaignID, row.Channel = strings.Clone(row.CampaignID), strings.Clone(row.Channel)
 	row.Segment, row.Source = strings.Clone(row.Segment), strings.Clone(row.Source)
 	row.Contact = strings.Clone(row.Contact)
-	b.contacts[row] = struct{}{}
-	b.newContacts = append(b.newContacts, row)
+	b.contacts.add(row, h)
 	a.pending++
 }
 
@@ -443,8 +444,8 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 		return b
 	}
-	b := &blockState{ref: ref, first: first, index: make(map[Key]int32), contacts: make(map[ContactRow]struct{}),
-		cohortIndex: make(map[CohortKey]int32), uniques: make(map[UniqueRow]struct{}), clickIndex: make(map[ClickKey]int32),
+	b := &blockState{ref: ref, first: first, keys: newKeyIndex[Key](a.seed), contacts: newKeyIndex[ContactRow](a.seed),
+		cohortKeys: newKeyIndex[CohortKey](a.seed), uniques: newKeyIndex[UniqueRow](a.seed), clickKeys: newKeyIndex[ClickKey](a.seed),
 		accounts: newAccountState()}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 	return b
@@ -455,14 +456,14 @@ func (a *Aggregator) release(b *blockState) {
 	if len(a.free) >= maxFreeBlocks {
 		return
 	}
-	clear(b.index)
-	clear(b.contacts)
-	clear(b.cohortIndex)
-	clear(b.uniques)
-	clear(b.clickIndex)
+	b.keys.reset()
+	b.contacts.reset()
+	b.cohortKeys.reset()
+	b.uniques.reset()
+	b.clickKeys.reset()
 	b.accounts.reset()
-	b.entries, b.dirty, b.newContacts = b.entries[:0], b.dirty[:0], b.newContacts[:0]
-	b.cohorts, b.cohortDirty, b.newUniques = b.cohorts[:0], b.cohortDirty[:0], b.newUniques[:0]
+	b.entries, b.dirty, b.contactsStored = b.entries[:0], b.dirty[:0], 0
+	b.cohorts, b.cohortDirty, b.uniquesStored = b.cohorts[:0], b.cohortDirty[:0], 0
 	b.clicks, b.clickDirty = b.clicks[:0], b.clickDirty[:0]
 	// The id arrays are not reused: a snapshot still being written may
 	// share them (IDBlock.shared).
@@ -481,8 +482,13 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 	p.done, p.cur, p.last, p.dedup = nil, nil, -1, nil
 }
 
+// newContacts and newUniques are the rows of the block's engaged contacts
+// and unique rows not yet in a snapshot.
+func (b *blockState) newContacts() int { return b.contacts.len() - b.contactsStored }
+func (b *blockState) newUniques() int  { return b.uniques.len() - b.uniquesStored }
+
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + len(b.newContacts) + len(b.cohortDirty) + len(b.newUniques) + len(b.clickDirty) + b.accounts.pendingRows()
+	n := len(b.dirty) + b.newContacts() + len(b.cohortDirty) + b.newUniques() + len(b.clickDirty) + b.accounts.pendingRows()
 	if b.ledgerDirty {
 		n++
 	}
@@ -508,7 +514,7 @@ func (a *Aggregator) Snapshot() *Snapshot {
 	// letting them grow by doubling) held up to twice that in memory.
 	var counts, contacts, ids, ledger int
 	size := func(b *blockState) {
-		counts, contacts, ledger = counts+len(b.dirty), contacts+len(b.newContacts), ledger+1
+		counts, contacts, ledger = counts+len(b.dirty), contacts+b.newContacts(), ledger+1
 		if b.idsDirty {
 			ids++
 		}
@@ -580,23 +586,23 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	for _, i := range b.dirty {
 		e := &b.entries[i]
 		e.dirty = false
-		s.Counts = append(s.Counts, CountRow{Key: e.key, BlockRef: b.ref, Counts: e.c, Version: version})
+		s.Counts = append(s.Counts, CountRow{Key: b.keys.keys[i], BlockRef: b.ref, Counts: e.c, Version: version})
 	}
 	b.dirty = b.dirty[:0]
-	s.Contacts = append(s.Contacts, b.newContacts...)
-	b.newContacts = b.newContacts[:0]
+	s.Contacts = append(s.Contacts, b.contacts.keys[b.contactsStored:]...)
+	b.contactsStored = b.contacts.len()
 	for _, i := range b.cohortDirty {
 		e := &b.cohorts[i]
 		e.dirty = false
-		s.Cohorts = append(s.Cohorts, CohortRow{CohortKey: e.key, BlockRef: b.ref, Events: e.events, Version: version})
+		s.Cohorts = append(s.Cohorts, CohortRow{CohortKey: b.cohortKeys.keys[i], BlockRef: b.ref, Events: e.events, Version: version})
 	}
 	b.cohortDirty = b.cohortDirty[:0]
-	s.Uniques = append(s.Uniques, b.newUniques...)
-	b.newUniques = b.newUniques[:0]
+	s.Uniques = append(s.Uniques, b.uniques.keys[b.uniquesStored:]...)
+	b.uniquesStored = b.uniques.len()
 	for _, i := range b.clickDirty {
 		e := &b.clicks[i]
 		e.dirty = false
-		s.Clicks = append(s.Clicks, ClickRow{ClickKey: e.key, BlockRef: b.ref, Clicks: e.clicks, Version: version})
+		s.Clicks = append(s.Clicks, ClickRow{ClickKey: b.clickKeys.keys[i], BlockRef: b.ref, Clicks: e.clicks, Version: version})
 	}
 	b.clickDirty = b.clickDirty[:0]
 	b.accounts.snapshot(s, b.ref, version)
