@@ -135,6 +135,10 @@ func benchEndToEnd(b *testing.B, s e2eStream) {
 	}
 	w.Close()
 	st, cfg := sinktest.Open(b, nil)
+	if base := os.Getenv("TRUSTPIPE_BENCH_BASELINE"); base != "" {
+		compareBaseline(b, st, cfg, brokers, s.n, base)
+		return
+	}
 	var xEngine, xBare, tpRate, engRate, bareRate, cpu, rss []float64
 	for round := range benchRounds() {
 		bare := bareLoop(b, brokers, s.n)
@@ -153,6 +157,26 @@ func benchEndToEnd(b *testing.B, s e2eStream) {
 	b.ReportMetric(median(tpRate), "trustpipe/s")
 	b.ReportMetric(median(engRate), "engine/s")
 	b.ReportMetric(median(bareRate), "bare/s")
+}
+
+// compareBaseline runs, round after round, the pipeline of another build
+// of this test binary (base, e.g. built from main) and this build's, on the
+// same topic and ClickHouse, and reports this build's CPU time, throughput
+// and peak RSS as multiples of the baseline's: how a change is measured
+// side by side on the shared machine (TRUSTPIPE_BENCH_BASELINE=<binary>;
+// the Kafka engine and the bare loop are left out).
+func compareBaseline(b *testing.B, st *sink.Store, cfg sink.Config, brokers []string, n int, base string) {
+	var cpu, rate, rss []float64
+	for round := range benchRounds() {
+		old := trustpipeProcessOf(b, base, st, cfg, brokers, n)
+		cur := trustpipeProcess(b, st, cfg, brokers, n)
+		b.Logf("round %d: baseline %.0f/s, %.2f µs CPU/event, %.0f MiB; this build %.0f/s, %.2f µs CPU/event, %.0f MiB",
+			round+1, old.rate, old.cpuMicros, old.peakMiB, cur.rate, cur.cpuMicros, cur.peakMiB)
+		cpu, rate, rss = append(cpu, cur.cpuMicros/old.cpuMicros), append(rate, cur.rate/old.rate), append(rss, cur.peakMiB/old.peakMiB)
+	}
+	b.ReportMetric(median(cpu), "cpu-x-baseline")
+	b.ReportMetric(median(rate), "rate-x-baseline")
+	b.ReportMetric(median(rss), "rss-x-baseline")
 }
 
 func median(v []float64) float64 {
@@ -223,6 +247,12 @@ type pipelineRun struct{ rate, cpuMicros, peakMiB float64 }
 // TRUSTPIPE_BENCH_HEAPPROFILE=<file> a heap profile taken at its peak live
 // heap (see watchHeap).
 func trustpipeProcess(b *testing.B, st *sink.Store, cfg sink.Config, brokers []string, n int) pipelineRun {
+	return trustpipeProcessOf(b, os.Args[0], st, cfg, brokers, n)
+}
+
+// trustpipeProcessOf is trustpipeProcess with the pipeline of the test
+// binary bin.
+func trustpipeProcessOf(b *testing.B, bin string, st *sink.Store, cfg sink.Config, brokers []string, n int) pipelineRun {
 	ctx := context.Background()
 	for _, t := range []string{"ingest_ledger_blocks", "event_id_blocks"} {
 		if err := st.Conn().Exec(ctx, "TRUNCATE TABLE "+cfg.Database+"."+t); err != nil {
@@ -234,7 +264,7 @@ func trustpipeProcess(b *testing.B, st *sink.Store, cfg sink.Config, brokers []s
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), pipelineProcessEnv+"="+string(spec))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
