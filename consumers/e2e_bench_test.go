@@ -321,6 +321,7 @@ func servePipeline(specJSON string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	SetMemoryLimit(DefaultConfig().MemoryLimit, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if spec.HeapProfile != "" {

@@ -111,6 +111,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RetryBackoff and MaxRetryBackoff shape retries of a failed store.
 	RetryBackoff, MaxRetryBackoff time.Duration
+	// MemoryLimit is the soft limit of the process's Go memory that
+	// SetMemoryLimit applies (0: none). See DefaultMemoryLimit.
+	MemoryLimit int64
 }
 
 // DefaultConfig returns sensible production defaults.
@@ -131,6 +134,7 @@ func DefaultConfig() Config {
 		MaxFetchOutage:            5 * time.Minute,
 		RetryBackoff:              100 * time.Millisecond,
 		MaxRetryBackoff:           30 * time.Second,
+		MemoryLimit:               DefaultMemoryLimit,
 	}
 }
 
@@ -193,6 +197,7 @@ var (
 	ErrQueueBytes      = fmt.Errorf("the fetch queue byte budget must be at least %d bytes (one record of the broker's default size)", DefaultMaxMessageBytes)
 	ErrShutdownTimeout = errors.New("the shutdown timeout must be positive")
 	ErrRetryBackoff    = errors.New("the retry backoffs must be positive, the first not above the maximum")
+	ErrMemoryLimit     = fmt.Errorf("the memory limit must be 0 (none) or at least %d bytes", minMemoryLimit)
 )
 
 // Validate reports the first setting the pipeline cannot work with; the
@@ -221,6 +226,7 @@ func (c Config) Validate() error {
 		{c.QueueBytes < DefaultMaxMessageBytes, ErrQueueBytes, c.QueueBytes},
 		{c.ShutdownTimeout <= 0, ErrShutdownTimeout, c.ShutdownTimeout},
 		{c.RetryBackoff <= 0 || c.MaxRetryBackoff < c.RetryBackoff, ErrRetryBackoff, fmt.Sprintf("%s and %s", c.RetryBackoff, c.MaxRetryBackoff)},
+		{c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit, ErrMemoryLimit, c.MemoryLimit},
 	} {
 		if p.bad {
 			return fmt.Errorf("%w: got %v", p.err, p.val)

@@ -81,6 +81,7 @@ type Config struct {
 	QueueSize       int           `split_words:"true" desc:"records fetched ahead of processing"`
 	QueueBytes      int           `split_words:"true" desc:"byte budget of the records fetched ahead: at most this divided by the topics' max.message.bytes are queued, plus one fetch of at most this (and 4 MiB); at least 1048588"`
 	ShutdownTimeout time.Duration `split_words:"true" desc:"how long the final flush may take on SIGINT/SIGTERM"`
+	MemoryLimit     int64         `split_words:"true" desc:"soft limit of run's Go memory in bytes (the garbage collector works harder near it, keeping peak RSS about there; the process never fails because of it); raise it with the queue, pending-row or dedup limits; 0: none; GOMEMLIMIT, when set, wins"`
 	Migrate         bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
 	DedupWindow     time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
 	DedupMaxIds     int           `split_words:"true" desc:"event ids remembered per partition (about 55 bytes of memory each; rounded up to whole blocks); older ids are forgotten even within the window"`
@@ -137,6 +138,7 @@ func (c *Config) blames() []blame {
 		{&c.QueueSize, []error{consumers.ErrQueueSize}},
 		{&c.QueueBytes, []error{consumers.ErrQueueBytes}},
 		{&c.ShutdownTimeout, []error{consumers.ErrShutdownTimeout}},
+		{&c.MemoryLimit, []error{consumers.ErrMemoryLimit}},
 		{&c.DedupWindow, []error{aggregate.ErrDedupWindow}},
 		{&c.DedupMaxIds, []error{aggregate.ErrDedupMaxIDs}},
 		{&c.MaxEventBytes, []error{event.ErrMaxBytes}},
@@ -175,9 +177,9 @@ func defaultConfig() Config {
 		HTTPAddr:               ":9464",
 		BucketSize:             p.Aggregate.BucketSize, BlockSize: p.Aggregate.BlockSize,
 		FlushInterval: p.FlushInterval, MaxPendingRows: p.MaxPendingRows, QueueSize: p.QueueSize, QueueBytes: p.QueueBytes,
-		ShutdownTimeout: p.ShutdownTimeout,
-		Migrate:         true,
-		DedupWindow:     p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
+		ShutdownTimeout: p.ShutdownTimeout, MemoryLimit: p.MemoryLimit,
+		Migrate:     true,
+		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		IngestAddr: ":9465", IngestMaxBodyBytes: in.MaxBodyBytes, IngestRate: in.Rate, IngestBurst: in.Burst,
@@ -281,6 +283,7 @@ func (c Config) pipelineConfig() consumers.Config {
 	p.QueueSize = c.QueueSize
 	p.QueueBytes = c.QueueBytes
 	p.ShutdownTimeout = c.ShutdownTimeout
+	p.MemoryLimit = c.MemoryLimit
 	p.Formats, _ = c.topicFormats() // validate reports its error
 	return p
 }

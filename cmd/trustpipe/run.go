@@ -166,6 +166,7 @@ func runPipeline(ctx context.Context, c Config, log *slog.Logger, reg *prometheu
 		return err
 	}
 	readbackCfg.TargetAccounts = targets
+	consumers.SetMemoryLimit(c.MemoryLimit, log)
 	// Kafka first: a wrong broker address fails before the schema is
 	// touched, and "running" below means both ends answered.
 	dialer, transport, err := connectKafka(ctx, c)
