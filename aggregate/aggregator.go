@@ -132,7 +132,7 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 	b.accepted++
 	if d := a.lastPart.dedup; d != nil {
 		h, t := IDHash(ev.ID), recordSecs(recordTime)
-		dup := d.decide(&a.cfg, b.ref.Block, h, t)
+		dup := decide(d, &a.cfg, b.ref.Block, h, t)
 		b.watermark = d.newest
 		a.recordID(b, offset, h, t, dup)
 		if dup {
@@ -160,7 +160,7 @@ func (a *Aggregator) AcceptRecord(topic string, partition int32, offset int64, r
 	b.accepted++
 	if d := a.lastPart.dedup; d != nil && len(evs) > 0 {
 		h, t := IDHash(recordID), recordSecs(recordTime)
-		dup := d.decide(&a.cfg, b.ref.Block, h, t)
+		dup := decide(d, &a.cfg, b.ref.Block, h, t)
 		b.watermark = d.newest
 		a.recordID(b, offset, h, t, dup)
 		if dup {

@@ -152,38 +152,11 @@ type SeenID struct {
 	RecordTime int64 // Unix seconds
 }
 
-// dedupState is one partition's memory of counted ids: a FIFO of their
-// hashes in offset order, and per hash the newest counted occurrence. Ids
-// leave the front when their block falls out of the remembered blocks or
-// their record time out of the window (a dead id stays until it reaches the
-// front: lookups check the window themselves, so it is never matched).
-type dedupState struct {
-	ids  map[uint64]seenAt
-	fifo []uint64 // fifo[head:] are remembered, oldest first
-	// times holds the record time of each fifo entry, so the front is
-	// checked against the window without a map lookup per event.
-	times    []uint32
-	head     int
-	frontSeq uint32 // sequence number of fifo[head]
-	marks    []blockMark
-	// newest is the newest record time (Unix s) of a counted event in the
-	// partition: it only grows, so an id that fell out of the window
-	// relative to it never matches again and can be forgotten.
-	newest int64
-}
+// dedupState is one partition's memory of counted ids (recentSet with no
+// payload: only whether a hash was counted, and when).
+type dedupState = recentSet[struct{}]
 
-type seenAt struct {
-	seq  uint32 // position in the FIFO, to tell a superseded entry
-	time uint32 // record time, Unix seconds
-}
-
-// blockMark is the sequence number of the first remembered id of a block.
-type blockMark struct {
-	block int64
-	seq   uint32
-}
-
-func newDedupState() *dedupState { return &dedupState{ids: make(map[uint64]seenAt)} }
+func newDedupState() *dedupState { return newRecentSet[struct{}]() }
 
 // recordSecs clamps a record time to what seenAt holds (1970–2106).
 func recordSecs(t time.Time) int64 {
@@ -192,65 +165,14 @@ func recordSecs(t time.Time) int64 {
 
 // decide returns whether the event with hash h at block blk and record time
 // t (Unix s) is a duplicate; if not, it remembers it as counted.
-func (d *dedupState) decide(cfg *Config, blk int64, h uint64, t int64) bool {
+func decide(d *dedupState, cfg *Config, blk int64, h uint64, t int64) bool {
 	window := int64(cfg.Dedup.Window / time.Second)
 	d.forget(blk-cfg.dedupBlocks(), window)
-	if e, ok := d.ids[h]; ok && int64(e.time) > max(t, d.newest)-window {
+	if _, ok := d.lookup(h, t, window); ok {
 		return true
 	}
-	d.remember(blk, h, t)
+	d.remember(blk, h, t, struct{}{})
 	return false
-}
-
-func (d *dedupState) remember(blk int64, h uint64, t int64) {
-	seq := d.frontSeq + uint32(len(d.fifo)-d.head)
-	if n := len(d.marks); n == 0 || d.marks[n-1].block != blk {
-		d.marks = append(d.marks, blockMark{block: blk, seq: seq})
-	}
-	d.fifo = append(d.fifo, h)
-	d.times = append(d.times, uint32(t))
-	d.ids[h] = seenAt{seq: seq, time: uint32(t)}
-	d.newest = max(d.newest, t)
-}
-
-// forget drops the ids of blocks before oldest and, from the front, the ids
-// whose record time fell out of the window.
-func (d *dedupState) forget(oldest, window int64) {
-	for len(d.marks) > 0 && d.marks[0].block < oldest {
-		end := d.frontSeq + uint32(len(d.fifo)-d.head) // past the last id
-		if len(d.marks) > 1 {
-			end = d.marks[1].seq
-		}
-		for int32(end-d.frontSeq) > 0 {
-			d.pop()
-		}
-		d.marks = d.marks[1:]
-	}
-	// An id superseded by a newer occurrence of its hash was out of the
-	// window when that occurrence was counted, so it leaves here too.
-	for d.head < len(d.fifo) && int64(d.times[d.head]) <= d.newest-window {
-		d.pop()
-	}
-	for len(d.marks) > 1 && int32(d.marks[1].seq-d.frontSeq) <= 0 {
-		d.marks = d.marks[1:] // the block's ids all fell out of the window
-	}
-	if d.head == len(d.fifo) {
-		d.marks = d.marks[:0]
-	}
-	if d.head >= 1024 && d.head*2 >= len(d.fifo) {
-		n := copy(d.fifo, d.fifo[d.head:])
-		copy(d.times, d.times[d.head:])
-		d.fifo, d.times, d.head = d.fifo[:n], d.times[:n], 0
-	}
-}
-
-func (d *dedupState) pop() {
-	h := d.fifo[d.head]
-	if e, ok := d.ids[h]; ok && e.seq == d.frontSeq {
-		delete(d.ids, h)
-	}
-	d.head++
-	d.frontSeq++
 }
 
 // dedupBlocks is how many whole blocks before the current one are remembered.
@@ -299,7 +221,7 @@ func (a *Aggregator) Seed(q HistoryQuery, h History) {
 		d.newest = max(d.newest, id.RecordTime)
 	}
 	for _, id := range h.IDs {
-		d.remember(id.Offset/a.cfg.BlockSize, id.Hash, id.RecordTime)
+		d.remember(id.Offset/a.cfg.BlockSize, id.Hash, id.RecordTime, struct{}{})
 	}
 	d.forget(q.Block-a.cfg.dedupBlocks(), int64(q.Window/time.Second))
 	p.dedup = d
@@ -312,7 +234,7 @@ func (a *Aggregator) Remembered() int {
 	n := 0
 	for _, p := range a.partitions {
 		if p.dedup != nil {
-			n += len(p.dedup.fifo) - p.dedup.head
+			n += p.dedup.len()
 		}
 	}
 	return n
