@@ -88,7 +88,7 @@ func TestAppendJSONRoundTrip(t *testing.T) {
 		{ID: "e", Type: Click, OccurredAt: ts, ContactID: "c", Channel: "email", Detail: DetailBot, MessageID: "m", SentAt: ts.Add(-48 * time.Hour),
 			MailboxProvider: "microsoft", SendingDomain: "mail.example"},
 		{ID: "e", Type: Send, OccurredAt: ts, ContactID: "c", Channel: "email", MessageID: strings.Repeat("m", MaxMessageIDLen),
-			UnresolvedTokens: 4294967295, Detail: "merge_defect", Inputs: []string{"model:" + strings.Repeat("é", (MaxInputTagLen-6)/2), "third_party_intent"}},
+			UnresolvedTokens: 4294967295, Detail: "merge_defect+lineage+input_beyond_consent", Inputs: []string{"model:" + strings.Repeat("é", (MaxInputTagLen-6)/2), "third_party_intent"}},
 		{ID: "e", Type: Send, OccurredAt: ts, ContactID: "c", Channel: "email", Reason: "r", Detail: "explained+visible", ReasonVisible: true, FallbackTokens: 1},
 		{ID: "e", Type: Send, OccurredAt: ts, ContactID: "c", Channel: "email", Reason: "r", Detail: "explained+broken_link", BrokenLinks: 2},
 		{ID: "e", Type: Delivered, OccurredAt: ts, ContactID: "c", Channel: "email", SentAt: ts.Add(5 * time.Minute)},

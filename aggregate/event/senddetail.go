@@ -4,9 +4,9 @@ import "strings"
 
 // SendFlags are the facts about one send that its Detail records. Storage
 // groups by Detail, so whatever an indicator needs to know about a send
-// without a table of its own must be in these flags; there are at most 12
-// combinations (Visible implies Explained), which keeps trust_counts rows
-// bounded.
+// without a table of its own must be in these flags; there are at most 36
+// combinations (Visible implies Explained, InputBeyondConsent implies
+// Lineage), which keeps trust_counts rows bounded.
 type SendFlags struct {
 	// Explained: the send carries a documented personalization reason.
 	Explained bool
@@ -20,6 +20,12 @@ type SendFlags struct {
 	// BrokenLink: at least one personalized link failed the render check
 	// (properties.broken_links > 0).
 	BrokenLink bool
+	// Lineage: the send names the inputs of its personalization
+	// (properties.inputs).
+	Lineage bool
+	// InputBeyondConsent: at least one of those inputs needs a higher
+	// consent tier than the send's consent_tier (InputConsentTier).
+	InputBeyondConsent bool
 }
 
 // The parts of a send's Detail, joined with "+" in this order. A send with
@@ -29,17 +35,21 @@ const (
 	sendPartVisible     = "visible"
 	sendPartMergeDefect = "merge_defect"
 	sendPartBrokenLink  = "broken_link"
+	sendPartLineage     = "lineage"
+	sendPartBeyond      = "input_beyond_consent"
 )
 
 // Detail returns the trust_counts.detail of a send with these flags: ""
 // for none, else the set parts joined with "+", e.g. "explained+visible",
-// "merge_defect+broken_link". It does not allocate (the decoder calls it on
+// "merge_defect+broken_link", "explained+lineage+input_beyond_consent". It
+// does not allocate (the decoder calls it on
 // every send).
 func (f SendFlags) Detail() string { return sendDetailTable[f.bits()] }
 
 func (f SendFlags) bits() int {
 	b := 0
-	for i, set := range []bool{f.Explained || f.Visible, f.Visible, f.MergeDefect, f.BrokenLink} {
+	lineage := f.Lineage || f.InputBeyondConsent
+	for i, set := range []bool{f.Explained || f.Visible, f.Visible, f.MergeDefect, f.BrokenLink, lineage, f.InputBeyondConsent} {
 		if set {
 			b |= 1 << i
 		}
@@ -49,8 +59,8 @@ func (f SendFlags) bits() int {
 
 // sendDetailTable holds the Detail of every flag combination, indexed by
 // SendFlags.bits: the parts whose bit is set, in sendParts order.
-var sendDetailTable = func() (t [16]string) {
-	sendParts := [4]string{DetailExplained, sendPartVisible, sendPartMergeDefect, sendPartBrokenLink}
+var sendDetailTable = func() (t [64]string) {
+	sendParts := [6]string{DetailExplained, sendPartVisible, sendPartMergeDefect, sendPartBrokenLink, sendPartLineage, sendPartBeyond}
 	for b := range t {
 		var parts []string
 		for i, p := range sendParts {
@@ -70,7 +80,39 @@ func (ev *Event) Flags() SendFlags {
 		Visible:     ev.ReasonVisible,
 		MergeDefect: ev.UnresolvedTokens > 0,
 		BrokenLink:  ev.BrokenLinks > 0,
+		Lineage:     len(ev.Inputs) > 0,
+		InputBeyondConsent: func() bool {
+			for _, in := range ev.Inputs {
+				if InputConsentTier(in) > ev.ConsentTier {
+					return true
+				}
+			}
+			return false
+		}(),
 	}
+}
+
+// InputConsentTier is the lowest consent tier (CONTRACT.md: 1 basic
+// communication, 2 behavioural tracking, 3 predictive modelling) under
+// which a send may use the input tag (one of InputTags or "model:<id>"):
+//
+//   - crm (what the contact told the company, or did with it) is covered by
+//     the basic communication consent a personalized send needs anyway: 1;
+//   - web_behaviour is behavioural tracking: 2;
+//   - enrichment (third-party firmographic or demographic data appended to
+//     the record) profiles the contact beyond what they gave, as tracking
+//     does, but predicts nothing: 2;
+//   - third_party_intent (another company's observation of the contact's
+//     research) and model:<id> (a prediction about the contact) are
+//     predictive modelling: 3.
+func InputConsentTier(tag string) uint8 {
+	switch tag {
+	case "crm":
+		return 1
+	case "web_behaviour", "enrichment":
+		return 2
+	}
+	return MaxConsentTier // third_party_intent, model:<id>
 }
 
 // SendDetails lists the Detail of every possible send whose flags satisfy
@@ -85,9 +127,12 @@ func SendDetails(keep func(SendFlags) bool) []string {
 			}
 			for _, merge := range []bool{false, true} {
 				for _, link := range []bool{false, true} {
-					f := SendFlags{Explained: explained, Visible: visible, MergeDefect: merge, BrokenLink: link}
-					if keep(f) {
-						out = append(out, f.Detail())
+					for _, lin := range [][2]bool{{false, false}, {true, false}, {true, true}} {
+						f := SendFlags{Explained: explained, Visible: visible, MergeDefect: merge, BrokenLink: link,
+							Lineage: lin[0], InputBeyondConsent: lin[1]}
+						if keep(f) {
+							out = append(out, f.Detail())
+						}
 					}
 				}
 			}

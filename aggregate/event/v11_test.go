@@ -61,13 +61,27 @@ func TestDecodeV11Valid(t *testing.T) {
 		{"inputs", send(`{"inputs":["crm", "web_behaviour","third_party_intent","enrichment","model:churn-v2"]}`),
 			with(base(Send), func(e *Event) {
 				e.Inputs = []string{"crm", "web_behaviour", "third_party_intent", "enrichment", "model:churn-v2"}
+				e.Detail = "lineage+input_beyond_consent" // tier 0 covers no input
 			})},
 		{"inputs at limits", send(`{"inputs":["crm","web_behaviour","third_party_intent","enrichment","model:a","model:b","model:c","model:` + strings.Repeat("x", MaxInputTagLen-len(ModelInputPrefix)) + `"]}`),
 			with(base(Send), func(e *Event) {
 				e.Inputs = []string{"crm", "web_behaviour", "third_party_intent", "enrichment", "model:a", "model:b", "model:c",
 					"model:" + strings.Repeat("x", MaxInputTagLen-len(ModelInputPrefix))}
+				e.Detail = "lineage+input_beyond_consent"
 			})},
-		{"inputs escaped", send(`{"inputs":["\u0063rm","model:\u00e9"]}`), with(base(Send), func(e *Event) { e.Inputs = []string{"crm", "model:é"} })},
+		{"inputs escaped", send(`{"inputs":["\u0063rm","model:\u00e9"]}`), with(base(Send), func(e *Event) {
+			e.Inputs, e.Detail = []string{"crm", "model:é"}, "lineage+input_beyond_consent"
+		})},
+		{"inputs within consent", send(`{"inputs":["crm","web_behaviour","enrichment"]}`, "consent_tier", "2"),
+			with(base(Send), func(e *Event) {
+				e.Inputs, e.ConsentTier, e.Detail = []string{"crm", "web_behaviour", "enrichment"}, 2, "lineage"
+			})},
+		{"inputs beyond consent", send(`{"inputs":["crm","third_party_intent"]}`, "consent_tier", "2"),
+			with(base(Send), func(e *Event) {
+				e.Inputs, e.ConsentTier, e.Detail = []string{"crm", "third_party_intent"}, 2, "lineage+input_beyond_consent"
+			})},
+		{"model within consent", send(`{"inputs":["model:churn-v2"]}`, "consent_tier", "3"),
+			with(base(Send), func(e *Event) { e.Inputs, e.ConsentTier, e.Detail = []string{"model:churn-v2"}, 3, "lineage" })},
 		{"inputs empty", send(`{"inputs":[]}`), base(Send)},
 		{"inputs null", send(`{"inputs":null}`), base(Send)},
 		{"reason visible", send(`{"reason_visible":true}`, "reason", `"you asked"`),
@@ -76,7 +90,7 @@ func TestDecodeV11Valid(t *testing.T) {
 		{"everything", send(`{"inputs":["crm"],"reason_visible":true,"fallback_tokens":3}`, "reason", `"r"`, "channel", `"email"`,
 			"message_id", `"m"`, "mailbox_provider", `"other"`, "sending_domain", `"x.example"`),
 			with(email(Send), func(e *Event) {
-				e.Reason, e.Detail, e.MessageID, e.MailboxProvider, e.SendingDomain = "r", "explained+visible", "m", "other", "x.example"
+				e.Reason, e.Detail, e.MessageID, e.MailboxProvider, e.SendingDomain = "r", "explained+visible+lineage+input_beyond_consent", "m", "other", "x.example"
 				e.Inputs, e.ReasonVisible, e.FallbackTokens = []string{"crm"}, true, 3
 			})},
 	}
@@ -262,6 +276,9 @@ func TestSendDetails(t *testing.T) {
 		{SendFlags{MergeDefect: true, BrokenLink: true}, "merge_defect+broken_link"},
 		{SendFlags{Explained: true, MergeDefect: true}, "explained+merge_defect"},
 		{SendFlags{Explained: true, Visible: true, MergeDefect: true, BrokenLink: true}, "explained+visible+merge_defect+broken_link"},
+		{SendFlags{Lineage: true}, "lineage"},
+		{SendFlags{InputBeyondConsent: true}, "lineage+input_beyond_consent"},
+		{SendFlags{Explained: true, Visible: true, Lineage: true, InputBeyondConsent: true}, "explained+visible+lineage+input_beyond_consent"},
 	}
 	for _, tt := range tests {
 		if got := tt.f.Detail(); got != tt.want {
@@ -269,8 +286,8 @@ func TestSendDetails(t *testing.T) {
 		}
 	}
 	all := SendDetails(func(SendFlags) bool { return true })
-	if len(all) != 12 {
-		t.Errorf("SendDetails(all) has %d details, want 12 (Visible implies Explained): %q", len(all), all)
+	if len(all) != 36 {
+		t.Errorf("SendDetails(all) has %d details, want 36 (Visible implies Explained, InputBeyondConsent Lineage): %q", len(all), all)
 	}
 	seen := map[string]bool{}
 	for _, d := range all {
@@ -279,7 +296,7 @@ func TestSendDetails(t *testing.T) {
 		}
 		seen[d] = true
 	}
-	defects := SendDetails(func(f SendFlags) bool { return f.MergeDefect })
+	defects := SendDetails(func(f SendFlags) bool { return f.MergeDefect && !f.Lineage })
 	want := []string{"merge_defect", "merge_defect+broken_link", "explained+merge_defect", "explained+merge_defect+broken_link",
 		"explained+visible+merge_defect", "explained+visible+merge_defect+broken_link"}
 	if !reflect.DeepEqual(defects, want) {

@@ -175,6 +175,11 @@ func personalized() []string {
 	return out
 }
 
+// personalizedSends selects every personalized send.
+func personalizedSends() Selector {
+	return Selector{EventTypes: types(event.Send), Personalization: personalized()}
+}
+
 func types(ts ...event.Type) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
@@ -199,7 +204,7 @@ func All() []Definition {
 	email := []string{ChannelEmail}
 	humanOpens := Selector{EventTypes: types(event.Open), ExcludeDetails: []string{event.DetailMachine}}
 	humanClicks := Selector{EventTypes: types(event.Click), ExcludeDetails: []string{event.DetailBot}}
-	personalizedSends := Selector{EventTypes: types(event.Send), Personalization: personalized()}
+	personalizedSends := personalizedSends()
 	feedback := func(kind string) Selector {
 		return Selector{EventTypes: types(event.Feedback), Details: []string{kind}}
 	}
@@ -289,8 +294,7 @@ func All() []Definition {
 			Name:        ExplainedPersonalizationShare,
 			Title:       "Explained personalization",
 			Description: "Personalized sends (basic, behavioral or predictive) that carry a documented reason / personalized sends. Good at 95 % or more, bad at 50 % or less.",
-			Numerator: []Term{Plus(Selector{EventTypes: types(event.Send), Details: event.SendDetails(func(f event.SendFlags) bool { return f.Explained }),
-				Personalization: personalized()})},
+			Numerator:   []Term{Plus(personalizedWith(func(f event.SendFlags) bool { return f.Explained }))},
 			Denominator: personalizedSends,
 			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
 			Good: 0.95, Bad: 0.5, MinVolume: 100,

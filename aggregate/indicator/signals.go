@@ -5,8 +5,11 @@ import "github.com/trustpipe/trustpipe/aggregate/event"
 // Names of the signals no marketing platform measures yet (issue 16), in
 // the order All returns them after the click metrics.
 const (
-	MergeDefectRate = "merge_defect_rate"
-	BrokenLinkRate  = "broken_link_rate"
+	MergeDefectRate         = "merge_defect_rate"
+	BrokenLinkRate          = "broken_link_rate"
+	LineageCoverage         = "lineage_coverage"
+	InputConsentCoverage    = "input_consent_coverage"
+	VisibleExplanationShare = "visible_explanation_share"
 )
 
 // sendsWith selects the sends whose flags satisfy keep (event.SendDetails).
@@ -14,13 +17,23 @@ func sendsWith(keep func(event.SendFlags) bool) Selector {
 	return Selector{EventTypes: types(event.Send), Details: event.SendDetails(keep)}
 }
 
-// signals returns the definitions of the personalization QA signals. They
-// are trust indicators with thresholds (what "good" looks like is known)
-// but not Trust Index components by default: a defect rate says a campaign
-// is broken before the buyers' reactions show it, and is alerted on per
-// campaign, where stopping the blast still helps.
+// personalizedWith selects the personalized sends whose flags satisfy keep.
+func personalizedWith(keep func(event.SendFlags) bool) Selector {
+	s := sendsWith(keep)
+	s.Personalization = personalized()
+	return s
+}
+
+// signals returns the definitions of the personalization QA and provenance
+// signals. They are trust indicators with thresholds (what "good" looks
+// like is known) but not Trust Index components by default: a defect rate
+// says a campaign is broken before the buyers' reactions show it, and is
+// alerted on per campaign, where stopping the blast still helps; the
+// provenance shares say whether personalization can be accounted for,
+// which a buyer's trust rests on but no reaction measures directly.
 func signals() []Definition {
 	sends := count(event.Send)
+	named := func(f event.SendFlags) bool { return f.Lineage }
 	return []Definition{
 		{
 			Name:        MergeDefectRate,
@@ -39,6 +52,33 @@ func signals() []Definition {
 			Denominator: sends,
 			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
 			Good: 0.001, Bad: 0.01, MinVolume: 200,
+		},
+		{
+			Name:        LineageCoverage,
+			Title:       "Personalization lineage",
+			Description: "Personalized sends (basic, behavioral or predictive) that name the inputs of their personalization (properties.inputs) / personalized sends. Without lineage nobody can say which data a message used, nor check it against consent. Good at 95 % or more, bad at 50 % or less.",
+			Numerator:   []Term{Plus(personalizedWith(named))},
+			Denominator: personalizedSends(),
+			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0.95, Bad: 0.5, MinVolume: 100,
+		},
+		{
+			Name:        InputConsentCoverage,
+			Title:       "Input consent coverage",
+			Description: "Personalized sends naming their inputs whose every input is covered by the send's consent_tier (crm needs tier 1, web_behaviour and enrichment tier 2, third_party_intent and model:<id> tier 3) / personalized sends naming their inputs. Sends without lineage are left out of both sides (lineage_coverage counts them): an input used without its consent is personalization without consent, so good at 99.5 % or more, bad at 95 % or less.",
+			Numerator:   []Term{Plus(personalizedWith(func(f event.SendFlags) bool { return f.Lineage && !f.InputBeyondConsent }))},
+			Denominator: personalizedWith(named),
+			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0.995, Bad: 0.95, MinVolume: 100,
+		},
+		{
+			Name:        VisibleExplanationShare,
+			Title:       "Visible explanations",
+			Description: "Personalized sends whose reason is shown to the buyer (properties.reason_visible) / personalized sends: of explained_personalization_share's denominator, the share the buyer can see the reason of (so never above it). Good at 80 % or more, bad at 20 % or less.",
+			Numerator:   []Term{Plus(personalizedWith(func(f event.SendFlags) bool { return f.Visible }))},
+			Denominator: personalizedSends(),
+			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0.8, Bad: 0.2, MinVolume: 100,
 		},
 	}
 }

@@ -45,8 +45,22 @@ func TestSQLExamples(t *testing.T) {
 		{d(BounceRate).DenominatorSQL(), "sumIf(events, event_type IN ('bounce', 'delivered'))"},
 		{d(ConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND ((personalization = 'basic' AND consent_tier >= 1)" +
 			" OR (personalization = 'behavioral' AND consent_tier >= 2) OR (personalization = 'predictive' AND consent_tier >= 3)))"},
-		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN ('explained', 'explained+broken_link', 'explained+merge_defect', 'explained+merge_defect+broken_link', 'explained+visible', 'explained+visible+broken_link', 'explained+visible+merge_defect', 'explained+visible+merge_defect+broken_link') AND personalization IN ('basic', 'behavioral', 'predictive'))"},
-		{d(BrokenLinkRate).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN ('broken_link', 'explained+broken_link', 'explained+merge_defect+broken_link', 'explained+visible+broken_link', 'explained+visible+merge_defect+broken_link', 'merge_defect+broken_link'))"},
+		// A send's flags are its detail: every combination with the flag is listed.
+		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN (" + quoted(
+			"explained", "explained+broken_link", "explained+broken_link+lineage", "explained+broken_link+lineage+input_beyond_consent",
+			"explained+lineage", "explained+lineage+input_beyond_consent", "explained+merge_defect", "explained+merge_defect+broken_link",
+			"explained+merge_defect+broken_link+lineage", "explained+merge_defect+broken_link+lineage+input_beyond_consent",
+			"explained+merge_defect+lineage", "explained+merge_defect+lineage+input_beyond_consent", "explained+visible",
+			"explained+visible+broken_link", "explained+visible+broken_link+lineage", "explained+visible+broken_link+lineage+input_beyond_consent",
+			"explained+visible+lineage", "explained+visible+lineage+input_beyond_consent", "explained+visible+merge_defect",
+			"explained+visible+merge_defect+broken_link", "explained+visible+merge_defect+broken_link+lineage",
+			"explained+visible+merge_defect+broken_link+lineage+input_beyond_consent", "explained+visible+merge_defect+lineage",
+			"explained+visible+merge_defect+lineage+input_beyond_consent") + ") AND personalization IN ('basic', 'behavioral', 'predictive'))"},
+		{d(InputConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN (" + quoted(
+			"broken_link+lineage", "explained+broken_link+lineage", "explained+lineage", "explained+merge_defect+broken_link+lineage",
+			"explained+merge_defect+lineage", "explained+visible+broken_link+lineage", "explained+visible+lineage",
+			"explained+visible+merge_defect+broken_link+lineage", "explained+visible+merge_defect+lineage", "lineage",
+			"merge_defect+broken_link+lineage", "merge_defect+lineage") + ") AND personalization IN ('basic', 'behavioral', 'predictive'))"},
 		{Selector{}.SQL(), "sumIf(events, 1)"},
 		{termsSQL(nil), "0"},
 		{termsSQL([]Term{Minus(count(event.Click)), Plus(count(event.Open))}), "-sumIf(events, event_type = 'click') + sumIf(events, event_type = 'open')"},
@@ -208,3 +222,6 @@ func TestSQLAgreesWithGo(t *testing.T) {
 		}
 	}
 }
+
+// quoted renders SQL string literals joined by ", ".
+func quoted(vs ...string) string { return "'" + strings.Join(vs, "', '") + "'" }
