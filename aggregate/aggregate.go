@@ -36,12 +36,14 @@ type Config struct {
 	BlockSize int64
 	// Dedup counts each event_id once (zero value: off).
 	Dedup DedupConfig
+	// Messages attributes follow-ups to their sends' facts (zero value: off).
+	Messages MessagesConfig
 }
 
 // DefaultConfig returns the defaults: one-minute buckets, 10 000-offset
-// blocks, DefaultDedupConfig.
+// blocks, DefaultDedupConfig, DefaultMessagesConfig.
 func DefaultConfig() Config {
-	return Config{BucketSize: time.Minute, BlockSize: 10000, Dedup: DefaultDedupConfig()}
+	return Config{BucketSize: time.Minute, BlockSize: 10000, Dedup: DefaultDedupConfig(), Messages: DefaultMessagesConfig()}
 }
 
 // The errors Validate wraps; callers map them to their own setting names.
@@ -61,7 +63,10 @@ func (c Config) Validate() error {
 	if c.BlockSize < 1 || c.BlockSize > MaxBlockSize {
 		return fmt.Errorf("%w: got %d", ErrBlockSize, c.BlockSize)
 	}
-	return c.Dedup.validate()
+	if err := c.Dedup.validate(); err != nil {
+		return err
+	}
+	return c.Messages.validate()
 }
 
 // MaxBlockSize bounds BlockSize so that row versions (see
@@ -221,8 +226,7 @@ type LedgerRow struct {
 }
 
 // Snapshot is everything that changed since the previous snapshot.
-// Writing Counts, Contacts, Cohorts, Uniques, Clicks, Accounts,
-// AccountContacts, IDs and then Ledger durably makes the Commits safe to
+// Writing every row durably, then Ledger, makes the Commits safe to
 // commit.
 type Snapshot struct {
 	Counts          []CountRow
@@ -233,6 +237,8 @@ type Snapshot struct {
 	Accounts        []AccountRow
 	AccountContacts []AccountContactRow
 	IDs             []IDBlock
+	Lineage         []LineageRow
+	Messages        []MessageBlock
 	Ledger          []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
 	// completed (its nominal end, (block+1)*BlockSize-1): committing offset+1,
@@ -250,7 +256,8 @@ type Position struct {
 // Empty reports whether the snapshot carries nothing to store or commit.
 func (s *Snapshot) Empty() bool {
 	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Cohorts) == 0 && len(s.Uniques) == 0 && len(s.Clicks) == 0 &&
-		len(s.Accounts) == 0 && len(s.AccountContacts) == 0 && len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
+		len(s.Accounts) == 0 && len(s.AccountContacts) == 0 && len(s.IDs) == 0 && len(s.Lineage) == 0 && len(s.Messages) == 0 &&
+		len(s.Ledger) == 0 && len(s.Commits) == 0
 }
 
 // scoreUnits converts a sentiment score to summed integer units.

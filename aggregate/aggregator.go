@@ -23,6 +23,9 @@ type Aggregator struct {
 	lastPart *partitionState
 	pending  int
 	rereads  uint64
+	// unattributed counts follow-ups whose send the message memory did
+	// not hold (Unattributed).
+	unattributed uint64
 	// free holds snapshotted blocks for reuse: their maps keep their grown
 	// capacity, so a new block does not pay for growing them again.
 	free []*blockState
@@ -44,6 +47,9 @@ type partitionState struct {
 	// dedup remembers the partition's counted event ids (nil: dedup is off,
 	// or the partition starts afresh at its next record).
 	dedup *dedupState
+	// messages remembers the partition's sends (nil: attribution is off,
+	// or the partition starts afresh at its next record).
+	messages *messageState
 }
 
 type blockState struct {
@@ -85,6 +91,13 @@ type blockState struct {
 	clickDirty []int32
 
 	accounts accountState
+
+	lineageIndex map[LineageKey]int32
+	lineage      []lineageEntry
+	lineageDirty []int32
+	// msgs are the block's remembered sends so far (cumulative, like ids).
+	msgs      MessageBlock
+	msgsDirty bool
 }
 
 type clickEntry struct {
@@ -140,7 +153,7 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 			return Duplicate
 		}
 	}
-	a.count(b, ev)
+	a.count(b, offset, recordTime, ev)
 	return Counted
 }
 
@@ -169,7 +182,7 @@ func (a *Aggregator) AcceptRecord(topic string, partition int32, offset int64, r
 		}
 	}
 	for i := range evs {
-		a.count(b, &evs[i])
+		a.count(b, offset, recordTime, &evs[i])
 	}
 	return Counted
 }
@@ -184,8 +197,9 @@ func (a *Aggregator) recordID(b *blockState, offset int64, h uint64, t int64, du
 	}
 }
 
-// count adds one event to block b's counts and engaged contacts.
-func (a *Aggregator) count(b *blockState, ev *event.Event) {
+// count adds one event, read at offset with Kafka record time recordTime,
+// to block b's counts, engaged contacts, cohorts and lineage.
+func (a *Aggregator) count(b *blockState, offset int64, recordTime time.Time, ev *event.Event) {
 	key := Key{
 		Bucket:          floorDiv(ev.OccurredAt.Unix(), a.bucketSecs) * a.bucketSecs,
 		EventType:       ev.Type,
@@ -221,6 +235,9 @@ func (a *Aggregator) count(b *blockState, ev *event.Event) {
 	}
 	if ev.AccountID != "" {
 		a.pending += b.accounts.add(ev, floorDiv(ev.OccurredAt.Unix(), daySecs)*daySecs)
+	}
+	if m := a.lastPart.messages; m != nil && ev.MessageID != "" {
+		a.attribute(b, m, offset, recordSecs(recordTime), ev)
 	}
 }
 
@@ -416,6 +433,9 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 	if p.dedup == nil && a.cfg.Dedup.Enabled() {
 		p.dedup = newDedupState() // not seeded: nothing counted before
 	}
+	if p.messages == nil && a.cfg.Messages.Enabled() {
+		p.messages = newRecentSet[SendFacts]() // not seeded: no send before
+	}
 	blk := offset / a.cfg.BlockSize
 	if p.cur == nil || p.cur.ref.Block != blk {
 		if p.cur != nil {
@@ -424,6 +444,9 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 		p.cur = a.newBlock(BlockRef{Topic: topic, Partition: partition, Block: blk}, offset)
 		if p.dedup != nil {
 			p.cur.watermark = p.dedup.newest
+		}
+		if p.messages != nil {
+			p.cur.msgs.Watermark = p.messages.newest
 		}
 	}
 	p.last = offset
@@ -442,12 +465,14 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		a.free = a.free[:n-1]
 		b.ref, b.first, b.last = ref, first, first
 		b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
+		b.msgs.BlockRef, b.msgs.Base = ref, ref.Block*a.cfg.BlockSize
 		return b
 	}
 	b := &blockState{ref: ref, first: first, keys: newKeyIndex[Key](a.seed), contacts: newKeyIndex[ContactRow](a.seed),
 		cohortKeys: newKeyIndex[CohortKey](a.seed), uniques: newKeyIndex[UniqueRow](a.seed), clickKeys: newKeyIndex[ClickKey](a.seed),
-		accounts: newAccountState()}
+		accounts: newAccountState(), lineageIndex: make(map[LineageKey]int32)}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
+	b.msgs.BlockRef, b.msgs.Base = ref, ref.Block*a.cfg.BlockSize
 	return b
 }
 
@@ -462,12 +487,15 @@ func (a *Aggregator) release(b *blockState) {
 	b.uniques.reset()
 	b.clickKeys.reset()
 	b.accounts.reset()
+	clear(b.lineageIndex)
+	b.lineage, b.lineageDirty = b.lineage[:0], b.lineageDirty[:0]
 	b.entries, b.dirty, b.contactsStored = b.entries[:0], b.dirty[:0], 0
 	b.cohorts, b.cohortDirty, b.uniquesStored = b.cohorts[:0], b.cohortDirty[:0], 0
 	b.clicks, b.clickDirty = b.clicks[:0], b.clickDirty[:0]
 	// The id arrays are not reused: a snapshot still being written may
 	// share them (IDBlock.shared).
 	b.ids, b.idsDirty = IDBlock{}, false
+	b.msgs, b.msgsDirty = MessageBlock{}, false
 	b.accepted, b.rejected, b.skipped, b.duplicates, b.watermark, b.ledgerDirty = 0, 0, 0, 0, 0, false
 	a.free = append(a.free, b)
 }
@@ -479,7 +507,7 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 	if p.cur != nil {
 		a.pending -= p.cur.pendingRows()
 	}
-	p.done, p.cur, p.last, p.dedup = nil, nil, -1, nil
+	p.done, p.cur, p.last, p.dedup, p.messages = nil, nil, -1, nil, nil
 }
 
 // newContacts and newUniques are the rows of the block's engaged contacts
@@ -488,12 +516,12 @@ func (b *blockState) newContacts() int { return b.contacts.len() - b.contactsSto
 func (b *blockState) newUniques() int  { return b.uniques.len() - b.uniquesStored }
 
 func (b *blockState) pendingRows() int {
-	n := len(b.dirty) + b.newContacts() + len(b.cohortDirty) + b.newUniques() + len(b.clickDirty) + b.accounts.pendingRows()
-	if b.ledgerDirty {
-		n++
-	}
-	if b.idsDirty {
-		n++
+	n := len(b.dirty) + b.newContacts() + len(b.cohortDirty) + b.newUniques() + len(b.clickDirty) + b.accounts.pendingRows() +
+		len(b.lineageDirty)
+	for _, dirty := range []bool{b.ledgerDirty, b.idsDirty, b.msgsDirty} {
+		if dirty {
+			n++
+		}
 	}
 	return n
 }
@@ -609,6 +637,16 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	if b.idsDirty {
 		s.IDs = append(s.IDs, b.ids.shared(version))
 		b.idsDirty = false
+	}
+	for _, i := range b.lineageDirty {
+		e := &b.lineage[i]
+		e.dirty = false
+		s.Lineage = append(s.Lineage, LineageRow{LineageKey: e.key, BlockRef: b.ref, Events: e.events, Version: version})
+	}
+	b.lineageDirty = b.lineageDirty[:0]
+	if b.msgsDirty {
+		s.Messages = append(s.Messages, b.msgs.shared(version))
+		b.msgsDirty = false
 	}
 	if b.ledgerDirty || complete {
 		s.Ledger = append(s.Ledger, LedgerRow{

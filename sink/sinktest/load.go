@@ -41,7 +41,7 @@ type LoadOptions struct {
 // need distinct, stable pseudonyms, not secrecy.
 func LoadScenario(t testing.TB, st *sink.Store, cfg scenario.Config, opt LoadOptions) Loaded {
 	t.Helper()
-	if opt.Aggregate == (aggregate.Config{}) {
+	if opt.Aggregate.BlockSize == 0 { // unset: Validate refuses a zero block size
 		opt.Aggregate = aggregate.DefaultConfig()
 	}
 	if opt.Partitions <= 0 {
