@@ -24,6 +24,8 @@ type Metrics struct {
 	accepted      []prometheus.Counter // by event.Type
 	duplicates    []prometheus.Counter // by event.Type
 	remembered    prometheus.Gauge
+	messages      prometheus.Gauge
+	unattributed  prometheus.Counter
 	rejected      map[event.Reason]prometheus.Counter
 	lag           *prometheus.GaugeVec
 	watermark     *prometheus.GaugeVec
@@ -98,6 +100,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.accepted[t] = accepted.WithLabelValues(t.String())
 		m.duplicates[t] = duplicates.WithLabelValues(t.String())
 	}
+	m.messages = f.NewGauge(prometheus.GaugeOpts{
+		Name: "trustpipe_message_memory_sends", Help: "Sends held in memory to attribute their follow-ups to the send's inputs and reason, over the partitions read (about 40 bytes each).",
+	})
+	m.unattributed = f.NewCounter(prometheus.CounterOpts{
+		Name: "trustpipe_followups_unattributed_total", Help: "Follow-ups with a message_id whose send was not in the message memory (another partition, past TRUSTPIPE_LINEAGE_HORIZON or TRUSTPIPE_LINEAGE_MAX_MESSAGES); re-reads count again.",
+	})
 	m.rejected = make(map[event.Reason]prometheus.Counter)
 	for _, r := range event.Reasons() {
 		m.rejected[r] = rejected.WithLabelValues(string(r))
@@ -119,6 +127,8 @@ type tally struct {
 	partition     map[partitionKey]partitionTally
 	rereads       uint64
 	remembered    int // a gauge: ids held at the hand-off
+	messages      int // a gauge: sends held at the hand-off
+	unattributed  uint64
 	// rebalances is the number of group generations joined since the
 	// previous batch: the store side then drops every partition gauge.
 	rebalances int64
@@ -168,14 +178,14 @@ func (t *tally) progress(m *kafka.Message, occurred int64) {
 // starts new ones. Partition lag and watermarks carry over (they are gauges;
 // the watermark only moves forward); the returned copy is not shared.
 func (t *tally) handOff() *tally {
-	out := &tally{consumed: t.consumed, accepted: t.accepted, duplicates: t.duplicates, rejected: t.rejected, skipped: t.skipped, nativeSkipped: t.nativeSkipped, rereads: t.rereads, remembered: t.remembered, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
+	out := &tally{consumed: t.consumed, accepted: t.accepted, duplicates: t.duplicates, rejected: t.rejected, skipped: t.skipped, nativeSkipped: t.nativeSkipped, rereads: t.rereads, remembered: t.remembered, messages: t.messages, unattributed: t.unattributed, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
 	t.consumed = map[string]uint64{}
 	t.accepted = make([]uint64, len(event.Types())+1)
 	t.duplicates = make([]uint64, len(event.Types())+1)
 	t.rejected = map[event.Reason]uint64{}
 	t.skipped = map[RecordKind]uint64{}
 	t.nativeSkipped = map[nativeSkip]uint64{}
-	t.rereads = 0
+	t.rereads, t.unattributed = 0, 0
 	return out
 }
 
@@ -194,6 +204,8 @@ func (m *Metrics) add(t *tally) {
 		}
 	}
 	m.remembered.Set(float64(t.remembered))
+	m.messages.Set(float64(t.messages))
+	m.unattributed.Add(float64(t.unattributed))
 	for r, n := range t.rejected {
 		m.rejected[r].Add(float64(n))
 	}

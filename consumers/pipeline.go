@@ -19,8 +19,9 @@
 // trustpipe_offsets_committed_total, trustpipe_rebalances_total,
 // trustpipe_partition_rereads_total, trustpipe_dead_letters_total,
 // trustpipe_records_skipped_total, trustpipe_native_events_skipped_total,
-// trustpipe_kafka_retries_total, trustpipe_duplicates_total and
-// trustpipe_dedup_ids.
+// trustpipe_kafka_retries_total, trustpipe_duplicates_total,
+// trustpipe_dedup_ids, trustpipe_message_memory_sends and
+// trustpipe_followups_unattributed_total.
 package consumers
 
 import (
@@ -60,10 +61,11 @@ type Store interface {
 	Write(ctx context.Context, snap *aggregate.Snapshot) error
 }
 
-// History loads what a partition's deduplication needs before a read
-// starting at q.Before (aggregate.HistoryQuery): the sink's stored decisions.
+// History loads what a partition's memories (dedup, messages) need before
+// a read starting at q.Before (aggregate.HistoryQuery): what the sink
+// stored of them.
 type History interface {
-	DedupHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error)
+	LoadHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error)
 }
 
 // Publisher publishes records (the dead-letter topic's kafka-go Writer).
@@ -150,7 +152,7 @@ type Deps struct {
 	Fetcher   Fetcher
 	Committer Committer
 	Store     Store
-	// History is required when Config.Aggregate.Dedup is on; it must read
+	// History is required when Config.Aggregate.Dedup or Messages is on; it must read
 	// what Store wrote.
 	History     History
 	DeadLetters Publisher
@@ -244,8 +246,8 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Aggregate.Dedup.Enabled() && deps.History == nil {
-		return nil, errors.New("pipeline: deduplication is on but no history store is given")
+	if (cfg.Aggregate.Dedup.Enabled() || cfg.Aggregate.Messages.Enabled()) && deps.History == nil {
+		return nil, errors.New("pipeline: deduplication or the message memory is on but no history store is given")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -328,7 +330,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	t := newTally()
 	var dead pendingDeadLetters
 	var ev event.Event
-	var rereads uint64
+	var rereads, unattributed uint64
 	// revokeDue: a rebalance was seen and no definite assignment has been
 	// read since (the group may still be settling: asked again each flush).
 	revokeDue := false
@@ -357,6 +359,8 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 		t.rebalances = rebalanced
 		t.rereads, rereads = p.agg.Rereads()-rereads, p.agg.Rereads()
 		t.remembered = p.agg.Remembered()
+		t.unattributed, unattributed = p.agg.Unattributed()-unattributed, p.agg.Unattributed()
+		t.messages = p.agg.MessagesRemembered()
 		b := &batch{snap: snap, deadLetters: dead.take(), tally: t.handOff()}
 		select {
 		case batches <- b:
@@ -442,7 +446,7 @@ func (p *Pipeline) releaseRevoked(ctx context.Context) bool {
 
 var (
 	errStoreStopped = errors.New("store stopped")
-	errHistory      = errors.New("load dedup history")
+	errHistory      = errors.New("load partition history")
 )
 
 // pendingDeadLetters are the rejected records of the batch being filled.
@@ -506,8 +510,8 @@ func (p *Pipeline) seed(ctx context.Context, m *kafka.Message) error {
 	}
 	q := p.agg.HistoryQuery(m.Topic, part, m.Offset)
 	var h aggregate.History
-	err := p.retry(ctx, "load dedup history from ClickHouse", func() (err error) {
-		h, err = p.deps.History.DedupHistory(ctx, q)
+	err := p.retry(ctx, "load partition history from ClickHouse", func() (err error) {
+		h, err = p.deps.History.LoadHistory(ctx, q)
 		return err
 	})
 	if err != nil {

@@ -126,6 +126,8 @@ type Input struct {
 	// Accounts is the account section over the UTC days of Period (nil:
 	// none, e.g. under a dimension filter).
 	Accounts *indicator.AccountSummary
+	// Provenance holds the lineage totals of Period's sends.
+	Provenance Provenance
 }
 
 // Report is the whole report. Its JSON form is the `--format json` output.
@@ -170,7 +172,8 @@ type Report struct {
 	Attributed          Attributed      `json:"attributed"`
 	// Accounts: accounts in alarm and the target accounts, by pseudonym;
 	// absent under a dimension filter.
-	Accounts *indicator.AccountSummary `json:"accounts,omitempty"`
+	Accounts   *indicator.AccountSummary `json:"accounts,omitempty"`
+	Provenance ProvenanceSection         `json:"provenance"`
 
 	values []indicator.Value // current, All order
 }
@@ -361,6 +364,7 @@ func Build(in Input) Report {
 		ByChannel:           buildChannels(in.Current),
 		Attributed:          buildAttributed(in.Cohorts),
 		Accounts:            in.Accounts,
+		Provenance:          buildProvenance(in.Provenance),
 		values:              cur,
 	}
 	if r.Events == 0 {

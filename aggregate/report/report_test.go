@@ -81,9 +81,11 @@ func cases(t *testing.T) map[string]Input {
 		row("consent_change", "3->1", "", 3, 10),
 		row("consent_change", "0->1", "", 0, 5),
 		row("feedback", "too_personal", "", 1, 30),
-		row("send", "explained", "basic", 1, 3950),
+		row("send", "explained+lineage", "basic", 1, 2000),
+		row("send", "explained", "basic", 1, 1950),
 		row("send", "explained+merge_defect+broken_link", "basic", 1, 50),
-		row("send", "", "predictive", 1, 2000),
+		row("send", "lineage+input_beyond_consent", "predictive", 1, 500),
+		row("send", "", "predictive", 1, 1500),
 		row("send", "", "none", 0, 13700),
 		row("send", "merge_defect", "none", 0, 300),
 		row("open", "", "", 0, 6600),
@@ -125,6 +127,7 @@ func cases(t *testing.T) map[string]Input {
 			// of the 900 human clicks.
 			Audience:         &indicator.Audience{EngagedContacts: 3120, DeliveredContacts: 8000, Clicks: 900, Clickers: 600, TopDecileClicks: 240},
 			BaselineAudience: &indicator.Audience{EngagedContacts: 3410, DeliveredContacts: 8200, Clicks: 900, Clickers: 700, TopDecileClicks: 200},
+			Provenance:       trapProvenance(),
 		},
 		"thin": {
 			Period:         Period{day("2026-11-19").Add(6 * time.Hour), day("2026-11-19").Add(12 * time.Hour)},
@@ -147,6 +150,53 @@ func cases(t *testing.T) map[string]Input {
 			BaselineReach:  reach("2026-11-06", "2026-11-12", 42, 42),
 			Divergence:     dcfg,
 		},
+	}
+}
+
+// trapProvenance: of the trap's sends, 2 500 named their inputs; the 500
+// with third_party_intent drew 6 complaints and 4 "too personal" over 480
+// deliveries, the 2 000 crm-only sends 2 complaints over 1 950; sends with a
+// visible reason drew 0 complaints over 300 deliveries. 7 follow-ups were
+// not attributed.
+func trapProvenance() Provenance {
+	fact := func(facet, fact string, sends, delivered, complaints, tooPersonal uint64) indicator.FactTotals {
+		row := func(typ, detail string, n uint64) indicator.Row {
+			return indicator.Row{EventType: typ, Detail: detail, Channel: "email", Events: n}
+		}
+		return indicator.FactTotals{Facet: facet, Fact: fact, Totals: indicator.Accumulate([]indicator.Row{row("send", "", sends),
+			row("delivered", "", delivered), row("complaint", "", complaints), row("feedback", "too_personal", tooPersonal)})}
+	}
+	return Provenance{Available: true, Unattributed: 7, Facts: []indicator.FactTotals{
+		fact("input", "crm", 2000, 1950, 2, 0),
+		fact("input", "third_party_intent", 500, 480, 6, 4),
+		fact("reason", "visible", 310, 300, 0, 0),
+		fact("reason", "none", 3500, 3400, 8, 4),
+	}}
+}
+
+// Hand-computed provenance rates with their Wilson intervals.
+func TestTrapProvenanceHandComputed(t *testing.T) {
+	p := Build(cases(t)["trap"]).Provenance
+	if !p.Available || p.Unattributed != 7 || len(p.Facts) != 4 {
+		t.Fatalf("provenance %+v, want 4 facts and 7 unattributed", p)
+	}
+	// Ordered by facet, then by deliveries.
+	f := p.Facts[1]
+	if f.Facet != "input" || f.Fact != "third_party_intent" || f.Sends != 500 || f.Delivered != 480 {
+		t.Fatalf("second fact %+v, want input third_party_intent with 500 sends, 480 delivered", f)
+	}
+	c, tp := f.Get(indicator.ComplaintRate), f.Get(indicator.TooPersonalRate)
+	lo, hi := indicator.Wilson(6, 480)
+	if *c.Value != 6.0/480 || *c.Low != lo || *c.High != hi || *tp.Value != 4.0/480 {
+		t.Errorf("third_party_intent: complaint %v [%v, %v], too personal %v; want 6/480 [%v, %v], 4/480", *c.Value, *c.Low, *c.High, *tp.Value, lo, hi)
+	}
+	if v := p.Facts[3].Get(indicator.ComplaintRate); p.Facts[3].Fact != "visible" || *v.Value != 0 || *v.High <= 0 {
+		t.Errorf("visible reasons: %+v, want 0 complaints with an upper bound above 0", p.Facts[3])
+	}
+	in := cases(t)["trap"]
+	in.Provenance.Available = false
+	if p := Build(in).Provenance; p.Available || p.Facts != nil {
+		t.Errorf("provenance %+v without lineage rows, want none", p)
 	}
 }
 
@@ -334,6 +384,9 @@ func TestTrapHandComputed(t *testing.T) {
 		"form_fill_rate":                  70.0 / 20000,
 		"merge_defect_rate":               350.0 / 20000,
 		"broken_link_rate":                50.0 / 20000,
+		"lineage_coverage":                2500.0 / 6000,
+		"input_consent_coverage":          2000.0 / 2500,
+		"visible_explanation_share":       0,
 	}
 	if len(j.Indicators) != len(want) {
 		t.Errorf("%d indicators, want %d", len(j.Indicators), len(want))

@@ -18,7 +18,8 @@ import (
 // its components, what moved the Index, divergence, consent migration,
 // engaged reach, direct-traffic growth, the rates per channel, and the
 // attributed, unique-engagement and per-provider complaint figures, and the
-// accounts in alarm. An empty range prints the header and says so.
+// accounts in alarm and the provenance section. An empty range prints the
+// header and says so.
 func (r Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := &printer{w: bw}
@@ -40,6 +41,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		r.reach(p)
 		r.meaning(p)
 		r.accounts(p)
+		r.provenance(p)
 	}
 	if p.err != nil {
 		return p.err

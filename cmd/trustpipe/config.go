@@ -74,17 +74,20 @@ type Config struct {
 	Pprof             bool   `split_words:"true" desc:"also serve Go's profiler at /debug/pprof/ on the HTTP endpoint, for go tool pprof (off: profiles expose internals and cost CPU while taken)"`
 	PseudonymKey      string `split_words:"true" secret:"true" desc:"secret (>= 16 bytes) for HMAC-SHA256 pseudonyms of contact and account ids; required by run and replay"`
 
-	BucketSize      time.Duration `split_words:"true" desc:"base time bucket of trust_counts (must divide 24h)"`
-	BlockSize       int64         `split_words:"true" desc:"offsets per block; commits happen at block ends, so up to this many records per partition are re-read after a crash"`
-	FlushInterval   time.Duration `split_words:"true" desc:"how often counted events are written to ClickHouse"`
-	MaxPendingRows  int           `split_words:"true" desc:"rows held before an early flush (bounds memory)"`
-	QueueSize       int           `split_words:"true" desc:"records fetched ahead of processing"`
-	QueueBytes      int           `split_words:"true" desc:"byte budget of the records fetched ahead: at most this divided by the topics' max.message.bytes are queued, plus one fetch of at most this (and 4 MiB); at least 1048588"`
-	ShutdownTimeout time.Duration `split_words:"true" desc:"how long the final flush may take on SIGINT/SIGTERM"`
-	MemoryLimit     int64         `split_words:"true" desc:"soft limit of run's Go memory in bytes (the garbage collector works harder near it, keeping peak RSS about there; the process never fails because of it); raise it with the queue, pending-row or dedup limits; 0: none; GOMEMLIMIT, when set, wins"`
-	Migrate         bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
-	DedupWindow     time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
-	DedupMaxIds     int           `split_words:"true" desc:"event ids remembered per partition (about 55 bytes of memory each; rounded up to whole blocks); older ids are forgotten even within the window"`
+	BucketSize         time.Duration `split_words:"true" desc:"base time bucket of trust_counts (must divide 24h)"`
+	BlockSize          int64         `split_words:"true" desc:"offsets per block; commits happen at block ends, so up to this many records per partition are re-read after a crash"`
+	FlushInterval      time.Duration `split_words:"true" desc:"how often counted events are written to ClickHouse"`
+	MaxPendingRows     int           `split_words:"true" desc:"rows held before an early flush (bounds memory)"`
+	QueueSize          int           `split_words:"true" desc:"records fetched ahead of processing"`
+	QueueBytes         int           `split_words:"true" desc:"byte budget of the records fetched ahead: at most this divided by the topics' max.message.bytes are queued, plus one fetch of at most this (and 4 MiB); at least 1048588"`
+	ShutdownTimeout    time.Duration `split_words:"true" desc:"how long the final flush may take on SIGINT/SIGTERM"`
+	MemoryLimit        int64         `split_words:"true" desc:"soft limit of run's Go memory in bytes (the garbage collector works harder near it, keeping peak RSS about there; the process never fails because of it); raise it with the queue, pending-row or dedup limits; 0: none; GOMEMLIMIT, when set, wins"`
+	Migrate            bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
+	DedupWindow        time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
+	DedupMaxIds        int           `split_words:"true" desc:"event ids remembered per partition (about 55 bytes of memory each; rounded up to whole blocks); older ids are forgotten even within the window"`
+	LineageHorizon     time.Duration `split_words:"true" desc:"a follow-up is attributed to its send's inputs and reason visibility when the send (same message_id, same partition) is at most this much Kafka record time older (0: off)"`
+	LineageMaxMessages int           `split_words:"true" desc:"sends remembered per partition for that attribution (about 40 bytes each; rounded up to whole blocks); older sends are forgotten even within the horizon"`
+	LineageModels      []string      `split_words:"true" desc:"comma-separated model ids (at most 16) whose model:<id> inputs are stored by name; every other model is stored as model:other"`
 
 	MaxEventBytes int           `split_words:"true" desc:"records larger than this are rejected (too_large)"`
 	MaxDepth      int           `split_words:"true" desc:"JSON nesting deeper than this is rejected (too_deep)"`
@@ -141,6 +144,9 @@ func (c *Config) blames() []blame {
 		{&c.MemoryLimit, []error{consumers.ErrMemoryLimit}},
 		{&c.DedupWindow, []error{aggregate.ErrDedupWindow}},
 		{&c.DedupMaxIds, []error{aggregate.ErrDedupMaxIDs}},
+		{&c.LineageHorizon, []error{aggregate.ErrMessagesHorizon}},
+		{&c.LineageMaxMessages, []error{aggregate.ErrMessagesMax}},
+		{&c.LineageModels, []error{aggregate.ErrModels}},
 		{&c.MaxEventBytes, []error{event.ErrMaxBytes}},
 		{&c.MaxDepth, []error{event.ErrMaxDepth}},
 		{&c.MaxSkew, []error{event.ErrMaxSkew}},
@@ -180,6 +186,7 @@ func defaultConfig() Config {
 		ShutdownTimeout: p.ShutdownTimeout, MemoryLimit: p.MemoryLimit,
 		Migrate:     true,
 		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
+		LineageHorizon: p.Aggregate.Messages.Horizon, LineageMaxMessages: p.Aggregate.Messages.MaxMessages, LineageModels: p.Aggregate.Messages.Models,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		IngestAddr: ":9465", IngestMaxBodyBytes: in.MaxBodyBytes, IngestRate: in.Rate, IngestBurst: in.Burst,
@@ -276,6 +283,7 @@ func (c Config) pipelineConfig() consumers.Config {
 	p := consumers.DefaultConfig()
 	p.Aggregate.BucketSize, p.Aggregate.BlockSize = c.BucketSize, c.BlockSize
 	p.Aggregate.Dedup = aggregate.DedupConfig{Window: c.DedupWindow, MaxIDs: c.DedupMaxIds}
+	p.Aggregate.Messages = aggregate.MessagesConfig{Horizon: c.LineageHorizon, MaxMessages: c.LineageMaxMessages, Models: c.LineageModels}
 	p.Limits.MaxBytes, p.Limits.MaxDepth, p.Limits.MaxSkew, p.Limits.MaxAge = c.MaxEventBytes, c.MaxDepth, c.MaxSkew, c.MaxAge
 	p.DeadLetterTopic = c.KafkaDLQTopic
 	p.FlushInterval = c.FlushInterval

@@ -292,5 +292,8 @@ func readReportInput(ctx context.Context, st *sink.Store, o reportOptions) (repo
 	if in.BaselineAudience, err = st.Audience(ctx, o.comparison, o.filter); err != nil {
 		return in, err
 	}
+	if in.Provenance, err = st.Provenance(ctx, o.period, o.filter); err != nil {
+		return in, err
+	}
 	return in, nil
 }
