@@ -63,6 +63,31 @@ type sent struct {
 	campaign int32
 	level    uint8
 	defect   uint8 // defect* bits: what the send's render check found
+	lineage  uint8 // lineage* bits: what personalized it, what the buyer sees
+}
+
+// Provenance of a personalized send (sent.lineage bits).
+const (
+	lineageNamed   uint8 = 1 << iota // properties.inputs names its inputs
+	lineageIntent                    // a third-party intent feed was used
+	lineageVisible                   // the reason is shown to the buyer
+)
+
+// Follow-ups of a send by its provenance: buyers recognise data they never
+// gave (intent data) and complain or say "too personal" more often; seeing
+// why the message is personalized takes part of that back. The multipliers
+// apply to the day's complaint and "too personal" rates.
+const (
+	intentComplaintMul  = 4
+	visibleComplaintMul = 0.5
+)
+
+// inputsByLevel are the inputs a send names, by personalization level and
+// whether it used the intent feed (shared slices: events never modify them).
+var inputsByLevel = [4][2][]string{
+	levelBasic:      {{"crm"}, {"crm", "third_party_intent"}},
+	levelBehavioral: {{"crm", "web_behaviour"}, {"crm", "web_behaviour", "third_party_intent"}},
+	levelPredictive: {{"crm", "enrichment", "model:propensity-v2"}, {"crm", "third_party_intent", "model:propensity-v2"}},
 }
 
 // Render-check defects of a send (sent.defect bits).
@@ -305,6 +330,7 @@ func (g *Generator) send(sl *slot, dy *day, ci int32) {
 	at := ms(sl.start + int64(g.rng.Float64()*float64(sl.dur)))
 	s := g.makeSend(dy, ci, at)
 	s.defect = g.defects(dy, ci)
+	s.lineage = g.lineage(dy, s.level)
 	if !sl.pre {
 		g.push(pending{at: at, s: s, typ: event.Send})
 	}
@@ -334,6 +360,27 @@ func (g *Generator) defects(dy *day, ci int32) uint8 {
 		d |= defectLink
 	}
 	return d
+}
+
+// lineage decides the provenance of a send at personalization level
+// level. No random number is drawn in scenarios without provenance rates,
+// so their streams do not change.
+func (g *Generator) lineage(dy *day, level uint8) uint8 {
+	r := &dy.r
+	if level == levelNone || (r.Unnamed <= 0 && r.Intent <= 0 && r.Visible <= 0) {
+		return 0
+	}
+	var l uint8
+	if !g.chance(r.Unnamed) {
+		l |= lineageNamed
+	}
+	if g.chance(r.Intent) {
+		l |= lineageIntent // used, whether named or not
+	}
+	if g.chance(r.Visible) {
+		l |= lineageVisible
+	}
+	return l
 }
 
 // followUps decides what happens after send s, with the rates of its day,
@@ -403,6 +450,12 @@ func (g *Generator) followUps(s sent, dy *day) {
 		complaint *= defectComplaintMul
 	}
 	complaint *= g.pullbackMul(r, s.contact)
+	if s.lineage&lineageIntent != 0 {
+		complaint, tooPersonal = complaint*intentComplaintMul, tooPersonal*intentComplaintMul
+	}
+	if s.lineage&lineageVisible != 0 {
+		complaint, tooPersonal = complaint*visibleComplaintMul, tooPersonal*visibleComplaintMul
+	}
 	if g.chance(complaint * m[kComplaint]) {
 		g.later(s.at, s, kComplaint, detNone)
 	}
@@ -501,6 +554,7 @@ func (g *Generator) NextAt(t time.Time) Record {
 			p.typ = event.Send
 			p.s = g.makeSend(dy, g.pickCampaign(dy), p.at)
 			p.s.defect = g.defects(dy, p.s.campaign)
+			p.s.lineage = g.lineage(dy, p.s.level)
 			break
 		}
 		p.s = g.recent[g.rng.IntN(g.nRecent)]
@@ -611,9 +665,17 @@ func (g *Generator) build(p *pending, dy *day) {
 		ev.Score = math.Round(min(1, max(-1, score))*100) / 100
 	case event.Send:
 		g.attribute(p.s)
-		if p.s.level > levelNone && g.rng.Float64() < r.Explained {
+		if p.s.level > levelNone && (g.rng.Float64() < r.Explained || p.s.lineage&lineageVisible != 0) {
 			rs := reasons[p.s.level]
 			ev.Reason = rs[g.rng.IntN(len(rs))]
+			ev.ReasonVisible = p.s.lineage&lineageVisible != 0
+		}
+		if p.s.lineage&lineageNamed != 0 {
+			intent := 0
+			if p.s.lineage&lineageIntent != 0 {
+				intent = 1
+			}
+			ev.Inputs = inputsByLevel[p.s.level][intent]
 		}
 		// The render check's counts, derived from the message number so
 		// that no random number is drawn for them.

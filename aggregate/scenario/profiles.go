@@ -62,6 +62,12 @@ type rates struct {
 	// of deliveries to its mood accounts followed by a sales sentiment
 	// report (see accounts.go). 0 for every other scenario.
 	AccountTrouble, AccountMood float64
+	// Provenance (see Generator.lineage; 0 for all three: no send names
+	// its inputs). Unnamed is the share of personalized sends that name
+	// no inputs; Intent the share of personalized sends that also use a
+	// third-party intent feed; Visible the share of
+	// personalized sends that show the buyer their reason.
+	Unnamed, Intent, Visible float64
 }
 
 func lerp(a, b, s float64) float64 { return a + (b-a)*s }
@@ -99,6 +105,9 @@ func (r *rates) at(to *rates, s float64) rates {
 		BrokenLink:     lerp(r.BrokenLink, to.BrokenLink, s),
 		AccountTrouble: lerp(r.AccountTrouble, to.AccountTrouble, s),
 		AccountMood:    lerp(r.AccountMood, to.AccountMood, s),
+		Unnamed:        lerp(r.Unnamed, to.Unnamed, s),
+		Intent:         lerp(r.Intent, to.Intent, s),
+		Visible:        lerp(r.Visible, to.Visible, s),
 	}
 	for i := range out.FeedbackMix {
 		out.FeedbackMix[i] = lerp(r.FeedbackMix[i], to.FeedbackMix[i], s)
@@ -170,6 +179,22 @@ func init() {
 	broken.MergeDefect = 0.8 // a template change breaks "Hi [FirstName]"
 	broken.BrokenLink = 0.15 // ... and some personalized links with it
 
+	// Provenance: every personalized send names its inputs and half show
+	// their reason; then a third-party intent feed is wired into most
+	// behavioral and predictive sends, some pipelines stop naming inputs,
+	// and fewer reasons are shown.
+	named := healthyRates
+	named.Unnamed, named.Intent, named.Visible = 0.02, 0, 0.5
+	named.Complaint = 0.001 // enough complaints per group to compare
+	named.FeedbackMix = [4]float64{0.25, 0.20, 0.15, 0.40}
+	intent := named
+	intent.Unnamed, intent.Intent, intent.Visible = 0.2, 0.7, 0.3
+
+	register(&scenarioDef{
+		name:        "intent-data",
+		description: "last third of the period: a third-party intent feed personalizes most personalized sends, mostly beyond the consent tier; their complaints and too-personal feedback run 5x, halved where the buyer sees the reason; fewer sends name their inputs or show their reason",
+		from:        named, to: intent, drift: 1.0 / 3,
+	})
 	register(&scenarioDef{
 		name:        "broken-merge-tag",
 		description: "last 3 days: one campaign's template breaks, most of its sends show an unresolved merge tag and some a broken personalized link, and its unsubscribes (8x) and complaints (3x) follow; the rest of the programme stays healthy",
