@@ -466,6 +466,7 @@ ORDER BY time`),
 	addPersonalizationQA(l)
 	addAudience(l)
 	addAccounts(l)
+	addProvenance(l)
 
 	// --- Scorecard ----------------------------------------------------------
 	l.row("Scorecard", "thresholds")

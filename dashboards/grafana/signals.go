@@ -1,6 +1,7 @@
 package grafana
 
 import (
+	"github.com/trustpipe/trustpipe/aggregate"
 	"github.com/trustpipe/trustpipe/aggregate/indicator"
 	"github.com/trustpipe/trustpipe/sink"
 )
@@ -86,4 +87,32 @@ WHERE `+dayRange("day")+`
 GROUP BY time
 ORDER BY time`),
 	).interval("1d").set("decimals", 2).set("min", 0))
+}
+
+// addProvenance adds the overview's provenance row: per input of the
+// sends' personalization and per reason visibility, the complaint and "too
+// personal" rates of the deliveries of those sends — the definitions'
+// own SQL over the lineage rows (indicator.FactIndicators) — so a leader
+// sees which data source unsettles buyers and whether explaining helps.
+func addProvenance(l *layout) {
+	complaint, tooPersonal := def(indicator.ComplaintRate), def(indicator.TooPersonalRate)
+	l.row("Provenance: what personalized a message, and what the buyer saw", "complaintratehigh")
+	l.add(24, 9, table("Complaints and \"too personal\" by input and by reason visibility",
+		"The sends made on the selected days, one row per input of their personalization (a send with three inputs is in three rows; "+
+			"'none': personalized without naming its inputs) and per reason visibility of personalized sends; the complaint rate (email "+
+			"complaints / email deliveries) and the \"too personal\" rate (per delivery) of the follow-ups attributed to those sends by "+
+			"message_id. Compare a row with the programme's rates above; few deliveries make a rate noisy (the report gives 95 % intervals).",
+		sqlTarget("A", true, `SELECT
+	facet AS "Facet",
+	fact AS "Fact",
+	sumIf(events, event_type = 'send') AS "Sends",
+	sumIf(events, event_type = 'delivered') AS "Delivered",
+	`+countsRatio(indicator.ComplaintRate)+` AS "`+alias(complaint.Title)+`",
+	`+countsRatio(indicator.TooPersonalRate)+` AS "`+alias(tooPersonal.Title)+`"
+FROM `+sink.ViewLineageRows+`
+WHERE `+dayRange("day")+` AND facet != '`+aggregate.FacetUnattributed+`'
+GROUP BY facet, fact
+ORDER BY facet, "Delivered" DESC, fact`),
+	)).override("byName", alias(complaint.Title), prop("unit", "percentunit"), prop("decimals", 2)).
+		override("byName", alias(tooPersonal.Title), prop("unit", "percentunit"), prop("decimals", 2))
 }
