@@ -101,7 +101,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.duplicates[t] = duplicates.WithLabelValues(t.String())
 	}
 	m.messages = f.NewGauge(prometheus.GaugeOpts{
-		Name: "trustpipe_message_memory_sends", Help: "Sends held in memory to attribute their follow-ups to the send's inputs and reason, over the partitions read (about 40 bytes each).",
+		Name: "trustpipe_message_memory_sends", Help: "Sends held in memory to attribute their follow-ups to the send's inputs and reason, over the partitions read (about 115 bytes each).",
 	})
 	m.unattributed = f.NewCounter(prometheus.CounterOpts{
 		Name: "trustpipe_followups_unattributed_total", Help: "Follow-ups with a message_id whose send was not in the message memory (another partition, past TRUSTPIPE_LINEAGE_HORIZON or TRUSTPIPE_LINEAGE_MAX_MESSAGES); re-reads count again.",

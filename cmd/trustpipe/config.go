@@ -86,7 +86,7 @@ type Config struct {
 	DedupWindow        time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
 	DedupMaxIds        int           `split_words:"true" desc:"event ids remembered per partition (about 55 bytes of memory each; rounded up to whole blocks); older ids are forgotten even within the window"`
 	LineageHorizon     time.Duration `split_words:"true" desc:"a follow-up is attributed to its send's inputs and reason visibility when the send (same message_id, same partition) is at most this much Kafka record time older (0: off)"`
-	LineageMaxMessages int           `split_words:"true" desc:"sends remembered per partition for that attribution (about 40 bytes each; rounded up to whole blocks); older sends are forgotten even within the horizon"`
+	LineageMaxMessages int           `split_words:"true" desc:"sends remembered per partition for that attribution (about 115 bytes each; rounded up to whole blocks); older sends are forgotten even within the horizon"`
 	LineageModels      []string      `split_words:"true" desc:"comma-separated model ids (at most 16) whose model:<id> inputs are stored by name; every other model is stored as model:other"`
 
 	MaxEventBytes int           `split_words:"true" desc:"records larger than this are rejected (too_large)"`
