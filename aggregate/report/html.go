@@ -68,6 +68,10 @@ type pageData struct {
 	CampaignChart                       template.HTML
 	CampaignsLeft                       int
 	Accounts                            *accountsPage
+	ProvenanceAvailable                 bool
+	Provenance                          []provenanceRow
+	ProvenanceChart                     template.HTML
+	Unattributed                        string
 }
 
 type componentRow struct{ Title, Value, Score, Weight, Contribution, Class string }
@@ -134,6 +138,7 @@ func (o Overview) pageData() pageData {
 	p.audience(o)
 	p.campaigns(o)
 	p.Accounts = accountsSection(r.Accounts)
+	p.provenance(r)
 	return p
 }
 

@@ -63,6 +63,7 @@ func spiralOverview(t *testing.T) Overview {
 		Reach:          reach("2026-11-13", "2026-11-19", 5200, 1400, 1380, 1300, 1290, 1200, 1150, 1100),
 		BaselineReach:  reach("2026-11-06", "2026-11-12", 5600),
 		Divergence:     indicator.DefaultDivergenceConfig(),
+		Provenance:     trapProvenance(),
 	}
 	var oi OverviewInput
 	oi.Span, oi.Step = TimelineSpan(in.Period, in.Comparison, in.ComparisonMode)
@@ -148,7 +149,7 @@ func TestHTMLContent(t *testing.T) {
 			t.Errorf("section %s has no chart", s[1])
 		}
 	}
-	if got, want := strings.Join(ids, " "), "now over-time clicks-vs-trust complaints divergence consent reach audience campaigns"; got != want {
+	if got, want := strings.Join(ids, " "), "now over-time clicks-vs-trust complaints divergence consent reach audience campaigns provenance"; got != want {
 		t.Errorf("sections %q, want %q", got, want)
 	}
 	if m := regexp.MustCompile(`(?i)(https?:|//[a-z0-9]|url\((?:[^#)]))`).FindString(page); m != "" {

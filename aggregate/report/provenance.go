@@ -72,3 +72,28 @@ func interval(name string, v *indicator.Value) string {
 	}
 	return indicator.FormatValue(name, v.Low) + " – " + indicator.FormatValue(name, v.High)
 }
+
+type provenanceRow struct {
+	Facet, Fact, Sends, Delivered                      string
+	Complaint, ComplaintCI, TooPersonal, TooPersonalCI string
+}
+
+// provenance fills the page's provenance table from the report's section.
+func (p *pageData) provenance(r Report) {
+	s := r.Provenance
+	p.ProvenanceAvailable = s.Available
+	p.Unattributed = count(s.Unattributed) + " follow-ups could not be attributed to their send."
+	var bars []hbar
+	for _, f := range s.Facts {
+		c, tp := f.Get(indicator.ComplaintRate), f.Get(indicator.TooPersonalRate)
+		if c.Value != nil {
+			bars = append(bars, hbar{f.Facet + " " + f.Fact, *c.Value, indicator.FormatValue(indicator.ComplaintRate, c.Value), "down"})
+		}
+		p.Provenance = append(p.Provenance, provenanceRow{Facet: f.Facet, Fact: f.Fact, Sends: count(f.Sends), Delivered: count(f.Delivered),
+			Complaint: indicator.FormatValue(indicator.ComplaintRate, c.Value), ComplaintCI: interval(indicator.ComplaintRate, c),
+			TooPersonal: indicator.FormatValue(indicator.TooPersonalRate, tp.Value), TooPersonalCI: interval(indicator.TooPersonalRate, tp)})
+	}
+	if len(bars) > 0 {
+		p.ProvenanceChart = hbars(narrow, "Complaint rate of the deliveries of the sends with each input and reason visibility", bars, nil)
+	}
+}
