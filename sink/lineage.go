@@ -19,7 +19,7 @@ import (
 // ViewLineageRows: the replaced per-block rows of the counts per send fact:
 // day (Date, UTC day of the send), facet ('input', 'reason',
 // 'unattributed'), fact (an input tag, 'none', 'model:other'; 'visible',
-// 'hidden', 'none'; '' for unattributed), event_type (the send itself or
+// 'hidden', 'none'; empty for unattributed), event_type (the send itself or
 // a follow-up attributed to it), detail, campaign_id, channel, events.
 // Several rows per key: always aggregate. A send with several inputs counts
 // under each, so rows of different facts must not be added up.
