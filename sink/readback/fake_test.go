@@ -213,9 +213,11 @@ func (m mix) rows(t time.Time, d dims) []fakeRow {
 	sentiment := r(event.Sentiment, "", "", 0, m.sentiments)
 	sentiment.ValueSum = m.sentimentSum
 	all := []indicator.Row{
-		r(event.Send, event.DetailExplained, "basic", 2, m.explained),
+		// Explained sends name their inputs; those beyond consent use an
+		// input beyond it too (event.SendFlags).
+		r(event.Send, event.DetailExplained+"+lineage", "basic", 2, m.explained),
 		r(event.Send, "", "behavioral", 2, m.unexplained),
-		r(event.Send, event.DetailExplained, "predictive", 1, m.beyondConsent),
+		r(event.Send, event.DetailExplained+"+lineage+input_beyond_consent", "predictive", 1, m.beyondConsent),
 		r(event.Send, "", "none", 0, m.plainSends),
 		r(event.Delivered, "", "", 0, m.delivered),
 		r(event.Open, "", "", 0, m.opens),
