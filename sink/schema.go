@@ -20,8 +20,8 @@ type Tables struct {
 	// (both ReplacingMergeTree, migration 9).
 	Accounts        string
 	AccountContacts string
-	Lineage  string // cumulative per-block counts per send fact (ReplacingMergeTree)
-	Messages string // the message memory's sends, one array row per block (ReplacingMergeTree)
+	Lineage         string // cumulative per-block counts per send fact (ReplacingMergeTree)
+	Messages        string // the message memory's sends, one array row per block (ReplacingMergeTree)
 	// LegacyIDs is the table of one dedup decision per row that migrations
 	// before 5 created. It is no longer written; history loads still read
 	// it, so ids counted before the upgrade stay counted, until it is
