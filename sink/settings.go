@@ -82,35 +82,37 @@ func (s *Store) CheckSettings(ctx context.Context, settings string) error {
 	if recorded == settings {
 		return nil
 	}
+	diff := settingsDiff(recorded, settings)
+	if len(diff) == 0 {
+		// Only settings newer than the recorded fingerprint were added:
+		// record the complete one, so the next change to them is caught.
+		return s.RecordSettings(ctx, settings)
+	}
 	advice := "replay with the live pipeline's settings, or backfill new settings into a shadow with --target NAME and swap it in with `trustpipe replay swap`"
 	if s.tables != LiveTables() {
 		advice = "use the settings this shadow was backfilled with, or another --target name"
 	}
 	return fmt.Errorf("%s.%s were written with other settings (%s): writing into them would mix rows of both; %s.\n  recorded: %s\n  now:      %s",
-		s.db, strings.Join(s.tables.Names(), ", "), strings.Join(settingsDiff(recorded, settings), ", "), advice, recorded, settings)
+		s.db, strings.Join(s.tables.Names(), ", "), strings.Join(diff, ", "), advice, recorded, settings)
 }
 
-// settingsDiff names the fields ("name=value", space-separated) whose values
-// differ between two fingerprints.
-func settingsDiff(a, b string) []string {
-	fields := func(s string) map[string]string {
-		m := map[string]string{}
-		for _, f := range strings.Fields(s) {
-			k, v, _ := strings.Cut(f, "=")
-			m[k] = v
-		}
-		return m
+// settingsDiff names the fields ("name=value", space-separated) of the
+// recorded fingerprint whose values differ in the current one, or that it
+// no longer has. A field the recorded fingerprint lacks is not a
+// difference: fields are only added with the settings they describe, so a
+// fingerprint without one was recorded by a release without that feature,
+// whose tables hold no rows it shaped (an upgrade must not make replays
+// refuse tables written with the same settings).
+func settingsDiff(recorded, current string) []string {
+	now := map[string]string{}
+	for _, f := range strings.Fields(current) {
+		k, v, _ := strings.Cut(f, "=")
+		now[k] = v
 	}
-	fa, fb := fields(a), fields(b)
 	var diff []string
-	for _, f := range strings.Fields(a) {
-		k, _, _ := strings.Cut(f, "=")
-		if fa[k] != fb[k] {
-			diff = append(diff, k)
-		}
-	}
-	for _, f := range strings.Fields(b) {
-		if k, _, _ := strings.Cut(f, "="); fa[k] == "" && fb[k] != "" {
+	for _, f := range strings.Fields(recorded) {
+		k, v, _ := strings.Cut(f, "=")
+		if cur, ok := now[k]; !ok || cur != v {
 			diff = append(diff, k)
 		}
 	}
