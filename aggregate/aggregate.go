@@ -36,12 +36,14 @@ type Config struct {
 	BlockSize int64
 	// Dedup counts each event_id once (zero value: off).
 	Dedup DedupConfig
+	// Contacts judges sends against contact state (zero value: off).
+	Contacts ContactsConfig
 }
 
 // DefaultConfig returns the defaults: one-minute buckets, 10 000-offset
-// blocks, DefaultDedupConfig.
+// blocks, DefaultDedupConfig, DefaultContactsConfig.
 func DefaultConfig() Config {
-	return Config{BucketSize: time.Minute, BlockSize: 10000, Dedup: DefaultDedupConfig()}
+	return Config{BucketSize: time.Minute, BlockSize: 10000, Dedup: DefaultDedupConfig(), Contacts: DefaultContactsConfig()}
 }
 
 // The errors Validate wraps; callers map them to their own setting names.
@@ -61,7 +63,10 @@ func (c Config) Validate() error {
 	if c.BlockSize < 1 || c.BlockSize > MaxBlockSize {
 		return fmt.Errorf("%w: got %d", ErrBlockSize, c.BlockSize)
 	}
-	return c.Dedup.validate()
+	if err := c.Dedup.validate(); err != nil {
+		return err
+	}
+	return c.Contacts.validate()
 }
 
 // MaxBlockSize bounds BlockSize so that row versions (see
@@ -222,8 +227,8 @@ type LedgerRow struct {
 
 // Snapshot is everything that changed since the previous snapshot.
 // Writing Counts, Contacts, Cohorts, Uniques, Clicks, Accounts,
-// AccountContacts, IDs and then Ledger durably makes the Commits safe to
-// commit.
+// AccountContacts, IDs, ContactStates and then Ledger durably makes the
+// Commits safe to commit.
 type Snapshot struct {
 	Counts          []CountRow
 	Contacts        []ContactRow
@@ -233,6 +238,7 @@ type Snapshot struct {
 	Accounts        []AccountRow
 	AccountContacts []AccountContactRow
 	IDs             []IDBlock
+	ContactStates   []ContactBlock
 	Ledger          []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
 	// completed (its nominal end, (block+1)*BlockSize-1): committing offset+1,
@@ -250,7 +256,7 @@ type Position struct {
 // Empty reports whether the snapshot carries nothing to store or commit.
 func (s *Snapshot) Empty() bool {
 	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Cohorts) == 0 && len(s.Uniques) == 0 && len(s.Clicks) == 0 &&
-		len(s.Accounts) == 0 && len(s.AccountContacts) == 0 && len(s.IDs) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
+		len(s.Accounts) == 0 && len(s.AccountContacts) == 0 && len(s.IDs) == 0 && len(s.ContactStates) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
 }
 
 // scoreUnits converts a sentiment score to summed integer units.

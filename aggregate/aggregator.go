@@ -23,6 +23,8 @@ type Aggregator struct {
 	lastPart *partitionState
 	pending  int
 	rereads  uint64
+	// forgotCap and forgotAge count contact states forgotten (ContactsForgotten).
+	forgotCap, forgotAge uint64
 	// free holds snapshotted blocks for reuse: their maps keep their grown
 	// capacity, so a new block does not pay for growing them again.
 	free []*blockState
@@ -44,6 +46,9 @@ type partitionState struct {
 	// dedup remembers the partition's counted event ids (nil: dedup is off,
 	// or the partition starts afresh at its next record).
 	dedup *dedupState
+	// contacts is the partition's contact memory (nil: off, or the
+	// partition starts afresh at its next record).
+	contacts *contactState
 }
 
 type blockState struct {
@@ -72,6 +77,11 @@ type blockState struct {
 	// counts); idsDirty says some came since the last snapshot.
 	ids      IDBlock
 	idsDirty bool
+
+	// states are the block's contact-state changes and breaches so far
+	// (cumulative, like ids).
+	states      ContactBlock
+	statesDirty bool
 
 	cohortKeys  keyIndex[CohortKey]
 	cohorts     []cohortEntry // cohorts[i] counts cohortKeys.keys[i]
@@ -140,6 +150,7 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 			return Duplicate
 		}
 	}
+	a.judgeContact(b, offset, ev)
 	a.count(b, ev)
 	return Counted
 }
@@ -169,6 +180,7 @@ func (a *Aggregator) AcceptRecord(topic string, partition int32, offset int64, r
 		}
 	}
 	for i := range evs {
+		a.judgeContact(b, offset, &evs[i])
 		a.count(b, &evs[i])
 	}
 	return Counted
@@ -416,6 +428,9 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 	if p.dedup == nil && a.cfg.Dedup.Enabled() {
 		p.dedup = newDedupState() // not seeded: nothing counted before
 	}
+	if p.contacts == nil && a.cfg.Contacts.Enabled() {
+		p.contacts = newContactState() // not seeded: no state before
+	}
 	blk := offset / a.cfg.BlockSize
 	if p.cur == nil || p.cur.ref.Block != blk {
 		if p.cur != nil {
@@ -442,12 +457,14 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		a.free = a.free[:n-1]
 		b.ref, b.first, b.last = ref, first, first
 		b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
+		b.states.BlockRef, b.states.Base = ref, ref.Block*a.cfg.BlockSize
 		return b
 	}
 	b := &blockState{ref: ref, first: first, keys: newKeyIndex[Key](a.seed), contacts: newKeyIndex[ContactRow](a.seed),
 		cohortKeys: newKeyIndex[CohortKey](a.seed), uniques: newKeyIndex[UniqueRow](a.seed), clickKeys: newKeyIndex[ClickKey](a.seed),
 		accounts: newAccountState()}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
+	b.states.BlockRef, b.states.Base = ref, ref.Block*a.cfg.BlockSize
 	return b
 }
 
@@ -468,6 +485,7 @@ func (a *Aggregator) release(b *blockState) {
 	// The id arrays are not reused: a snapshot still being written may
 	// share them (IDBlock.shared).
 	b.ids, b.idsDirty = IDBlock{}, false
+	b.states, b.statesDirty = ContactBlock{}, false
 	b.accepted, b.rejected, b.skipped, b.duplicates, b.watermark, b.ledgerDirty = 0, 0, 0, 0, 0, false
 	a.free = append(a.free, b)
 }
@@ -479,7 +497,7 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 	if p.cur != nil {
 		a.pending -= p.cur.pendingRows()
 	}
-	p.done, p.cur, p.last, p.dedup = nil, nil, -1, nil
+	p.done, p.cur, p.last, p.dedup, p.contacts = nil, nil, -1, nil, nil
 }
 
 // newContacts and newUniques are the rows of the block's engaged contacts
@@ -493,6 +511,9 @@ func (b *blockState) pendingRows() int {
 		n++
 	}
 	if b.idsDirty {
+		n++
+	}
+	if b.statesDirty {
 		n++
 	}
 	return n
@@ -512,11 +533,14 @@ func (a *Aggregator) Snapshot() *Snapshot {
 	// Each slice is sized exactly: a backfill's snapshot holds about as
 	// many rows as events, and sizing every slice by the pending total (or
 	// letting them grow by doubling) held up to twice that in memory.
-	var counts, contacts, ids, ledger int
+	var counts, contacts, ids, states, ledger int
 	size := func(b *blockState) {
 		counts, contacts, ledger = counts+len(b.dirty), contacts+b.newContacts(), ledger+1
 		if b.idsDirty {
 			ids++
+		}
+		if b.statesDirty {
+			states++
 		}
 	}
 	for _, p := range a.partitions {
@@ -528,7 +552,7 @@ func (a *Aggregator) Snapshot() *Snapshot {
 		}
 	}
 	s := &Snapshot{Counts: make([]CountRow, 0, counts), Contacts: make([]ContactRow, 0, contacts), IDs: make([]IDBlock, 0, ids),
-		Ledger: make([]LedgerRow, 0, ledger)}
+		ContactStates: make([]ContactBlock, 0, states), Ledger: make([]LedgerRow, 0, ledger)}
 	for _, p := range a.partitions {
 		for _, b := range p.done {
 			b.snapshot(s, true, a.cfg.BlockSize)
@@ -609,6 +633,10 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	if b.idsDirty {
 		s.IDs = append(s.IDs, b.ids.shared(version))
 		b.idsDirty = false
+	}
+	if b.statesDirty {
+		s.ContactStates = append(s.ContactStates, b.states.shared(version))
+		b.statesDirty = false
 	}
 	if b.ledgerDirty || complete {
 		s.Ledger = append(s.Ledger, LedgerRow{

@@ -121,30 +121,6 @@ func (b *IDBlock) shared(version int64) IDBlock {
 		RecordTimes: b.RecordTimes[:n:n], Duplicates: b.Duplicates[:n:n], Version: version}
 }
 
-// HistoryQuery says which stored decisions a read of a partition starting
-// at Before needs: the counted ids with FromOffset <= offset < Before whose
-// record time is later than Window before the newest record time counted
-// before Before. That newest time is the largest ledger watermark of the
-// partition's blocks below Block, or a counted id's record time in
-// [Block×BlockSize, Before) (a read starting mid-block).
-type HistoryQuery struct {
-	Topic      string
-	Partition  int32
-	FromOffset int64
-	Before     int64
-	Block      int64
-	Window     time.Duration
-}
-
-// History is the answer to a HistoryQuery.
-type History struct {
-	// Watermark is the largest ledger watermark of the blocks below
-	// HistoryQuery.Block (0 if none).
-	Watermark int64
-	// IDs are the counted ids the query asks for, in offset order.
-	IDs []SeenID
-}
-
 // SeenID is a counted event_id at an offset.
 type SeenID struct {
 	Offset     int64
@@ -258,53 +234,6 @@ func (c *Config) dedupBlocks() int64 {
 	return (int64(c.Dedup.MaxIDs) + c.BlockSize - 1) / c.BlockSize
 }
 
-// NeedsHistory reports whether a record at offset starts the partition's
-// state afresh — its first record, or a re-read from before its current
-// block — while deduplication is on. The caller must then load the
-// partition's history (HistoryQuery) and Seed it before Accept or Reject.
-// Without a seed a partition starts with no counted ids, which is right
-// only when nothing before offset was ever counted.
-func (a *Aggregator) NeedsHistory(topic string, partition int32, offset int64) bool {
-	if !a.cfg.Dedup.Enabled() {
-		return false
-	}
-	p := a.partitions[partitionID{topic, partition}]
-	return p == nil || p.dedup == nil || restarts(p, offset)
-}
-
-// HistoryQuery is what a read of the partition starting at offset must load.
-func (a *Aggregator) HistoryQuery(topic string, partition int32, offset int64) HistoryQuery {
-	blk := offset / a.cfg.BlockSize
-	return HistoryQuery{
-		Topic:      topic,
-		Partition:  partition,
-		FromOffset: max(0, blk-a.cfg.dedupBlocks()) * a.cfg.BlockSize,
-		Before:     offset,
-		Block:      blk,
-		Window:     a.cfg.Dedup.Window,
-	}
-}
-
-// Seed starts the partition of q afresh at q.Before with the stored history
-// h, dropping anything held for it (a re-read recomputes identical rows).
-func (a *Aggregator) Seed(q HistoryQuery, h History) {
-	p := a.partition(q.Topic, q.Partition)
-	if p.last >= 0 {
-		a.rereads++
-		a.dropPartition(p)
-	}
-	d := newDedupState()
-	d.newest = h.Watermark
-	for _, id := range h.IDs {
-		d.newest = max(d.newest, id.RecordTime)
-	}
-	for _, id := range h.IDs {
-		d.remember(id.Offset/a.cfg.BlockSize, id.Hash, id.RecordTime)
-	}
-	d.forget(q.Block-a.cfg.dedupBlocks(), int64(q.Window/time.Second))
-	p.dedup = d
-}
-
 // Remembered is the number of event ids held for deduplication, over all
 // partitions (dead ones not yet dropped included): what the dedup memory
 // is proportional to.
@@ -316,4 +245,18 @@ func (a *Aggregator) Remembered() int {
 		}
 	}
 	return n
+}
+
+// seedDedup builds a partition's dedup memory from its stored decisions.
+func (a *Aggregator) seedDedup(q HistoryQuery, h History) *dedupState {
+	d := newDedupState()
+	d.newest = h.Watermark
+	for _, id := range h.IDs {
+		d.newest = max(d.newest, id.RecordTime)
+	}
+	for _, id := range h.IDs {
+		d.remember(id.Offset/a.cfg.BlockSize, id.Hash, id.RecordTime)
+	}
+	d.forget(q.Block-a.cfg.dedupBlocks(), int64(q.Window/time.Second))
+	return d
 }

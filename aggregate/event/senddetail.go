@@ -4,7 +4,7 @@ import "strings"
 
 // SendFlags are the facts about one send that its Detail records. Storage
 // groups by Detail, so whatever an indicator needs to know about a send
-// without a table of its own must be in these flags; there are at most 12
+// without a table of its own must be in these flags; there are at most 48
 // combinations (Visible implies Explained), which keeps trust_counts rows
 // bounded.
 type SendFlags struct {
@@ -20,6 +20,14 @@ type SendFlags struct {
 	// BrokenLink: at least one personalized link failed the render check
 	// (properties.broken_links > 0).
 	BrokenLink bool
+	// PostUnsubscribe and ConsentMismatch are not in the record: the
+	// aggregator sets them from the contact's state in the partition
+	// (aggregate.ContactsConfig). PostUnsubscribe: the contact
+	// unsubscribed from the send's channel 48 h or more before it.
+	// ConsentMismatch: a personalized send claims a consent_tier above the
+	// contact's recorded one.
+	PostUnsubscribe bool
+	ConsentMismatch bool
 }
 
 // The parts of a send's Detail, joined with "+" in this order. A send with
@@ -29,6 +37,8 @@ const (
 	sendPartVisible     = "visible"
 	sendPartMergeDefect = "merge_defect"
 	sendPartBrokenLink  = "broken_link"
+	sendPartPostUnsub   = "post_unsubscribe"
+	sendPartMismatch    = "consent_mismatch"
 )
 
 // Detail returns the trust_counts.detail of a send with these flags: ""
@@ -39,7 +49,7 @@ func (f SendFlags) Detail() string { return sendDetailTable[f.bits()] }
 
 func (f SendFlags) bits() int {
 	b := 0
-	for i, set := range []bool{f.Explained || f.Visible, f.Visible, f.MergeDefect, f.BrokenLink} {
+	for i, set := range []bool{f.Explained || f.Visible, f.Visible, f.MergeDefect, f.BrokenLink, f.PostUnsubscribe, f.ConsentMismatch} {
 		if set {
 			b |= 1 << i
 		}
@@ -49,8 +59,8 @@ func (f SendFlags) bits() int {
 
 // sendDetailTable holds the Detail of every flag combination, indexed by
 // SendFlags.bits: the parts whose bit is set, in sendParts order.
-var sendDetailTable = func() (t [16]string) {
-	sendParts := [4]string{DetailExplained, sendPartVisible, sendPartMergeDefect, sendPartBrokenLink}
+var sendDetailTable = func() (t [1 << sendFlagCount]string) {
+	sendParts := [sendFlagCount]string{DetailExplained, sendPartVisible, sendPartMergeDefect, sendPartBrokenLink, sendPartPostUnsub, sendPartMismatch}
 	for b := range t {
 		var parts []string
 		for i, p := range sendParts {
@@ -73,24 +83,23 @@ func (ev *Event) Flags() SendFlags {
 	}
 }
 
+// sendFlagCount is the number of SendFlags.
+const sendFlagCount = 6
+
 // SendDetails lists the Detail of every possible send whose flags satisfy
-// keep, in a fixed order. Indicators select sends by these lists (a plain IN
-// in SQL) instead of parsing the string in ClickHouse.
+// keep, in a fixed order (of SendFlags.bits). Indicators select sends by
+// these lists (a plain IN in SQL) instead of parsing the string in
+// ClickHouse.
 func SendDetails(keep func(SendFlags) bool) []string {
 	var out []string
-	for _, explained := range []bool{false, true} {
-		for _, visible := range []bool{false, true} {
-			if visible && !explained {
-				continue // a visible reason is a reason
-			}
-			for _, merge := range []bool{false, true} {
-				for _, link := range []bool{false, true} {
-					f := SendFlags{Explained: explained, Visible: visible, MergeDefect: merge, BrokenLink: link}
-					if keep(f) {
-						out = append(out, f.Detail())
-					}
-				}
-			}
+	for b := range 1 << sendFlagCount {
+		f := SendFlags{Explained: b&1 != 0, Visible: b&2 != 0, MergeDefect: b&4 != 0, BrokenLink: b&8 != 0,
+			PostUnsubscribe: b&16 != 0, ConsentMismatch: b&32 != 0}
+		if f.Visible && !f.Explained {
+			continue // a visible reason is a reason
+		}
+		if keep(f) {
+			out = append(out, f.Detail())
 		}
 	}
 	return out

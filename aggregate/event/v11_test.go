@@ -262,6 +262,9 @@ func TestSendDetails(t *testing.T) {
 		{SendFlags{MergeDefect: true, BrokenLink: true}, "merge_defect+broken_link"},
 		{SendFlags{Explained: true, MergeDefect: true}, "explained+merge_defect"},
 		{SendFlags{Explained: true, Visible: true, MergeDefect: true, BrokenLink: true}, "explained+visible+merge_defect+broken_link"},
+		{SendFlags{PostUnsubscribe: true}, "post_unsubscribe"},
+		{SendFlags{ConsentMismatch: true}, "consent_mismatch"},
+		{SendFlags{Explained: true, PostUnsubscribe: true, ConsentMismatch: true}, "explained+post_unsubscribe+consent_mismatch"},
 	}
 	for _, tt := range tests {
 		if got := tt.f.Detail(); got != tt.want {
@@ -269,8 +272,8 @@ func TestSendDetails(t *testing.T) {
 		}
 	}
 	all := SendDetails(func(SendFlags) bool { return true })
-	if len(all) != 12 {
-		t.Errorf("SendDetails(all) has %d details, want 12 (Visible implies Explained): %q", len(all), all)
+	if len(all) != 48 {
+		t.Errorf("SendDetails(all) has %d details, want 48 (Visible implies Explained): %q", len(all), all)
 	}
 	seen := map[string]bool{}
 	for _, d := range all {
@@ -279,9 +282,9 @@ func TestSendDetails(t *testing.T) {
 		}
 		seen[d] = true
 	}
-	defects := SendDetails(func(f SendFlags) bool { return f.MergeDefect })
-	want := []string{"merge_defect", "merge_defect+broken_link", "explained+merge_defect", "explained+merge_defect+broken_link",
-		"explained+visible+merge_defect", "explained+visible+merge_defect+broken_link"}
+	defects := SendDetails(func(f SendFlags) bool { return f.MergeDefect && !f.PostUnsubscribe && !f.ConsentMismatch })
+	want := []string{"merge_defect", "explained+merge_defect", "explained+visible+merge_defect", "merge_defect+broken_link",
+		"explained+merge_defect+broken_link", "explained+visible+merge_defect+broken_link"}
 	if !reflect.DeepEqual(defects, want) {
 		t.Errorf("SendDetails(merge defect) = %q, want %q", defects, want)
 	}

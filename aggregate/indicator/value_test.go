@@ -20,12 +20,15 @@ func fixtureRows() []Row {
 		{EventType: "complaint", Channel: "sms", Events: 9}, // not an email complaint
 		// sends: personalized = 3000+200+1500+10+1290 = 6000
 		// sends: 10000, 50 with a merge defect, 20 with a broken link
-		{EventType: "send", Personalization: "none", Events: 3870},
+		// 10 to contacts who unsubscribed, 4 claiming a tier above the record
+		{EventType: "send", Personalization: "none", Events: 3860},
+		{EventType: "send", Personalization: "none", Detail: "post_unsubscribe", Events: 10},
 		{EventType: "send", Personalization: "none", Detail: "merge_defect", Events: 30},
 		{EventType: "send", Personalization: "none", Detail: "explained", Events: 100}, // not personalized
 		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained", Events: 2980},
 		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained+visible+merge_defect+broken_link", Events: 20},
-		{EventType: "send", Personalization: "basic", ConsentTier: 3, Events: 200},
+		{EventType: "send", Personalization: "basic", ConsentTier: 3, Events: 196},
+		{EventType: "send", Personalization: "basic", ConsentTier: 3, Detail: "consent_mismatch", Events: 4},
 		{EventType: "send", Personalization: "behavioral", ConsentTier: 2, Detail: "explained", Events: 1500},
 		{EventType: "send", Personalization: "behavioral", ConsentTier: 1, Detail: "explained", Events: 10}, // beyond consent
 		{EventType: "send", Personalization: "predictive", ConsentTier: 3, Detail: "explained", Events: 1290},
@@ -87,11 +90,14 @@ func TestEvaluateHandComputed(t *testing.T) {
 		FormFillRate:                  60.0 / 15000,
 		MergeDefectRate:               50.0 / 10000,
 		BrokenLinkRate:                20.0 / 10000,
+		PostUnsubscribeSendRate:       10.0 / 10000,
+		ConsentClaimMismatchRate:      4.0 / 6000,
 	}
 	wantDen := map[string]float64{
 		UnsubscribeRate: 15000, ComplaintRate: 10000, OptDownShare: 30, DirectTrafficShare: 1500, SentimentAvg: 20,
 		ConsentMomentum: 37, ExplainedPersonalizationShare: 6000, ConsentCoverage: 6000, ClickToOpen: 3000,
 		BounceRate: 15300, MergeDefectRate: 10000, BrokenLinkRate: 10000,
+		PostUnsubscribeSendRate: 10000, ConsentClaimMismatchRate: 6000,
 	}
 	if len(want) != len(All()) {
 		t.Fatalf("test covers %d indicators, All has %d", len(want), len(All()))
@@ -262,6 +268,7 @@ func TestDefinitions(t *testing.T) {
 		"too_frequent_rate", "not_relevant_rate", "bounce_rate", "delivery_rate",
 		"open_rate", "ctr", "click_to_open", "form_fill_rate",
 		"merge_defect_rate", "broken_link_rate",
+		"post_unsubscribe_send_rate", "consent_claim_mismatch_share",
 	}
 	if got := Names(); !slices.Equal(got, wantNames) {
 		t.Fatalf("Names() = %v\nwant %v", got, wantNames)
