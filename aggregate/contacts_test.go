@@ -61,7 +61,9 @@ func sendFlags(a *Aggregator, evs []cev, from int64) map[int64]string {
 }
 
 func TestContactRules(t *testing.T) {
-	send := func(h float64) cev { return cev{typ: event.Send, contact: "a", hours: h, source: "mailer", pers: "none"} }
+	send := func(h float64) cev {
+		return cev{typ: event.Send, contact: "a", hours: h, source: "mailer", pers: "none"}
+	}
 	psend := func(h float64, tier uint8) cev {
 		return cev{typ: event.Send, contact: "a", hours: h, source: "crm", tier: tier, pers: "predictive"}
 	}

@@ -28,7 +28,7 @@ type fakeHistory struct {
 	queries  []aggregate.HistoryQuery
 }
 
-func (h *fakeHistory) DedupHistory(_ context.Context, q aggregate.HistoryQuery) (aggregate.History, error) {
+func (h *fakeHistory) LoadHistory(_ context.Context, q aggregate.HistoryQuery) (aggregate.History, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.queries = append(h.queries, q)

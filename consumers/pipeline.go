@@ -20,7 +20,8 @@
 // trustpipe_partition_rereads_total, trustpipe_dead_letters_total,
 // trustpipe_records_skipped_total, trustpipe_native_events_skipped_total,
 // trustpipe_kafka_retries_total, trustpipe_duplicates_total and
-// trustpipe_dedup_ids.
+// trustpipe_dedup_ids, trustpipe_contact_states and
+// trustpipe_contact_states_forgotten_total.
 package consumers
 
 import (
@@ -60,10 +61,11 @@ type Store interface {
 	Write(ctx context.Context, snap *aggregate.Snapshot) error
 }
 
-// History loads what a partition's deduplication needs before a read
-// starting at q.Before (aggregate.HistoryQuery): the sink's stored decisions.
+// History loads what a partition's memories — dedup ids, contact states —
+// need before a read starting at q.Before (aggregate.HistoryQuery): what
+// the sink stored.
 type History interface {
-	DedupHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error)
+	LoadHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error)
 }
 
 // Publisher publishes records (the dead-letter topic's kafka-go Writer).
@@ -150,8 +152,8 @@ type Deps struct {
 	Fetcher   Fetcher
 	Committer Committer
 	Store     Store
-	// History is required when Config.Aggregate.Dedup is on; it must read
-	// what Store wrote.
+	// History is required when Config.Aggregate.Dedup or .Contacts is on;
+	// it must read what Store wrote.
 	History     History
 	DeadLetters Publisher
 	Pseudonyms  Pseudonyms
@@ -244,8 +246,8 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Aggregate.Dedup.Enabled() && deps.History == nil {
-		return nil, errors.New("pipeline: deduplication is on but no history store is given")
+	if (cfg.Aggregate.Dedup.Enabled() || cfg.Aggregate.Contacts.Enabled()) && deps.History == nil {
+		return nil, errors.New("pipeline: deduplication or contact state is on but no history store is given")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -328,7 +330,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	t := newTally()
 	var dead pendingDeadLetters
 	var ev event.Event
-	var rereads uint64
+	var rereads, forgotCap, forgotAge uint64
 	// revokeDue: a rebalance was seen and no definite assignment has been
 	// read since (the group may still be settling: asked again each flush).
 	revokeDue := false
@@ -357,6 +359,9 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 		t.rebalances = rebalanced
 		t.rereads, rereads = p.agg.Rereads()-rereads, p.agg.Rereads()
 		t.remembered = p.agg.Remembered()
+		t.contactStates = p.agg.ContactStates()
+		c, h := p.agg.ContactsForgotten()
+		t.forgotCap, t.forgotAge, forgotCap, forgotAge = c-forgotCap, h-forgotAge, c, h
 		b := &batch{snap: snap, deadLetters: dead.take(), tally: t.handOff()}
 		select {
 		case batches <- b:
@@ -442,7 +447,7 @@ func (p *Pipeline) releaseRevoked(ctx context.Context) bool {
 
 var (
 	errStoreStopped = errors.New("store stopped")
-	errHistory      = errors.New("load dedup history")
+	errHistory      = errors.New("load partition history (dedup ids, contact states)")
 )
 
 // pendingDeadLetters are the rejected records of the batch being filled.
@@ -495,10 +500,10 @@ func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *ev
 	}
 }
 
-// seed loads the partition's dedup history from storage when m starts the
-// partition afresh (its first record here, or a re-read from an earlier
-// block), so that m and the records after it are decided as on every other
-// read. Transient failures are retried, as when storing.
+// seed loads the partition's history (dedup ids, contact states) from
+// storage when m starts the partition afresh (its first record here, or a
+// re-read from an earlier block), so that m and the records after it are
+// decided as on every other read. Transient failures are retried, as when storing.
 func (p *Pipeline) seed(ctx context.Context, m *kafka.Message) error {
 	part := int32(m.Partition)
 	if !p.agg.NeedsHistory(m.Topic, part, m.Offset) {
@@ -506,8 +511,8 @@ func (p *Pipeline) seed(ctx context.Context, m *kafka.Message) error {
 	}
 	q := p.agg.HistoryQuery(m.Topic, part, m.Offset)
 	var h aggregate.History
-	err := p.retry(ctx, "load dedup history from ClickHouse", func() (err error) {
-		h, err = p.deps.History.DedupHistory(ctx, q)
+	err := p.retry(ctx, "load partition history from ClickHouse", func() (err error) {
+		h, err = p.deps.History.LoadHistory(ctx, q)
 		return err
 	})
 	if err != nil {

@@ -9,7 +9,8 @@ import (
 
 // SettingsFingerprint describes the settings that shape stored rows: bucket
 // and block size (the rows' keys), the validation limits and the dedup
-// window and id limit (which records count), and the pseudonym key (which pseudonyms engaged contacts get). The
+// window and id limit (which records count), the contact-state limit and
+// horizon (which sends are flagged), and the pseudonym key (which pseudonyms engaged contacts get). The
 // key enters only as a keyed hash of a fixed message, so the fingerprint
 // can be stored and shown without revealing it. `trustpipe run` records it
 // with its tables; a replay refuses tables recorded with another one
@@ -19,6 +20,7 @@ func SettingsFingerprint(cfg Config, pseudonymKey []byte) string {
 	mac.Write([]byte("trustpipe settings fingerprint v1"))
 	l := cfg.Limits
 	a := cfg.Aggregate
-	return fmt.Sprintf("bucket=%s block=%d max_bytes=%d max_depth=%d max_skew=%s max_age=%s dedup_window=%s dedup_max_ids=%d pseudonym_key=%s",
-		a.BucketSize, a.BlockSize, l.MaxBytes, l.MaxDepth, l.MaxSkew, l.MaxAge, a.Dedup.Window, a.Dedup.MaxIDs, hex.EncodeToString(mac.Sum(nil)[:8]))
+	return fmt.Sprintf("bucket=%s block=%d max_bytes=%d max_depth=%d max_skew=%s max_age=%s dedup_window=%s dedup_max_ids=%d contact_states=%d contact_horizon=%s pseudonym_key=%s",
+		a.BucketSize, a.BlockSize, l.MaxBytes, l.MaxDepth, l.MaxSkew, l.MaxAge, a.Dedup.Window, a.Dedup.MaxIDs,
+		a.Contacts.MaxStates, a.Contacts.Horizon, hex.EncodeToString(mac.Sum(nil)[:8]))
 }

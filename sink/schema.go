@@ -20,6 +20,9 @@ type Tables struct {
 	// (both ReplacingMergeTree, migration 9).
 	Accounts        string
 	AccountContacts string
+	// ContactStates holds contact-state changes and breaches, one array
+	// row per block (ReplacingMergeTree; contacts.go).
+	ContactStates string
 	// LegacyIDs is the table of one dedup decision per row that migrations
 	// before 5 created. It is no longer written; history loads still read
 	// it, so ids counted before the upgrade stay counted, until it is
@@ -31,14 +34,15 @@ type Tables struct {
 func LiveTables() Tables {
 	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks",
 		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Clicks: "click_counts_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_id_blocks", LegacyIDs: "event_ids",
-		Accounts: "account_counts_blocks", AccountContacts: "account_contacts_blocks"}
+		Accounts: "account_counts_blocks", AccountContacts: "account_contacts_blocks", ContactStates: "contact_state_blocks"}
 }
 
 // Prefixed returns the storage tables with a prefix, e.g. "shadow_".
 func (t Tables) Prefixed(prefix string) Tables {
 	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Cohorts: prefix + t.Cohorts,
 		Uniques: prefix + t.Uniques, Clicks: prefix + t.Clicks, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs,
-		LegacyIDs: prefix + t.LegacyIDs, Accounts: prefix + t.Accounts, AccountContacts: prefix + t.AccountContacts}
+		LegacyIDs: prefix + t.LegacyIDs, Accounts: prefix + t.Accounts, AccountContacts: prefix + t.AccountContacts,
+		ContactStates: prefix + t.ContactStates}
 }
 
 // countColumns are the columns of the count table, in insert order.
@@ -112,6 +116,7 @@ ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts)
 ORDER BY (topic, partition, block)`, db, t.Ledger),
 		dedupDDL(db, t),
 		clickDDL(db, t),
+		contactStateDDL(db, t),
 	}, append(attributionDDL(db, t), accountDDL(db, t)...)...)
 }
 
@@ -234,6 +239,9 @@ var migrations = []migration{
 	{6, "dedup: one row of decision arrays per block (event_id_blocks); event_ids kept for history loads", func(db string) []string {
 		return []string{dedupDDL(db, LiveTables())}
 	}},
+	{7, "contact state: per-block contact-state changes and breaches (contact_state_blocks)", func(db string) []string {
+		return []string{contactStateDDL(db, LiveTables())}
+	}},
 	{9, "accounts: per-block counts per account and day, pullback contacts per account and day", func(db string) []string {
 		return accountDDL(db, LiveTables())
 	}},
@@ -308,6 +316,7 @@ FROM %s.%s FINAL`, db, t.Clicks)},
 FROM %s.%s FINAL`, db, t.Accounts)},
 		{Name: ViewAccountPullbacks, Query: fmt.Sprintf(`SELECT day, account, measure, contact
 FROM %s.%s FINAL`, db, t.AccountContacts)},
+		contactBreachesView(db, t),
 	}
 }
 

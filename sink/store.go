@@ -263,7 +263,7 @@ func (s *Store) ServerVersion() (string, error) {
 }
 
 // Write stores a snapshot: count rows, engaged contacts, cohort rows,
-// unique rows, click rows, account rows and dedup decisions, then the ledger, so a ledger row is never visible before the
+// unique rows, click rows, account rows, dedup decisions and contact states, then the ledger, so a ledger row is never visible before the
 // rows it accounts for (and a committed block's ids are always stored).
 // Each insert is idempotent; on error the whole Write may be retried.
 func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
@@ -279,6 +279,7 @@ func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
 	g.Go(func() error { return s.writeClicks(gctx, snap.Clicks) })
 	g.Go(func() error { return s.writeAccounts(gctx, snap.Accounts, snap.AccountContacts) })
 	g.Go(func() error { return s.writeIDs(gctx, snap.IDs) })
+	g.Go(func() error { return s.writeContactStates(gctx, snap.ContactStates) })
 	if err := g.Wait(); err != nil {
 		return err
 	}

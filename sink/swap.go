@@ -28,9 +28,10 @@ func (s *Store) CreateStorage(ctx context.Context) error {
 }
 
 // Names lists the storage tables in a fixed order: counts, contacts,
-// cohorts, uniques, ledger, ids, clicks, accounts, account contacts.
+// cohorts, uniques, ledger, ids, clicks, accounts, account contacts,
+// contact states.
 func (t Tables) Names() []string {
-	return []string{t.Counts, t.Contacts, t.Cohorts, t.Uniques, t.Ledger, t.IDs, t.Clicks, t.Accounts, t.AccountContacts}
+	return []string{t.Counts, t.Contacts, t.Cohorts, t.Uniques, t.Ledger, t.IDs, t.Clicks, t.Accounts, t.AccountContacts, t.ContactStates}
 }
 
 // MissingTables returns those of t's tables that do not exist.

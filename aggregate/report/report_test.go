@@ -83,8 +83,10 @@ func cases(t *testing.T) map[string]Input {
 		row("feedback", "too_personal", "", 1, 30),
 		row("send", "explained", "basic", 1, 3950),
 		row("send", "explained+merge_defect+broken_link", "basic", 1, 50),
-		row("send", "", "predictive", 1, 2000),
-		row("send", "", "none", 0, 13700),
+		row("send", "", "predictive", 1, 1990),
+		row("send", "consent_mismatch", "predictive", 1, 10),
+		row("send", "", "none", 0, 13660),
+		row("send", "post_unsubscribe", "none", 0, 40),
 		row("send", "merge_defect", "none", 0, 300),
 		row("open", "", "", 0, 6600),
 		row("open", "machine", "", 0, 1500),
@@ -334,6 +336,8 @@ func TestTrapHandComputed(t *testing.T) {
 		"form_fill_rate":                  70.0 / 20000,
 		"merge_defect_rate":               350.0 / 20000,
 		"broken_link_rate":                50.0 / 20000,
+		"post_unsubscribe_send_rate":      40.0 / 20000,
+		"consent_claim_mismatch_share":    10.0 / 6000,
 	}
 	if len(j.Indicators) != len(want) {
 		t.Errorf("%d indicators, want %d", len(j.Indicators), len(want))

@@ -63,6 +63,7 @@ type sent struct {
 	campaign int32
 	level    uint8
 	defect   uint8 // defect* bits: what the send's render check found
+	rogue    uint8 // rogue* bits: a send that should not have happened
 }
 
 // Render-check defects of a send (sent.defect bits).
@@ -157,6 +158,12 @@ type Generator struct {
 	// render-check defects): the blast campaign of the first day whose
 	// rates have any, -1 before.
 	broken int32
+	// unsubs are the scheduled unsubscribes (and later opt-ups) by contact
+	// and channel, unsubList their keys, recorded the contacts with an
+	// emitted consent_change (unsubscribes.go).
+	unsubs    map[uint64]unsubState
+	unsubList []uint64
+	recorded  []int32
 
 	// fill, once the schedule is exhausted: sorted uniforms on [fillFrom, end)
 	fillFrom, lastAt int64
@@ -194,6 +201,7 @@ func New(cfg Config) (*Generator, error) {
 		target:  cfg.uniqueTarget(),
 		invalid: map[event.Reason]int{},
 		broken:  -1,
+		unsubs:  map[uint64]unsubState{},
 	}
 	g.pop = newPopulation(cfg, rand.New(rand.NewPCG(seed, streamPopulation)))
 	g.tl = newTimeline(cfg, def, g.pop, rand.New(rand.NewPCG(seed, streamTimeline)))
@@ -390,7 +398,7 @@ func (g *Generator) followUps(s sent, dy *day) {
 			x.rate *= g.pullbackMul(r, s.contact)
 		}
 		if g.chance(x.rate * m[x.k]) {
-			g.later(s.at, s, x.k, detNone)
+			g.noteFollowUp(s, x.k, g.later(s.at, s, x.k, detNone))
 		}
 	}
 	beyond := s.level > k.tier
@@ -623,6 +631,7 @@ func (g *Generator) build(p *pending, dy *day) {
 		if p.s.defect&defectLink != 0 {
 			ev.BrokenLinks = 1 + uint32(p.s.msg%2)
 		}
+		g.markRogue(p.s)
 		ev.Detail = ev.Flags().Detail()
 	case event.FormFill, event.OptUp:
 		// Not follow-ups in the contract (a form fill follows a click, an
@@ -673,6 +682,15 @@ func (g *Generator) makeSend(dy *day, ci int32, at int64) sent {
 	default:
 		k = int32(g.rng.IntN(len(g.pop.contacts)))
 	}
+	if rk, bits, ok := g.rogue(dy, ci, at); ok {
+		level := c.level
+		if bits&rogueOverclaim != 0 {
+			level = levelPredictive
+		}
+		g.msgSeq++
+		return sent{at: at, msg: g.msgSeq, contact: rk, campaign: ci, level: level, rogue: bits}
+	}
+	k = g.honour(dy, k, c.channel, at)
 	tier := g.pop.contacts[k].tier
 	level := c.level
 	if level > tier && g.rng.Float64() >= dy.r.Leak {
@@ -770,6 +788,10 @@ func (g *Generator) consentChange(r *rates) {
 		to = 1
 	}
 	g.contactFields(k)
+	if !c.recorded {
+		c.recorded = true
+		g.recorded = append(g.recorded, k)
+	}
 	c.tier = to
 	g.ev.Channel = channelWeb
 	g.ev.Source = sourceConsent

@@ -85,6 +85,8 @@ type Config struct {
 	Migrate         bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
 	DedupWindow     time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
 	DedupMaxIds     int           `split_words:"true" desc:"event ids remembered per partition (about 55 bytes of memory each; rounded up to whole blocks); older ids are forgotten even within the window"`
+	ContactStates   int           `split_words:"true" desc:"contact states (an unsubscribe per contact and channel, a recorded consent tier per contact) remembered per partition to flag sends after an unsubscribe and consent claims above the record (about 200 bytes each; 0: off); beyond it the state changed longest ago is forgotten"`
+	ContactHorizon  time.Duration `split_words:"true" desc:"a contact state unchanged for this long (event time) before the partition's newest state change is forgotten"`
 
 	MaxEventBytes int           `split_words:"true" desc:"records larger than this are rejected (too_large)"`
 	MaxDepth      int           `split_words:"true" desc:"JSON nesting deeper than this is rejected (too_deep)"`
@@ -141,6 +143,8 @@ func (c *Config) blames() []blame {
 		{&c.MemoryLimit, []error{consumers.ErrMemoryLimit}},
 		{&c.DedupWindow, []error{aggregate.ErrDedupWindow}},
 		{&c.DedupMaxIds, []error{aggregate.ErrDedupMaxIDs}},
+		{&c.ContactStates, []error{aggregate.ErrContactStates}},
+		{&c.ContactHorizon, []error{aggregate.ErrContactHorizon}},
 		{&c.MaxEventBytes, []error{event.ErrMaxBytes}},
 		{&c.MaxDepth, []error{event.ErrMaxDepth}},
 		{&c.MaxSkew, []error{event.ErrMaxSkew}},
@@ -180,6 +184,7 @@ func defaultConfig() Config {
 		ShutdownTimeout: p.ShutdownTimeout, MemoryLimit: p.MemoryLimit,
 		Migrate:     true,
 		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
+		ContactStates: p.Aggregate.Contacts.MaxStates, ContactHorizon: p.Aggregate.Contacts.Horizon,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		IngestAddr: ":9465", IngestMaxBodyBytes: in.MaxBodyBytes, IngestRate: in.Rate, IngestBurst: in.Burst,
@@ -276,6 +281,7 @@ func (c Config) pipelineConfig() consumers.Config {
 	p := consumers.DefaultConfig()
 	p.Aggregate.BucketSize, p.Aggregate.BlockSize = c.BucketSize, c.BlockSize
 	p.Aggregate.Dedup = aggregate.DedupConfig{Window: c.DedupWindow, MaxIDs: c.DedupMaxIds}
+	p.Aggregate.Contacts = aggregate.ContactsConfig{MaxStates: c.ContactStates, Horizon: c.ContactHorizon}
 	p.Limits.MaxBytes, p.Limits.MaxDepth, p.Limits.MaxSkew, p.Limits.MaxAge = c.MaxEventBytes, c.MaxDepth, c.MaxSkew, c.MaxAge
 	p.DeadLetterTopic = c.KafkaDLQTopic
 	p.FlushInterval = c.FlushInterval

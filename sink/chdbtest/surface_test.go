@@ -162,6 +162,12 @@ FROM system.columns WHERE database = '%s' AND table = '%s'`, db, name)
 	for part := int32(0); part < 3; part++ {
 		hq := aggregate.HistoryQuery{Topic: "trust-events", Partition: part, FromOffset: 0, Before: 1 << 40, Block: 1 << 30, Window: 30 * 24 * time.Hour}
 		same(fmt.Sprintf("DedupHistory (partition %d)", part), func(st *sink.Store) (any, error) { return st.DedupHistory(ctx, hq) })
+		// Contact state (sink/contacts.go): the same states, in the same
+		// order, with and without a cap that cuts the list.
+		for _, limit := range []int{5, 1_000_000} {
+			cq := aggregate.HistoryQuery{Topic: "trust-events", Partition: part, Before: 1 << 40, Block: 1 << 30, ContactLimit: limit}
+			same(fmt.Sprintf("ContactHistory (partition %d, limit %d)", part, limit), func(st *sink.Store) (any, error) { return st.ContactHistory(ctx, cq) })
+		}
 	}
 }
 
