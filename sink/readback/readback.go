@@ -468,10 +468,10 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	               audience: value and baseline of S signals, C counts in
 //	               both weeks, the shrinking-audience flag
 //
-// For the defaults (W = 4, I = 20, H = 12, WA = 2, A = 13, TopN = 10,
-// S = 3, C = 5) that is 4·1·65 + 4 + 21 + 4 + 4 + 15 + 2·(39 + 260 + 20 +
-// 22) + 17 = 1007 without a breakdown and 4·12·65 + 4 + 44 + 682 + 17 =
-// 3867 with one.
+// For the defaults (W = 4, I = 22, H = 12, WA = 2, A = 13, TopN = 10,
+// S = 3, C = 5) that is 4·1·71 + 4 + 23 + 4 + 4 + 15 + 2·(39 + 260 + 20 +
+// 22) + 17 = 1033 without a breakdown and 4·12·71 + 4 + 46 + 682 + 17 =
+// 4157 with one.
 func SeriesBound(cfg Config) int {
 	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1
