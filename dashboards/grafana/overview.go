@@ -466,6 +466,7 @@ ORDER BY time`),
 	addPersonalizationQA(l)
 	addAudience(l)
 	addAccounts(l)
+	addContactBreaches(l)
 
 	// --- Scorecard ----------------------------------------------------------
 	l.row("Scorecard", "thresholds")
