@@ -541,7 +541,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reach, email, render, audience := reachOracle{}, emailOracle{}, renderOracle{}, newAudienceOracle()
+	reach, email, render, audience, contacts := reachOracle{}, emailOracle{}, renderOracle{}, newAudienceOracle(), newContactOracle()
 	w := kafkatest.Writer(brokers, "trust-events")
 	var batch []kafka.Message
 	for {
@@ -552,6 +552,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 			email.add(rec)
 			render.add(t, rec)
 			audience.add(t, rec)
+			contacts.add(t, rec)
 			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
 		}
 		if len(batch) == 2000 || (!ok && len(batch) > 0) {
@@ -617,6 +618,8 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	wantCur, wantPrev := cur.expected(email.sum(from, to)), prev.expected(email.sum(prevFrom, from))
 	render.set(wantCur, from, to)
 	render.set(wantPrev, prevFrom, from)
+	contacts.set(wantCur, from, to)
+	contacts.set(wantPrev, prevFrom, from)
 	checkIndicators(t, "current", j.Indicators, wantCur)
 	checkIndicators(t, "comparison", j.Comparison.Indicators, wantPrev)
 
