@@ -39,10 +39,13 @@ type ContactsConfig struct {
 	Horizon time.Duration
 }
 
-// DefaultContactsConfig remembers up to 200 000 states per partition
-// (about 40 MiB) for 400 days, the default maximum event age.
+// DefaultContactsConfig remembers up to 100 000 states per partition
+// (about 32 MB: 320 bytes a state with 64-character pseudonyms, measured
+// by TestContactMemoryIsBounded) for 400 days, the default maximum event
+// age. Only contacts who unsubscribed or have a consent record take a
+// state, so 100 000 per partition covers a database of millions.
 func DefaultContactsConfig() ContactsConfig {
-	return ContactsConfig{MaxStates: 200_000, Horizon: 400 * 24 * time.Hour}
+	return ContactsConfig{MaxStates: 100_000, Horizon: 400 * 24 * time.Hour}
 }
 
 // Enabled reports whether sends are judged against contact state.
@@ -354,7 +357,7 @@ func (a *Aggregator) seedContacts(h ContactHistory) *contactState {
 
 // ContactStates is the number of contact states held, over all partitions
 // (expired ones not yet dropped included): what the memory is
-// proportional to, about 200 bytes each.
+// proportional to, about 320 bytes each.
 func (a *Aggregator) ContactStates() int {
 	n := 0
 	for _, p := range a.partitions {

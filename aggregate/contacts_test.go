@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -327,3 +328,33 @@ func contactOracle(evs []cev) map[int64]string {
 
 // secs is event time as the aggregator holds it: whole Unix seconds.
 func secs(h float64) int64 { return c0.Add(time.Duration(h * float64(time.Hour))).Unix() }
+
+// TestContactMemoryIsBounded: however many contacts unsubscribe, a
+// partition holds at most MaxStates states, and what it forgot is counted.
+// It logs the heap per state (the README's figure).
+func TestContactMemoryIsBounded(t *testing.T) {
+	const limit, n = 100_000, 300_000
+	a := newContactAgg(t, 10_000, limit, 400*24*time.Hour)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range int64(n) {
+		// a 64-hex-digit pseudonym, as the pipeline's
+		ev := &event.Event{ID: fmt.Sprint(i), Type: event.Unsubscribe, ContactID: fmt.Sprintf("%064x", i), Channel: "email",
+			Source: "prefs", OccurredAt: c0.Add(time.Duration(i) * time.Second)}
+		a.Accept("t", 0, i, c0, ev)
+		if i%10_000 == 9_999 {
+			a.Snapshot() // stored and released, as the pipeline does
+		}
+	}
+	a.Snapshot()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := a.ContactStates(); got != limit {
+		t.Errorf("%d states held, want the cap %d", got, limit)
+	}
+	if byCap, byHorizon := a.ContactsForgotten(); byCap != n-limit || byHorizon != 0 {
+		t.Errorf("forgot %d by cap and %d by horizon, want %d and 0", byCap, byHorizon, n-limit)
+	}
+	t.Logf("%.0f bytes of heap per contact state", float64(after.HeapAlloc-before.HeapAlloc)/limit)
+}

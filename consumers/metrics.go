@@ -77,7 +77,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "trustpipe_dedup_ids", Help: "Event ids held in memory for deduplication, over the partitions read (about 55 bytes each).",
 	})
 	m.contactStates = f.NewGauge(prometheus.GaugeOpts{
-		Name: "trustpipe_contact_states", Help: "Contact states (unsubscribes per channel, recorded consent tiers) held in memory to judge sends, over the partitions read (about 200 bytes each).",
+		Name: "trustpipe_contact_states", Help: "Contact states (unsubscribes per channel, recorded consent tiers) held in memory to judge sends, over the partitions read (about 320 bytes each).",
 	})
 	forgotten := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_contact_states_forgotten_total", Help: "Contact states forgotten, by reason: cap (TRUSTPIPE_CONTACT_STATES reached: sends they would have flagged are not flagged) or horizon (unchanged for TRUSTPIPE_CONTACT_HORIZON).",

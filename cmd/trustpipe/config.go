@@ -85,7 +85,7 @@ type Config struct {
 	Migrate         bool          `split_words:"true" desc:"apply schema migrations when run starts (trustpipe migrate does only that)"`
 	DedupWindow     time.Duration `split_words:"true" desc:"a valid event whose event_id was counted in the same partition within this much Kafka record time is counted once (0: off)"`
 	DedupMaxIds     int           `split_words:"true" desc:"event ids remembered per partition (about 55 bytes of memory each; rounded up to whole blocks); older ids are forgotten even within the window"`
-	ContactStates   int           `split_words:"true" desc:"contact states (an unsubscribe per contact and channel, a recorded consent tier per contact) remembered per partition to flag sends after an unsubscribe and consent claims above the record (about 200 bytes each; 0: off); beyond it the state changed longest ago is forgotten"`
+	ContactStates   int           `split_words:"true" desc:"contact states (an unsubscribe per contact and channel, a recorded consent tier per contact) remembered per partition to flag sends after an unsubscribe and consent claims above the record (about 320 bytes each; 0: off); beyond it the state changed longest ago is forgotten"`
 	ContactHorizon  time.Duration `split_words:"true" desc:"a contact state unchanged for this long (event time) before the partition's newest state change is forgotten"`
 
 	MaxEventBytes int           `split_words:"true" desc:"records larger than this are rejected (too_large)"`
