@@ -38,12 +38,14 @@ type Config struct {
 	Dedup DedupConfig
 	// Messages attributes follow-ups to their sends' facts (zero value: off).
 	Messages MessagesConfig
+	// Contacts judges sends against contact state (zero value: off).
+	Contacts ContactsConfig
 }
 
 // DefaultConfig returns the defaults: one-minute buckets, 10 000-offset
-// blocks, DefaultDedupConfig, DefaultMessagesConfig.
+// blocks, DefaultDedupConfig, DefaultMessagesConfig, DefaultContactsConfig.
 func DefaultConfig() Config {
-	return Config{BucketSize: time.Minute, BlockSize: 10000, Dedup: DefaultDedupConfig(), Messages: DefaultMessagesConfig()}
+	return Config{BucketSize: time.Minute, BlockSize: 10000, Dedup: DefaultDedupConfig(), Messages: DefaultMessagesConfig(), Contacts: DefaultContactsConfig()}
 }
 
 // The errors Validate wraps; callers map them to their own setting names.
@@ -66,7 +68,10 @@ func (c Config) Validate() error {
 	if err := c.Dedup.validate(); err != nil {
 		return err
 	}
-	return c.Messages.validate()
+	if err := c.Messages.validate(); err != nil {
+		return err
+	}
+	return c.Contacts.validate()
 }
 
 // MaxBlockSize bounds BlockSize so that row versions (see
@@ -239,6 +244,7 @@ type Snapshot struct {
 	IDs             []IDBlock
 	Lineage         []LineageRow
 	Messages        []MessageBlock
+	ContactStates   []ContactBlock
 	Ledger          []LedgerRow
 	// Commits holds, per partition, the last offset of the newest block that
 	// completed (its nominal end, (block+1)*BlockSize-1): committing offset+1,
@@ -257,7 +263,7 @@ type Position struct {
 func (s *Snapshot) Empty() bool {
 	return len(s.Counts) == 0 && len(s.Contacts) == 0 && len(s.Cohorts) == 0 && len(s.Uniques) == 0 && len(s.Clicks) == 0 &&
 		len(s.Accounts) == 0 && len(s.AccountContacts) == 0 && len(s.IDs) == 0 && len(s.Lineage) == 0 && len(s.Messages) == 0 &&
-		len(s.Ledger) == 0 && len(s.Commits) == 0
+		len(s.ContactStates) == 0 && len(s.Ledger) == 0 && len(s.Commits) == 0
 }
 
 // scoreUnits converts a sentiment score to summed integer units.

@@ -26,6 +26,8 @@ type Aggregator struct {
 	// unattributed counts follow-ups whose send the message memory did
 	// not hold (Unattributed).
 	unattributed uint64
+	// forgotCap and forgotAge count contact states forgotten (ContactsForgotten).
+	forgotCap, forgotAge uint64
 	// free holds snapshotted blocks for reuse: their maps keep their grown
 	// capacity, so a new block does not pay for growing them again.
 	free []*blockState
@@ -50,6 +52,9 @@ type partitionState struct {
 	// messages remembers the partition's sends (nil: attribution is off,
 	// or the partition starts afresh at its next record).
 	messages *messageState
+	// contacts is the partition's contact memory (nil: off, or the
+	// partition starts afresh at its next record).
+	contacts *contactState
 }
 
 type blockState struct {
@@ -78,6 +83,11 @@ type blockState struct {
 	// counts); idsDirty says some came since the last snapshot.
 	ids      IDBlock
 	idsDirty bool
+
+	// states are the block's contact-state changes and breaches so far
+	// (cumulative, like ids).
+	states      ContactBlock
+	statesDirty bool
 
 	cohortKeys  keyIndex[CohortKey]
 	cohorts     []cohortEntry // cohorts[i] counts cohortKeys.keys[i]
@@ -153,6 +163,7 @@ func (a *Aggregator) Accept(topic string, partition int32, offset int64, recordT
 			return Duplicate
 		}
 	}
+	a.judgeContact(b, offset, ev)
 	a.count(b, offset, recordTime, ev)
 	return Counted
 }
@@ -182,6 +193,7 @@ func (a *Aggregator) AcceptRecord(topic string, partition int32, offset int64, r
 		}
 	}
 	for i := range evs {
+		a.judgeContact(b, offset, &evs[i])
 		a.count(b, offset, recordTime, &evs[i])
 	}
 	return Counted
@@ -436,6 +448,9 @@ func (a *Aggregator) advance(topic string, partition int32, offset int64) *block
 	if p.messages == nil && a.cfg.Messages.Enabled() {
 		p.messages = newRecentSet[SendFacts]() // not seeded: no send before
 	}
+	if p.contacts == nil && a.cfg.Contacts.Enabled() {
+		p.contacts = newContactState() // not seeded: no state before
+	}
 	blk := offset / a.cfg.BlockSize
 	if p.cur == nil || p.cur.ref.Block != blk {
 		if p.cur != nil {
@@ -466,6 +481,7 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		b.ref, b.first, b.last = ref, first, first
 		b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 		b.msgs.BlockRef, b.msgs.Base = ref, ref.Block*a.cfg.BlockSize
+		b.states.BlockRef, b.states.Base = ref, ref.Block*a.cfg.BlockSize
 		return b
 	}
 	b := &blockState{ref: ref, first: first, keys: newKeyIndex[Key](a.seed), contacts: newKeyIndex[ContactRow](a.seed),
@@ -473,6 +489,7 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		accounts: newAccountState(), lineageIndex: make(map[LineageKey]int32)}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
 	b.msgs.BlockRef, b.msgs.Base = ref, ref.Block*a.cfg.BlockSize
+	b.states.BlockRef, b.states.Base = ref, ref.Block*a.cfg.BlockSize
 	return b
 }
 
@@ -496,6 +513,7 @@ func (a *Aggregator) release(b *blockState) {
 	// share them (IDBlock.shared).
 	b.ids, b.idsDirty = IDBlock{}, false
 	b.msgs, b.msgsDirty = MessageBlock{}, false
+	b.states, b.statesDirty = ContactBlock{}, false
 	b.accepted, b.rejected, b.skipped, b.duplicates, b.watermark, b.ledgerDirty = 0, 0, 0, 0, 0, false
 	a.free = append(a.free, b)
 }
@@ -507,7 +525,7 @@ func (a *Aggregator) dropPartition(p *partitionState) {
 	if p.cur != nil {
 		a.pending -= p.cur.pendingRows()
 	}
-	p.done, p.cur, p.last, p.dedup, p.messages = nil, nil, -1, nil, nil
+	p.done, p.cur, p.last, p.dedup, p.messages, p.contacts = nil, nil, -1, nil, nil, nil
 }
 
 // newContacts and newUniques are the rows of the block's engaged contacts
@@ -518,7 +536,7 @@ func (b *blockState) newUniques() int  { return b.uniques.len() - b.uniquesStore
 func (b *blockState) pendingRows() int {
 	n := len(b.dirty) + b.newContacts() + len(b.cohortDirty) + b.newUniques() + len(b.clickDirty) + b.accounts.pendingRows() +
 		len(b.lineageDirty)
-	for _, dirty := range []bool{b.ledgerDirty, b.idsDirty, b.msgsDirty} {
+	for _, dirty := range []bool{b.ledgerDirty, b.idsDirty, b.msgsDirty, b.statesDirty} {
 		if dirty {
 			n++
 		}
@@ -540,11 +558,14 @@ func (a *Aggregator) Snapshot() *Snapshot {
 	// Each slice is sized exactly: a backfill's snapshot holds about as
 	// many rows as events, and sizing every slice by the pending total (or
 	// letting them grow by doubling) held up to twice that in memory.
-	var counts, contacts, ids, ledger int
+	var counts, contacts, ids, states, ledger int
 	size := func(b *blockState) {
 		counts, contacts, ledger = counts+len(b.dirty), contacts+b.newContacts(), ledger+1
 		if b.idsDirty {
 			ids++
+		}
+		if b.statesDirty {
+			states++
 		}
 	}
 	for _, p := range a.partitions {
@@ -556,7 +577,7 @@ func (a *Aggregator) Snapshot() *Snapshot {
 		}
 	}
 	s := &Snapshot{Counts: make([]CountRow, 0, counts), Contacts: make([]ContactRow, 0, contacts), IDs: make([]IDBlock, 0, ids),
-		Ledger: make([]LedgerRow, 0, ledger)}
+		ContactStates: make([]ContactBlock, 0, states), Ledger: make([]LedgerRow, 0, ledger)}
 	for _, p := range a.partitions {
 		for _, b := range p.done {
 			b.snapshot(s, true, a.cfg.BlockSize)
@@ -647,6 +668,10 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	if b.msgsDirty {
 		s.Messages = append(s.Messages, b.msgs.shared(version))
 		b.msgsDirty = false
+	}
+	if b.statesDirty {
+		s.ContactStates = append(s.ContactStates, b.states.shared(version))
+		b.statesDirty = false
 	}
 	if b.ledgerDirty || complete {
 		s.Ledger = append(s.Ledger, LedgerRow{

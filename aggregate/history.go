@@ -2,23 +2,27 @@ package aggregate
 
 import "time"
 
-// This file is what every per-partition memory (dedup.go, messages.go)
-// shares: the memories' decisions about an offset depend on what was
-// counted at lower offsets, so a read that starts a partition afresh — its
-// first record here, or a re-read from before its current block — first
-// loads what was stored before its first offset (one HistoryQuery for all
-// memories, answered by the sink), and Seed rebuilds them from it.
+// This file is the one seam through which a partition's memories — the
+// dedup ids (dedup.go), the remembered sends (messages.go) and the contact
+// states (contacts.go) — are loaded back from storage when a read starts
+// the partition afresh (its first record here, or a re-read from before its
+// current block). Each memory is a function of the partition's log below
+// the read's first offset, so loading what the earlier reads stored (one
+// HistoryQuery for all memories, answered by the sink) and seeding it
+// makes every later decision the same as on an uninterrupted read. A new
+// memory adds its part to HistoryQuery, History and Seed.
 
 // HistoryQuery says what a read of a partition starting at Before needs.
 //
-// Dedup: the counted ids with FromOffset <= offset < Before whose record
-// time is later than Window before the newest record time counted before
-// Before. That newest time is the largest ledger watermark of the
-// partition's blocks below Block, or a counted id's record time in
-// [Block×BlockSize, Before) (a read starting mid-block). Window 0: dedup is
-// off and no ids are loaded.
+// Dedup (Window > 0): the counted ids with FromOffset <= offset < Before
+// whose record time is later than Window before the newest record time
+// counted before Before. That newest time is the largest ledger watermark
+// of the partition's blocks below Block, or a counted id's record time in
+// [Block×BlockSize, Before) (a read starting mid-block).
 //
 // Messages: the remembered sends (MessagesQuery).
+//
+// Contacts (ContactLimit > 0): ContactHistory as of Before.
 type HistoryQuery struct {
 	Topic      string
 	Partition  int32
@@ -27,6 +31,8 @@ type HistoryQuery struct {
 	Block      int64
 	Window     time.Duration
 	Messages   MessagesQuery
+	// ContactLimit is ContactsConfig.MaxStates; 0 when contact state is off.
+	ContactLimit int
 }
 
 // History is the answer to a HistoryQuery.
@@ -38,21 +44,23 @@ type History struct {
 	IDs []SeenID
 	// Messages are the sends the query asks for, in offset order.
 	Messages MessageHistory
+	// Contacts are the stored contact states.
+	Contacts ContactHistory
 }
 
 // NeedsHistory reports whether a record at offset starts the partition's
-// state afresh — its first record, or a re-read from before its current
-// block — while a memory (dedup, messages) is on. The caller must then load
-// the partition's history (HistoryQuery) and Seed it before Accept or
-// Reject. Without a seed a partition starts with empty memories, which is
-// right only when nothing before offset was ever counted.
+// memories afresh — its first record, or a re-read from before its current
+// block — while a memory (dedup, messages, contact state) is on. The caller
+// must then load the partition's history (HistoryQuery) and Seed it before
+// Accept or Reject. Without a seed a partition starts with empty memories,
+// which is right only when nothing before offset was ever counted.
 func (a *Aggregator) NeedsHistory(topic string, partition int32, offset int64) bool {
-	dedup, messages := a.cfg.Dedup.Enabled(), a.cfg.Messages.Enabled()
-	if !dedup && !messages {
+	dedup, messages, contacts := a.cfg.Dedup.Enabled(), a.cfg.Messages.Enabled(), a.cfg.Contacts.Enabled()
+	if !dedup && !messages && !contacts {
 		return false
 	}
 	p := a.partitions[partitionID{topic, partition}]
-	return p == nil || (dedup && p.dedup == nil) || (messages && p.messages == nil) || restarts(p, offset)
+	return p == nil || (dedup && p.dedup == nil) || (messages && p.messages == nil) || (contacts && p.contacts == nil) || restarts(p, offset)
 }
 
 // HistoryQuery is what a read of the partition starting at offset must load.
@@ -64,6 +72,9 @@ func (a *Aggregator) HistoryQuery(topic string, partition int32, offset int64) H
 	}
 	if a.cfg.Messages.Enabled() {
 		q.Messages = MessagesQuery{FromOffset: max(0, blk-a.cfg.messageBlocks()) * a.cfg.BlockSize, Horizon: a.cfg.Messages.Horizon}
+	}
+	if a.cfg.Contacts.Enabled() {
+		q.ContactLimit = a.cfg.Contacts.MaxStates
 	}
 	return q
 }
@@ -81,5 +92,8 @@ func (a *Aggregator) Seed(q HistoryQuery, h History) {
 	}
 	if a.cfg.Messages.Enabled() {
 		p.messages = a.seedMessages(q, h.Messages)
+	}
+	if a.cfg.Contacts.Enabled() {
+		p.contacts = a.seedContacts(h.Contacts)
 	}
 }

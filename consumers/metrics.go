@@ -26,6 +26,8 @@ type Metrics struct {
 	remembered    prometheus.Gauge
 	messages      prometheus.Gauge
 	unattributed  prometheus.Counter
+	contactStates prometheus.Gauge
+	forgotten     map[string]prometheus.Counter // by reason: cap, horizon
 	rejected      map[event.Reason]prometheus.Counter
 	lag           *prometheus.GaugeVec
 	watermark     *prometheus.GaugeVec
@@ -76,6 +78,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.remembered = f.NewGauge(prometheus.GaugeOpts{
 		Name: "trustpipe_dedup_ids", Help: "Event ids held in memory for deduplication, over the partitions read (about 55 bytes each).",
 	})
+	m.contactStates = f.NewGauge(prometheus.GaugeOpts{
+		Name: "trustpipe_contact_states", Help: "Contact states (unsubscribes per channel, recorded consent tiers) held in memory to judge sends, over the partitions read (about 320 bytes each).",
+	})
+	forgotten := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "trustpipe_contact_states_forgotten_total", Help: "Contact states forgotten, by reason: cap (TRUSTPIPE_CONTACT_STATES reached: sends they would have flagged are not flagged) or horizon (unchanged for TRUSTPIPE_CONTACT_HORIZON).",
+	}, []string{"reason"})
+	m.forgotten = map[string]prometheus.Counter{"cap": forgotten.WithLabelValues("cap"), "horizon": forgotten.WithLabelValues("horizon")}
 	rejected := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "trustpipe_events_rejected_total", Help: "Invalid records dead-lettered, by rejection reason.",
 	}, []string{"reason"})
@@ -129,6 +138,10 @@ type tally struct {
 	remembered    int // a gauge: ids held at the hand-off
 	messages      int // a gauge: sends held at the hand-off
 	unattributed  uint64
+	contactStates int // a gauge: contact states held at the hand-off
+	// forgotCap and forgotAge count contact states forgotten since the
+	// previous batch.
+	forgotCap, forgotAge uint64
 	// rebalances is the number of group generations joined since the
 	// previous batch: the store side then drops every partition gauge.
 	rebalances int64
@@ -178,7 +191,8 @@ func (t *tally) progress(m *kafka.Message, occurred int64) {
 // starts new ones. Partition lag and watermarks carry over (they are gauges;
 // the watermark only moves forward); the returned copy is not shared.
 func (t *tally) handOff() *tally {
-	out := &tally{consumed: t.consumed, accepted: t.accepted, duplicates: t.duplicates, rejected: t.rejected, skipped: t.skipped, nativeSkipped: t.nativeSkipped, rereads: t.rereads, remembered: t.remembered, messages: t.messages, unattributed: t.unattributed, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
+	out := &tally{consumed: t.consumed, accepted: t.accepted, duplicates: t.duplicates, rejected: t.rejected, skipped: t.skipped, nativeSkipped: t.nativeSkipped, rereads: t.rereads, remembered: t.remembered,
+		messages: t.messages, unattributed: t.unattributed, contactStates: t.contactStates, forgotCap: t.forgotCap, forgotAge: t.forgotAge, rebalances: t.rebalances, partition: maps.Clone(t.partition)}
 	t.consumed = map[string]uint64{}
 	t.accepted = make([]uint64, len(event.Types())+1)
 	t.duplicates = make([]uint64, len(event.Types())+1)
@@ -206,6 +220,9 @@ func (m *Metrics) add(t *tally) {
 	m.remembered.Set(float64(t.remembered))
 	m.messages.Set(float64(t.messages))
 	m.unattributed.Add(float64(t.unattributed))
+	m.contactStates.Set(float64(t.contactStates))
+	m.forgotten["cap"].Add(float64(t.forgotCap))
+	m.forgotten["horizon"].Add(float64(t.forgotAge))
 	for r, n := range t.rejected {
 		m.rejected[r].Add(float64(n))
 	}

@@ -20,8 +20,9 @@
 // trustpipe_partition_rereads_total, trustpipe_dead_letters_total,
 // trustpipe_records_skipped_total, trustpipe_native_events_skipped_total,
 // trustpipe_kafka_retries_total, trustpipe_duplicates_total,
-// trustpipe_dedup_ids, trustpipe_message_memory_sends and
-// trustpipe_followups_unattributed_total.
+// trustpipe_dedup_ids, trustpipe_message_memory_sends,
+// trustpipe_followups_unattributed_total, trustpipe_contact_states and
+// trustpipe_contact_states_forgotten_total.
 package consumers
 
 import (
@@ -61,9 +62,9 @@ type Store interface {
 	Write(ctx context.Context, snap *aggregate.Snapshot) error
 }
 
-// History loads what a partition's memories (dedup, messages) need before
-// a read starting at q.Before (aggregate.HistoryQuery): what the sink
-// stored of them.
+// History loads what a partition's memories — dedup ids, remembered sends,
+// contact states — need before a read starting at q.Before
+// (aggregate.HistoryQuery): what the sink stored of them.
 type History interface {
 	LoadHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error)
 }
@@ -152,8 +153,8 @@ type Deps struct {
 	Fetcher   Fetcher
 	Committer Committer
 	Store     Store
-	// History is required when Config.Aggregate.Dedup or Messages is on; it must read
-	// what Store wrote.
+	// History is required when Config.Aggregate.Dedup, .Messages or
+	// .Contacts is on; it must read what Store wrote.
 	History     History
 	DeadLetters Publisher
 	Pseudonyms  Pseudonyms
@@ -246,8 +247,8 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if (cfg.Aggregate.Dedup.Enabled() || cfg.Aggregate.Messages.Enabled()) && deps.History == nil {
-		return nil, errors.New("pipeline: deduplication or the message memory is on but no history store is given")
+	if (cfg.Aggregate.Dedup.Enabled() || cfg.Aggregate.Messages.Enabled() || cfg.Aggregate.Contacts.Enabled()) && deps.History == nil {
+		return nil, errors.New("pipeline: deduplication, the message memory or contact state is on but no history store is given")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -330,7 +331,7 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 	t := newTally()
 	var dead pendingDeadLetters
 	var ev event.Event
-	var rereads, unattributed uint64
+	var rereads, unattributed, forgotCap, forgotAge uint64
 	// revokeDue: a rebalance was seen and no definite assignment has been
 	// read since (the group may still be settling: asked again each flush).
 	revokeDue := false
@@ -361,6 +362,9 @@ func (p *Pipeline) process(ctx context.Context, batches chan<- *batch, storeDone
 		t.remembered = p.agg.Remembered()
 		t.unattributed, unattributed = p.agg.Unattributed()-unattributed, p.agg.Unattributed()
 		t.messages = p.agg.MessagesRemembered()
+		t.contactStates = p.agg.ContactStates()
+		c, h := p.agg.ContactsForgotten()
+		t.forgotCap, t.forgotAge, forgotCap, forgotAge = c-forgotCap, h-forgotAge, c, h
 		b := &batch{snap: snap, deadLetters: dead.take(), tally: t.handOff()}
 		select {
 		case batches <- b:
@@ -446,7 +450,7 @@ func (p *Pipeline) releaseRevoked(ctx context.Context) bool {
 
 var (
 	errStoreStopped = errors.New("store stopped")
-	errHistory      = errors.New("load partition history")
+	errHistory      = errors.New("load partition history (dedup ids, remembered sends, contact states)")
 )
 
 // pendingDeadLetters are the rejected records of the batch being filled.
@@ -499,10 +503,10 @@ func (p *Pipeline) fetchUntil(runCtx, flushCtx context.Context, t *tally, ev *ev
 	}
 }
 
-// seed loads the partition's dedup history from storage when m starts the
-// partition afresh (its first record here, or a re-read from an earlier
-// block), so that m and the records after it are decided as on every other
-// read. Transient failures are retried, as when storing.
+// seed loads the partition's history (dedup ids, contact states) from
+// storage when m starts the partition afresh (its first record here, or a
+// re-read from an earlier block), so that m and the records after it are
+// decided as on every other read. Transient failures are retried, as when storing.
 func (p *Pipeline) seed(ctx context.Context, m *kafka.Message) error {
 	part := int32(m.Partition)
 	if !p.agg.NeedsHistory(m.Topic, part, m.Offset) {

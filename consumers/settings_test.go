@@ -29,6 +29,8 @@ func TestSettingsFingerprint(t *testing.T) {
 		{"max_age", func(c *Config, _ *[]byte) { c.Limits.MaxAge = time.Hour }, true},
 		{"dedup_window", func(c *Config, _ *[]byte) { c.Aggregate.Dedup.Window = time.Hour }, true},
 		{"dedup_max_ids", func(c *Config, _ *[]byte) { c.Aggregate.Dedup.MaxIDs = 10 }, true},
+		{"contact_states", func(c *Config, _ *[]byte) { c.Aggregate.Contacts.MaxStates = 10 }, true},
+		{"contact_horizon", func(c *Config, _ *[]byte) { c.Aggregate.Contacts.Horizon = 24 * time.Hour }, true},
 		{"pseudonym_key", func(_ *Config, k *[]byte) { *k = []byte("fingerprint-test-key-0123456780") }, true},
 		{"flush interval", func(c *Config, _ *[]byte) { c.FlushInterval = time.Minute }, false},
 		{"queue size", func(c *Config, _ *[]byte) { c.QueueSize = 1 }, false},

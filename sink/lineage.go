@@ -115,28 +115,6 @@ func (s *Store) writeMessages(ctx context.Context, rows []aggregate.MessageBlock
 	})
 }
 
-// LoadHistory loads everything a read of q's partition starting at
-// q.Before needs (aggregate.HistoryQuery): the dedup decisions when q asks
-// for them (Window > 0), and the message memory's sends when q asks for
-// them (Messages.Horizon > 0).
-func (s *Store) LoadHistory(ctx context.Context, q aggregate.HistoryQuery) (aggregate.History, error) {
-	var h aggregate.History
-	if q.Window > 0 {
-		var err error
-		if h, err = s.DedupHistory(ctx, q); err != nil {
-			return h, err
-		}
-	}
-	if q.Messages.Horizon > 0 {
-		m, err := s.MessageHistory(ctx, q)
-		if err != nil {
-			return h, err
-		}
-		h.Messages = m
-	}
-	return h, nil
-}
-
 // MessageHistory loads the sends a read starting at q.Before needs
 // (aggregate.MessagesQuery): every send of the block rows starting in
 // [q.Messages.FromOffset, q.Before) with an offset in that range, after

@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Every table's series exists from the start, so rate() sees the first
 	// rows written.
-	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "clicks", "accounts", "account_contacts", "ids", "ledger"} {
+	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "clicks", "accounts", "account_contacts", "ids", "contact_states", "ledger"} {
 		m.rowsWritten.WithLabelValues(table)
 	}
 	return m
@@ -64,6 +64,7 @@ func (m *Metrics) Stored(snap *aggregate.Snapshot, took time.Duration, at time.T
 	m.rowsWritten.WithLabelValues("accounts").Add(float64(len(snap.Accounts)))
 	m.rowsWritten.WithLabelValues("account_contacts").Add(float64(len(snap.AccountContacts)))
 	m.rowsWritten.WithLabelValues("ids").Add(float64(len(snap.IDs)))
+	m.rowsWritten.WithLabelValues("contact_states").Add(float64(len(snap.ContactStates)))
 	m.rowsWritten.WithLabelValues("ledger").Add(float64(len(snap.Ledger)))
 }
 

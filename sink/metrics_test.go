@@ -34,6 +34,7 @@ trustpipe_rows_written_total{table="account_contacts"} 6
 trustpipe_rows_written_total{table="accounts"} 7
 trustpipe_rows_written_total{table="clicks"} 5
 trustpipe_rows_written_total{table="cohorts"} 0
+trustpipe_rows_written_total{table="contact_states"} 0
 trustpipe_rows_written_total{table="contacts"} 0
 trustpipe_rows_written_total{table="counts"} 3
 trustpipe_rows_written_total{table="ids"} 2

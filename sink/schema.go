@@ -22,6 +22,9 @@ type Tables struct {
 	AccountContacts string
 	Lineage         string // cumulative per-block counts per send fact (ReplacingMergeTree)
 	Messages        string // the message memory's sends, one array row per block (ReplacingMergeTree)
+	// ContactStates holds contact-state changes and breaches, one array
+	// row per block (ReplacingMergeTree; contacts.go).
+	ContactStates string
 	// LegacyIDs is the table of one dedup decision per row that migrations
 	// before 5 created. It is no longer written; history loads still read
 	// it, so ids counted before the upgrade stay counted, until it is
@@ -34,7 +37,7 @@ func LiveTables() Tables {
 	return Tables{Counts: "trust_counts_blocks", Contacts: "engaged_contacts_blocks",
 		Cohorts: "cohort_counts_blocks", Uniques: "unique_engagement_blocks", Clicks: "click_counts_blocks", Ledger: "ingest_ledger_blocks", IDs: "event_id_blocks", LegacyIDs: "event_ids",
 		Accounts: "account_counts_blocks", AccountContacts: "account_contacts_blocks",
-		Lineage: "lineage_counts_blocks", Messages: "message_blocks"}
+		Lineage: "lineage_counts_blocks", Messages: "message_blocks", ContactStates: "contact_state_blocks"}
 }
 
 // Prefixed returns the storage tables with a prefix, e.g. "shadow_".
@@ -42,7 +45,7 @@ func (t Tables) Prefixed(prefix string) Tables {
 	return Tables{Counts: prefix + t.Counts, Contacts: prefix + t.Contacts, Cohorts: prefix + t.Cohorts,
 		Uniques: prefix + t.Uniques, Clicks: prefix + t.Clicks, Ledger: prefix + t.Ledger, IDs: prefix + t.IDs,
 		LegacyIDs: prefix + t.LegacyIDs, Accounts: prefix + t.Accounts, AccountContacts: prefix + t.AccountContacts,
-		Lineage: prefix + t.Lineage, Messages: prefix + t.Messages}
+		Lineage: prefix + t.Lineage, Messages: prefix + t.Messages, ContactStates: prefix + t.ContactStates}
 }
 
 // countColumns are the columns of the count table, in insert order.
@@ -116,6 +119,7 @@ ORDER BY (day, campaign_id, channel, segment, source, contact)`, db, t.Contacts)
 ORDER BY (topic, partition, block)`, db, t.Ledger),
 		dedupDDL(db, t),
 		clickDDL(db, t),
+		contactStateDDL(db, t),
 	}, append(append(attributionDDL(db, t), accountDDL(db, t)...), lineageDDL(db, t)...)...)
 }
 
@@ -238,6 +242,9 @@ var migrations = []migration{
 	{6, "dedup: one row of decision arrays per block (event_id_blocks); event_ids kept for history loads", func(db string) []string {
 		return []string{dedupDDL(db, LiveTables())}
 	}},
+	{7, "contact state: per-block contact-state changes and breaches (contact_state_blocks)", func(db string) []string {
+		return []string{contactStateDDL(db, LiveTables())}
+	}},
 	{8, "provenance: per-block counts per send fact (lineage_counts_blocks), the message memory's sends (message_blocks)", func(db string) []string {
 		return lineageDDL(db, LiveTables())
 	}},
@@ -317,6 +324,7 @@ FROM %s.%s FINAL`, db, t.Accounts)},
 FROM %s.%s FINAL`, db, t.AccountContacts)},
 		{Name: ViewLineageRows, Query: fmt.Sprintf(`SELECT day, facet, fact, event_type, detail, campaign_id, channel, events
 FROM %s.%s FINAL`, db, t.Lineage)},
+		contactBreachesView(db, t),
 	}
 }
 

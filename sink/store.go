@@ -263,7 +263,7 @@ func (s *Store) ServerVersion() (string, error) {
 }
 
 // Write stores a snapshot: count rows, engaged contacts, cohort rows,
-// unique rows, click rows, account rows, dedup decisions, lineage rows and remembered sends, then the ledger, so a ledger row is never visible before the
+// unique rows, click rows, account rows, dedup decisions, lineage rows, remembered sends and contact states, then the ledger, so a ledger row is never visible before the
 // rows it accounts for (and a committed block's ids are always stored).
 // Each insert is idempotent; on error the whole Write may be retried.
 func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
@@ -281,6 +281,7 @@ func (s *Store) Write(ctx context.Context, snap *aggregate.Snapshot) error {
 	g.Go(func() error { return s.writeIDs(gctx, snap.IDs) })
 	g.Go(func() error { return s.writeLineage(gctx, snap.Lineage) })
 	g.Go(func() error { return s.writeMessages(gctx, snap.Messages) })
+	g.Go(func() error { return s.writeContactStates(gctx, snap.ContactStates) })
 	if err := g.Wait(); err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func TestMigrateAddsSkippedToOldLedger(t *testing.T) {
 	for _, a := range applied {
 		got = append(got, strings.Fields(a)[0])
 	}
-	want := []string{"2", "3", "4", "5", "6", "8", "9", "10"}
+	want := []string{"2", "3", "4", "5", "6", "7", "8", "9", "10"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("applied %v, want migrations %v", applied, want)
 	}

@@ -29,9 +29,9 @@ func (s *Store) CreateStorage(ctx context.Context) error {
 
 // Names lists the storage tables in a fixed order: counts, contacts,
 // cohorts, uniques, ledger, ids, clicks, accounts, account contacts,
-// lineage, messages.
+// lineage, messages, contact states.
 func (t Tables) Names() []string {
-	return []string{t.Counts, t.Contacts, t.Cohorts, t.Uniques, t.Ledger, t.IDs, t.Clicks, t.Accounts, t.AccountContacts, t.Lineage, t.Messages}
+	return []string{t.Counts, t.Contacts, t.Cohorts, t.Uniques, t.Ledger, t.IDs, t.Clicks, t.Accounts, t.AccountContacts, t.Lineage, t.Messages, t.ContactStates}
 }
 
 // MissingTables returns those of t's tables that do not exist.

@@ -4,7 +4,7 @@ import "strings"
 
 // SendFlags are the facts about one send that its Detail records. Storage
 // groups by Detail, so whatever an indicator needs to know about a send
-// without a table of its own must be in these flags; there are at most 36
+// without a table of its own must be in these flags; there are at most 144
 // combinations (Visible implies Explained, InputBeyondConsent implies
 // Lineage), which keeps trust_counts rows bounded.
 type SendFlags struct {
@@ -26,6 +26,14 @@ type SendFlags struct {
 	// InputBeyondConsent: at least one of those inputs needs a higher
 	// consent tier than the send's consent_tier (InputConsentTier).
 	InputBeyondConsent bool
+	// PostUnsubscribe and ConsentMismatch are not in the record: the
+	// aggregator sets them from the contact's state in the partition
+	// (aggregate.ContactsConfig). PostUnsubscribe: the contact
+	// unsubscribed from the send's channel 48 h or more before it.
+	// ConsentMismatch: a personalized send claims a consent_tier above the
+	// contact's recorded one.
+	PostUnsubscribe bool
+	ConsentMismatch bool
 }
 
 // The parts of a send's Detail, joined with "+" in this order. A send with
@@ -37,6 +45,8 @@ const (
 	sendPartBrokenLink  = "broken_link"
 	sendPartLineage     = "lineage"
 	sendPartBeyond      = "input_beyond_consent"
+	sendPartPostUnsub   = "post_unsubscribe"
+	sendPartMismatch    = "consent_mismatch"
 )
 
 // Detail returns the trust_counts.detail of a send with these flags: ""
@@ -49,7 +59,8 @@ func (f SendFlags) Detail() string { return sendDetailTable[f.bits()] }
 func (f SendFlags) bits() int {
 	b := 0
 	lineage := f.Lineage || f.InputBeyondConsent
-	for i, set := range []bool{f.Explained || f.Visible, f.Visible, f.MergeDefect, f.BrokenLink, lineage, f.InputBeyondConsent} {
+	for i, set := range []bool{f.Explained || f.Visible, f.Visible, f.MergeDefect, f.BrokenLink, lineage, f.InputBeyondConsent,
+		f.PostUnsubscribe, f.ConsentMismatch} {
 		if set {
 			b |= 1 << i
 		}
@@ -59,8 +70,9 @@ func (f SendFlags) bits() int {
 
 // sendDetailTable holds the Detail of every flag combination, indexed by
 // SendFlags.bits: the parts whose bit is set, in sendParts order.
-var sendDetailTable = func() (t [64]string) {
-	sendParts := [6]string{DetailExplained, sendPartVisible, sendPartMergeDefect, sendPartBrokenLink, sendPartLineage, sendPartBeyond}
+var sendDetailTable = func() (t [1 << sendFlagCount]string) {
+	sendParts := [sendFlagCount]string{DetailExplained, sendPartVisible, sendPartMergeDefect, sendPartBrokenLink,
+		sendPartLineage, sendPartBeyond, sendPartPostUnsub, sendPartMismatch}
 	for b := range t {
 		var parts []string
 		for i, p := range sendParts {
@@ -115,27 +127,26 @@ func InputConsentTier(tag string) uint8 {
 	return MaxConsentTier // third_party_intent, model:<id>
 }
 
+// sendFlagCount is the number of SendFlags.
+const sendFlagCount = 8
+
 // SendDetails lists the Detail of every possible send whose flags satisfy
-// keep, in a fixed order. Indicators select sends by these lists (a plain IN
-// in SQL) instead of parsing the string in ClickHouse.
+// keep, in a fixed order (of SendFlags.bits). Indicators select sends by
+// these lists (a plain IN in SQL) instead of parsing the string in
+// ClickHouse.
 func SendDetails(keep func(SendFlags) bool) []string {
 	var out []string
-	for _, explained := range []bool{false, true} {
-		for _, visible := range []bool{false, true} {
-			if visible && !explained {
-				continue // a visible reason is a reason
-			}
-			for _, merge := range []bool{false, true} {
-				for _, link := range []bool{false, true} {
-					for _, lin := range [][2]bool{{false, false}, {true, false}, {true, true}} {
-						f := SendFlags{Explained: explained, Visible: visible, MergeDefect: merge, BrokenLink: link,
-							Lineage: lin[0], InputBeyondConsent: lin[1]}
-						if keep(f) {
-							out = append(out, f.Detail())
-						}
-					}
-				}
-			}
+	for b := range 1 << sendFlagCount {
+		f := SendFlags{Explained: b&1 != 0, Visible: b&2 != 0, MergeDefect: b&4 != 0, BrokenLink: b&8 != 0,
+			Lineage: b&16 != 0, InputBeyondConsent: b&32 != 0, PostUnsubscribe: b&64 != 0, ConsentMismatch: b&128 != 0}
+		if f.Visible && !f.Explained {
+			continue // a visible reason is a reason
+		}
+		if f.InputBeyondConsent && !f.Lineage {
+			continue // inputs beyond consent are named inputs
+		}
+		if keep(f) {
+			out = append(out, f.Detail())
 		}
 	}
 	return out

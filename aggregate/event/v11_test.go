@@ -279,6 +279,9 @@ func TestSendDetails(t *testing.T) {
 		{SendFlags{Lineage: true}, "lineage"},
 		{SendFlags{InputBeyondConsent: true}, "lineage+input_beyond_consent"},
 		{SendFlags{Explained: true, Visible: true, Lineage: true, InputBeyondConsent: true}, "explained+visible+lineage+input_beyond_consent"},
+		{SendFlags{PostUnsubscribe: true}, "post_unsubscribe"},
+		{SendFlags{ConsentMismatch: true}, "consent_mismatch"},
+		{SendFlags{Explained: true, PostUnsubscribe: true, ConsentMismatch: true}, "explained+post_unsubscribe+consent_mismatch"},
 	}
 	for _, tt := range tests {
 		if got := tt.f.Detail(); got != tt.want {
@@ -286,8 +289,8 @@ func TestSendDetails(t *testing.T) {
 		}
 	}
 	all := SendDetails(func(SendFlags) bool { return true })
-	if len(all) != 36 {
-		t.Errorf("SendDetails(all) has %d details, want 36 (Visible implies Explained, InputBeyondConsent Lineage): %q", len(all), all)
+	if len(all) != 144 {
+		t.Errorf("SendDetails(all) has %d details, want 144 = 3 (explained, visible) x 2 x 2 (defects) x 3 (lineage, beyond consent) x 2 x 2 (contact flags): %q", len(all), all)
 	}
 	seen := map[string]bool{}
 	for _, d := range all {
@@ -296,9 +299,9 @@ func TestSendDetails(t *testing.T) {
 		}
 		seen[d] = true
 	}
-	defects := SendDetails(func(f SendFlags) bool { return f.MergeDefect && !f.Lineage })
-	want := []string{"merge_defect", "merge_defect+broken_link", "explained+merge_defect", "explained+merge_defect+broken_link",
-		"explained+visible+merge_defect", "explained+visible+merge_defect+broken_link"}
+	defects := SendDetails(func(f SendFlags) bool { return f.MergeDefect && !f.Lineage && !f.PostUnsubscribe && !f.ConsentMismatch })
+	want := []string{"merge_defect", "explained+merge_defect", "explained+visible+merge_defect", "merge_defect+broken_link",
+		"explained+merge_defect+broken_link", "explained+visible+merge_defect+broken_link"}
 	if !reflect.DeepEqual(defects, want) {
 		t.Errorf("SendDetails(merge defect) = %q, want %q", defects, want)
 	}

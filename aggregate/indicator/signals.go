@@ -5,11 +5,13 @@ import "github.com/trustpipe/trustpipe/aggregate/event"
 // Names of the signals no marketing platform measures yet (issue 16), in
 // the order All returns them after the click metrics.
 const (
-	MergeDefectRate         = "merge_defect_rate"
-	BrokenLinkRate          = "broken_link_rate"
-	LineageCoverage         = "lineage_coverage"
-	InputConsentCoverage    = "input_consent_coverage"
-	VisibleExplanationShare = "visible_explanation_share"
+	MergeDefectRate          = "merge_defect_rate"
+	BrokenLinkRate           = "broken_link_rate"
+	LineageCoverage          = "lineage_coverage"
+	InputConsentCoverage     = "input_consent_coverage"
+	VisibleExplanationShare  = "visible_explanation_share"
+	PostUnsubscribeSendRate  = "post_unsubscribe_send_rate"
+	ConsentClaimMismatchRate = "consent_claim_mismatch_share"
 )
 
 // sendsWith selects the sends whose flags satisfy keep (event.SendDetails).
@@ -25,12 +27,15 @@ func personalizedWith(keep func(event.SendFlags) bool) Selector {
 }
 
 // signals returns the definitions of the personalization QA and provenance
-// signals. They are trust indicators with thresholds (what "good" looks
-// like is known) but not Trust Index components by default: a defect rate
-// says a campaign is broken before the buyers' reactions show it, and is
-// alerted on per campaign, where stopping the blast still helps; the
-// provenance shares say whether personalization can be accounted for,
-// which a buyer's trust rests on but no reaction measures directly.
+// signals and of the sends that should not have happened (the
+// contact-state flags, aggregate.ContactsConfig). They are trust
+// indicators with thresholds (what "good" looks like is known) but not
+// Trust Index components by default: a defect rate says a campaign is
+// broken before the buyers' reactions show it, and is alerted on per
+// campaign, where stopping the blast still helps; the provenance shares say
+// whether personalization can be accounted for, which a buyer's trust rests
+// on but no reaction measures directly; a send after an unsubscribe is a
+// breach whatever the buyers do next.
 func signals() []Definition {
 	sends := count(event.Send)
 	named := func(f event.SendFlags) bool { return f.Lineage }
@@ -79,6 +84,24 @@ func signals() []Definition {
 			Denominator: personalizedSends(),
 			Direction:   HigherIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
 			Good: 0.8, Bad: 0.2, MinVolume: 100,
+		},
+		{
+			Name:        PostUnsubscribeSendRate,
+			Title:       "Sends after unsubscribe",
+			Description: "Sends on a channel to contacts who unsubscribed from that channel 48 h or more earlier (event time; mailbox providers require unsubscribes honoured within 2 days), whichever source system recorded the unsubscribe / sends. Every such send is a breach: good at 0, bad at 0.1 % or more.",
+			Numerator:   []Term{Plus(sendsWith(func(f event.SendFlags) bool { return f.PostUnsubscribe }))},
+			Denominator: sends,
+			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0, Bad: 0.001, MinVolume: 200,
+		},
+		{
+			Name:        ConsentClaimMismatchRate,
+			Title:       "Consent claims above the record",
+			Description: "Personalized sends (basic, behavioral or predictive) whose claimed consent_tier is above the tier the contact's latest consent_change recorded / personalized sends. Contacts without a recorded tier are not judged. Good at 0, bad at 1 % or more.",
+			Numerator:   []Term{Plus(personalizedWith(func(f event.SendFlags) bool { return f.ConsentMismatch }))},
+			Denominator: personalizedSends(),
+			Direction:   LowerIsBetter, Kind: Trust, Unit: Ratio, Proportion: true,
+			Good: 0, Bad: 0.01, MinVolume: 100,
 		},
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -45,22 +47,16 @@ func TestSQLExamples(t *testing.T) {
 		{d(BounceRate).DenominatorSQL(), "sumIf(events, event_type IN ('bounce', 'delivered'))"},
 		{d(ConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND ((personalization = 'basic' AND consent_tier >= 1)" +
 			" OR (personalization = 'behavioral' AND consent_tier >= 2) OR (personalization = 'predictive' AND consent_tier >= 3)))"},
-		// A send's flags are its detail: every combination with the flag is listed.
-		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN (" + quoted(
-			"explained", "explained+broken_link", "explained+broken_link+lineage", "explained+broken_link+lineage+input_beyond_consent",
-			"explained+lineage", "explained+lineage+input_beyond_consent", "explained+merge_defect", "explained+merge_defect+broken_link",
-			"explained+merge_defect+broken_link+lineage", "explained+merge_defect+broken_link+lineage+input_beyond_consent",
-			"explained+merge_defect+lineage", "explained+merge_defect+lineage+input_beyond_consent", "explained+visible",
-			"explained+visible+broken_link", "explained+visible+broken_link+lineage", "explained+visible+broken_link+lineage+input_beyond_consent",
-			"explained+visible+lineage", "explained+visible+lineage+input_beyond_consent", "explained+visible+merge_defect",
-			"explained+visible+merge_defect+broken_link", "explained+visible+merge_defect+broken_link+lineage",
-			"explained+visible+merge_defect+broken_link+lineage+input_beyond_consent", "explained+visible+merge_defect+lineage",
-			"explained+visible+merge_defect+lineage+input_beyond_consent") + ") AND personalization IN ('basic', 'behavioral', 'predictive'))"},
-		{d(InputConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN (" + quoted(
-			"broken_link+lineage", "explained+broken_link+lineage", "explained+lineage", "explained+merge_defect+broken_link+lineage",
-			"explained+merge_defect+lineage", "explained+visible+broken_link+lineage", "explained+visible+lineage",
-			"explained+visible+merge_defect+broken_link+lineage", "explained+visible+merge_defect+lineage", "lineage",
-			"merge_defect+broken_link+lineage", "merge_defect+lineage") + ") AND personalization IN ('basic', 'behavioral', 'predictive'))"},
+		// A send's flags are its detail: every combination with the flag is
+		// listed (sendDetailsWhere builds them from the parts, apart from
+		// event.SendDetails).
+		{d(ExplainedPersonalizationShare).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN (" +
+			quoted(sendDetailsWhere(func(has func(string) bool) bool { return has("explained") })...) + ") AND personalization IN ('basic', 'behavioral', 'predictive'))"},
+		{d(InputConsentCoverage).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN (" +
+			quoted(sendDetailsWhere(func(has func(string) bool) bool { return has("lineage") && !has("input_beyond_consent") })...) +
+			") AND personalization IN ('basic', 'behavioral', 'predictive'))"},
+		{d(BrokenLinkRate).NumeratorSQL(), "sumIf(events, event_type = 'send' AND detail IN (" +
+			quoted(sendDetailsWhere(func(has func(string) bool) bool { return has("broken_link") })...) + "))"},
 		{Selector{}.SQL(), "sumIf(events, 1)"},
 		{termsSQL(nil), "0"},
 		{termsSQL([]Term{Minus(count(event.Click)), Plus(count(event.Open))}), "-sumIf(events, event_type = 'click') + sumIf(events, event_type = 'open')"},
@@ -225,3 +221,27 @@ func TestSQLAgreesWithGo(t *testing.T) {
 
 // quoted renders SQL string literals joined by ", ".
 func quoted(vs ...string) string { return "'" + strings.Join(vs, "', '") + "'" }
+
+// sendDetailsWhere lists, sorted, every send detail the README documents —
+// the set parts joined with "+" in their order, a visible reason being a
+// reason and inputs beyond consent being named inputs — whose parts satisfy
+// keep.
+func sendDetailsWhere(keep func(has func(string) bool) bool) []string {
+	parts := []string{"explained", "visible", "merge_defect", "broken_link", "lineage", "input_beyond_consent", "post_unsubscribe", "consent_mismatch"}
+	var out []string
+	for b := 0; b < 1<<len(parts); b++ {
+		has := func(p string) bool { return b&(1<<slices.Index(parts, p)) != 0 }
+		if (has("visible") && !has("explained")) || (has("input_beyond_consent") && !has("lineage")) || !keep(has) {
+			continue
+		}
+		var set []string
+		for _, p := range parts {
+			if has(p) {
+				set = append(set, p)
+			}
+		}
+		out = append(out, strings.Join(set, "+"))
+	}
+	sort.Strings(out)
+	return out
+}

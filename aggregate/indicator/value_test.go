@@ -22,15 +22,18 @@ func fixtureRows() []Row {
 		// sends: 10000, 50 with a merge defect, 20 with a broken link
 		// lineage: 2000+200+1000+10+1290 = 4500 personalized sends name
 		// their inputs, 10 of them beyond consent; visible reasons on
-		// 20+1000+1290 = 2310 personalized sends.
-		{EventType: "send", Personalization: "none", Events: 3820},
+		// 20+1000+1290 = 2310 personalized sends. 10 sends to contacts who
+		// unsubscribed, 4 claiming a tier above the record.
+		{EventType: "send", Personalization: "none", Events: 3810},
 		{EventType: "send", Personalization: "none", Detail: "lineage", Events: 50}, // not personalized
+		{EventType: "send", Personalization: "none", Detail: "post_unsubscribe", Events: 10},
 		{EventType: "send", Personalization: "none", Detail: "merge_defect", Events: 30},
 		{EventType: "send", Personalization: "none", Detail: "explained", Events: 100}, // not personalized
 		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained+lineage", Events: 2000},
 		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained", Events: 980},
 		{EventType: "send", Personalization: "basic", ConsentTier: 1, Detail: "explained+visible+merge_defect+broken_link", Events: 20},
-		{EventType: "send", Personalization: "basic", ConsentTier: 3, Detail: "lineage", Events: 200},
+		{EventType: "send", Personalization: "basic", ConsentTier: 3, Detail: "lineage", Events: 196},
+		{EventType: "send", Personalization: "basic", ConsentTier: 3, Detail: "lineage+consent_mismatch", Events: 4},
 		{EventType: "send", Personalization: "behavioral", ConsentTier: 2, Detail: "explained+visible+lineage", Events: 1000},
 		{EventType: "send", Personalization: "behavioral", ConsentTier: 2, Detail: "explained", Events: 500},
 		{EventType: "send", Personalization: "behavioral", ConsentTier: 1, Detail: "explained+lineage+input_beyond_consent", Events: 10}, // beyond consent
@@ -96,12 +99,15 @@ func TestEvaluateHandComputed(t *testing.T) {
 		LineageCoverage:               4500.0 / 6000,
 		InputConsentCoverage:          4490.0 / 4500,
 		VisibleExplanationShare:       2310.0 / 6000,
+		PostUnsubscribeSendRate:       10.0 / 10000,
+		ConsentClaimMismatchRate:      4.0 / 6000,
 	}
 	wantDen := map[string]float64{
 		UnsubscribeRate: 15000, ComplaintRate: 10000, OptDownShare: 30, DirectTrafficShare: 1500, SentimentAvg: 20,
 		ConsentMomentum: 37, ExplainedPersonalizationShare: 6000, ConsentCoverage: 6000, ClickToOpen: 3000,
 		BounceRate: 15300, MergeDefectRate: 10000, BrokenLinkRate: 10000,
 		LineageCoverage: 6000, InputConsentCoverage: 4500, VisibleExplanationShare: 6000,
+		PostUnsubscribeSendRate: 10000, ConsentClaimMismatchRate: 6000,
 	}
 	if len(want) != len(All()) {
 		t.Fatalf("test covers %d indicators, All has %d", len(want), len(All()))
@@ -273,6 +279,7 @@ func TestDefinitions(t *testing.T) {
 		"open_rate", "ctr", "click_to_open", "form_fill_rate",
 		"merge_defect_rate", "broken_link_rate",
 		"lineage_coverage", "input_consent_coverage", "visible_explanation_share",
+		"post_unsubscribe_send_rate", "consent_claim_mismatch_share",
 	}
 	if got := Names(); !slices.Equal(got, wantNames) {
 		t.Fatalf("Names() = %v\nwant %v", got, wantNames)

@@ -85,8 +85,10 @@ func cases(t *testing.T) map[string]Input {
 		row("send", "explained", "basic", 1, 1950),
 		row("send", "explained+merge_defect+broken_link", "basic", 1, 50),
 		row("send", "lineage+input_beyond_consent", "predictive", 1, 500),
-		row("send", "", "predictive", 1, 1500),
-		row("send", "", "none", 0, 13700),
+		row("send", "", "predictive", 1, 1490),
+		row("send", "consent_mismatch", "predictive", 1, 10),
+		row("send", "", "none", 0, 13660),
+		row("send", "post_unsubscribe", "none", 0, 40),
 		row("send", "merge_defect", "none", 0, 300),
 		row("open", "", "", 0, 6600),
 		row("open", "machine", "", 0, 1500),
@@ -387,6 +389,8 @@ func TestTrapHandComputed(t *testing.T) {
 		"lineage_coverage":                2500.0 / 6000,
 		"input_consent_coverage":          2000.0 / 2500,
 		"visible_explanation_share":       0,
+		"post_unsubscribe_send_rate":      40.0 / 20000,
+		"consent_claim_mismatch_share":    10.0 / 6000,
 	}
 	if len(j.Indicators) != len(want) {
 		t.Errorf("%d indicators, want %d", len(j.Indicators), len(want))

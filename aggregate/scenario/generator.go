@@ -64,6 +64,7 @@ type sent struct {
 	level    uint8
 	defect   uint8 // defect* bits: what the send's render check found
 	lineage  uint8 // lineage* bits: what personalized it, what the buyer sees
+	rogue    uint8 // rogue* bits: a send that should not have happened
 }
 
 // pending is an event scheduled for emission: a send, a follow-up of s, or
@@ -145,6 +146,12 @@ type Generator struct {
 	// render-check defects): the blast campaign of the first day whose
 	// rates have any, -1 before.
 	broken int32
+	// unsubs are the scheduled unsubscribes (and later opt-ups) by contact
+	// and channel, unsubList their keys, recorded the contacts with an
+	// emitted consent_change (unsubscribes.go).
+	unsubs    map[uint64]unsubState
+	unsubList []uint64
+	recorded  []int32
 
 	// fill, once the schedule is exhausted: sorted uniforms on [fillFrom, end)
 	fillFrom, lastAt int64
@@ -182,6 +189,7 @@ func New(cfg Config) (*Generator, error) {
 		target:  cfg.uniqueTarget(),
 		invalid: map[event.Reason]int{},
 		broken:  -1,
+		unsubs:  map[uint64]unsubState{},
 	}
 	g.pop = newPopulation(cfg, rand.New(rand.NewPCG(seed, streamPopulation)))
 	g.tl = newTimeline(cfg, def, g.pop, rand.New(rand.NewPCG(seed, streamTimeline)))
@@ -354,7 +362,7 @@ func (g *Generator) followUps(s sent, dy *day) {
 			x.rate *= g.pullbackMul(r, s.contact)
 		}
 		if g.chance(x.rate * m[x.k]) {
-			g.later(s.at, s, x.k, detNone)
+			g.noteFollowUp(s, x.k, g.later(s.at, s, x.k, detNone))
 		}
 	}
 	beyond := s.level > k.tier
@@ -602,6 +610,7 @@ func (g *Generator) build(p *pending, dy *day) {
 		if p.s.defect&defectLink != 0 {
 			ev.BrokenLinks = 1 + uint32(p.s.msg%2)
 		}
+		g.markRogue(p.s)
 		ev.Detail = ev.Flags().Detail()
 	case event.FormFill, event.OptUp:
 		// Not follow-ups in the contract (a form fill follows a click, an
@@ -652,6 +661,15 @@ func (g *Generator) makeSend(dy *day, ci int32, at int64) sent {
 	default:
 		k = int32(g.rng.IntN(len(g.pop.contacts)))
 	}
+	if rk, bits, ok := g.rogue(dy, ci, at); ok {
+		level := c.level
+		if bits&rogueOverclaim != 0 {
+			level = levelPredictive
+		}
+		g.msgSeq++
+		return sent{at: at, msg: g.msgSeq, contact: rk, campaign: ci, level: level, rogue: bits}
+	}
+	k = g.honour(dy, k, c.channel, at)
 	tier := g.pop.contacts[k].tier
 	level := c.level
 	if level > tier && g.rng.Float64() >= dy.r.Leak {
@@ -720,51 +738,3 @@ func (g *Generator) contactFields(k int32) {
 	g.ev.Segment = segments[c.segment]
 	g.ev.ConsentTier = c.tier
 }
-
-// consentChange moves a contact's tier up or down by one (from unknown, up
-// to basic or behavioural) and records it; later events carry the new tier.
-func (g *Generator) consentChange(r *rates) {
-	up := g.rng.Float64() < r.ConsentUp
-	var k int32
-	for range 8 { // find a contact that can move that way
-		k = g.pickContact(false)
-		t := g.pop.contacts[k].tier
-		if (up && t < event.MaxConsentTier) || (!up && t >= 2) {
-			break
-		}
-	}
-	c := &g.pop.contacts[k]
-	from := c.tier
-	to := from
-	switch {
-	case up && from == 0:
-		to = 1 + uint8(g.rng.IntN(2))
-	case up && from < event.MaxConsentTier:
-		to = from + 1
-	case !up && from >= 2:
-		to = from - 1
-	case from > 0: // no contact found to move that way: move the other way
-		to = from - 1
-	default:
-		to = 1
-	}
-	g.contactFields(k)
-	c.tier = to
-	g.ev.Channel = channelWeb
-	g.ev.Source = sourceConsent
-	g.ev.ConsentTier = to
-	g.ev.FromTier, g.ev.ToTier = from, to
-	g.ev.Detail = tierPair(from, to)
-}
-
-// tierPairs[from][to] is the consent_change detail "<from>-><to>".
-var tierPairs = func() (p [event.MaxConsentTier + 1][event.MaxConsentTier + 1]string) {
-	for f := range p {
-		for t := range p[f] {
-			p[f][t] = string([]byte{'0' + byte(f), '-', '>', '0' + byte(t)})
-		}
-	}
-	return p
-}()
-
-func tierPair(from, to uint8) string { return tierPairs[from][to] }

@@ -99,10 +99,12 @@ type contact struct {
 	id      string
 	account int32
 	segment uint8
-	tier    uint8   // current consent tier; consent_change events move it
-	mailbox uint8   // index into event.MailboxProviders
-	prop    float32 // engagement propensity in (0, 1]: who opens and clicks
-	rank    int32   // position in population.byRank (0 = most engaged)
+	tier    uint8 // current consent tier; consent_change events move it
+	// recorded: a consent_change of the contact was emitted.
+	recorded bool
+	mailbox  uint8   // index into event.MailboxProviders
+	prop     float32 // engagement propensity in (0, 1]: who opens and clicks
+	rank     int32   // position in population.byRank (0 = most engaged)
 }
 
 type campaign struct {

@@ -68,6 +68,13 @@ type rates struct {
 	// third-party intent feed; Visible the share of
 	// personalized sends that show the buyer their reason.
 	Unnamed, Intent, Visible float64
+	// IgnoreUnsub is the share of sends the legacy platform makes to
+	// contacts who unsubscribed from the channel more than two days
+	// before; Overclaim the share of sends the intent sync makes with a
+	// claimed consent tier 3 to contacts whose consent record says less
+	// (unsubscribes.go). 0 for an honest programme, which mails nobody
+	// who unsubscribed.
+	IgnoreUnsub, Overclaim float64
 }
 
 func lerp(a, b, s float64) float64 { return a + (b-a)*s }
@@ -108,6 +115,8 @@ func (r *rates) at(to *rates, s float64) rates {
 		Unnamed:        lerp(r.Unnamed, to.Unnamed, s),
 		Intent:         lerp(r.Intent, to.Intent, s),
 		Visible:        lerp(r.Visible, to.Visible, s),
+		IgnoreUnsub:    lerp(r.IgnoreUnsub, to.IgnoreUnsub, s),
+		Overclaim:      lerp(r.Overclaim, to.Overclaim, s),
 	}
 	for i := range out.FeedbackMix {
 		out.FeedbackMix[i] = lerp(r.FeedbackMix[i], to.FeedbackMix[i], s)
@@ -199,6 +208,15 @@ func init() {
 		name:        "broken-merge-tag",
 		description: "last 3 days: one campaign's template breaks, most of its sends show an unresolved merge tag and some a broken personalized link, and its unsubscribes (8x) and complaints (3x) follow; the rest of the programme stays healthy",
 		from:        healthyRates, to: broken, drift: 3.0 / 28,
+	})
+	rogue := healthyRates
+	rogue.IgnoreUnsub = 0.015 // a legacy platform mails people who left weeks ago
+	rogue.Overclaim = 0.02    // an intent sync claims tier 3 for everyone it targets
+
+	register(&scenarioDef{
+		name:        "ignored-unsubscribes",
+		description: "last week: a legacy email platform (source legacy-esp) keeps mailing contacts who unsubscribed more than 48 h before (~1.5 % of sends), and an intent-data sync (source intent-sync) sends predictive messages claiming consent tier 3 to contacts whose consent record says less (~2 % of sends); the rest of the programme honours unsubscribes",
+		from:        healthyRates, to: rogue, drift: 7.0 / 28,
 	})
 	register(&scenarioDef{
 		name:        "healthy",

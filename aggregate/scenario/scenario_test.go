@@ -49,7 +49,7 @@ func digest(t testing.TB, cfg Config) [32]byte {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"account-pullback", "broken-merge-tag", "creepy-personalization", "healthy", "intent-data", "trust-spiral"}
+	want := []string{"account-pullback", "broken-merge-tag", "creepy-personalization", "healthy", "ignored-unsubscribes", "intent-data", "trust-spiral"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}

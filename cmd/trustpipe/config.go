@@ -88,6 +88,8 @@ type Config struct {
 	LineageHorizon     time.Duration `split_words:"true" desc:"a follow-up is attributed to its send's inputs and reason visibility when the send (same message_id, same partition) is at most this much Kafka record time older (0: off)"`
 	LineageMaxMessages int           `split_words:"true" desc:"sends remembered per partition for that attribution (about 115 bytes each; rounded up to whole blocks); older sends are forgotten even within the horizon"`
 	LineageModels      []string      `split_words:"true" desc:"comma-separated model ids (at most 16) whose model:<id> inputs are stored by name; every other model is stored as model:other"`
+	ContactStates      int           `split_words:"true" desc:"contact states (an unsubscribe per contact and channel, a recorded consent tier per contact) remembered per partition to flag sends after an unsubscribe and consent claims above the record (about 320 bytes each; 0: off); beyond it the state changed longest ago is forgotten"`
+	ContactHorizon     time.Duration `split_words:"true" desc:"a contact state unchanged for this long (event time) before the partition's newest state change is forgotten"`
 
 	MaxEventBytes int           `split_words:"true" desc:"records larger than this are rejected (too_large)"`
 	MaxDepth      int           `split_words:"true" desc:"JSON nesting deeper than this is rejected (too_deep)"`
@@ -147,6 +149,8 @@ func (c *Config) blames() []blame {
 		{&c.LineageHorizon, []error{aggregate.ErrMessagesHorizon}},
 		{&c.LineageMaxMessages, []error{aggregate.ErrMessagesMax}},
 		{&c.LineageModels, []error{aggregate.ErrModels}},
+		{&c.ContactStates, []error{aggregate.ErrContactStates}},
+		{&c.ContactHorizon, []error{aggregate.ErrContactHorizon}},
 		{&c.MaxEventBytes, []error{event.ErrMaxBytes}},
 		{&c.MaxDepth, []error{event.ErrMaxDepth}},
 		{&c.MaxSkew, []error{event.ErrMaxSkew}},
@@ -187,6 +191,7 @@ func defaultConfig() Config {
 		Migrate:     true,
 		DedupWindow: p.Aggregate.Dedup.Window, DedupMaxIds: p.Aggregate.Dedup.MaxIDs,
 		LineageHorizon: p.Aggregate.Messages.Horizon, LineageMaxMessages: p.Aggregate.Messages.MaxMessages, LineageModels: p.Aggregate.Messages.Models,
+		ContactStates: p.Aggregate.Contacts.MaxStates, ContactHorizon: p.Aggregate.Contacts.Horizon,
 		MaxEventBytes: p.Limits.MaxBytes, MaxDepth: p.Limits.MaxDepth, MaxSkew: p.Limits.MaxSkew, MaxAge: p.Limits.MaxAge,
 		Readback: true, ReadbackInterval: r.Interval, ReadbackBreakdown: r.Breakdown, ReadbackTopN: r.TopN,
 		IngestAddr: ":9465", IngestMaxBodyBytes: in.MaxBodyBytes, IngestRate: in.Rate, IngestBurst: in.Burst,
@@ -284,6 +289,7 @@ func (c Config) pipelineConfig() consumers.Config {
 	p.Aggregate.BucketSize, p.Aggregate.BlockSize = c.BucketSize, c.BlockSize
 	p.Aggregate.Dedup = aggregate.DedupConfig{Window: c.DedupWindow, MaxIDs: c.DedupMaxIds}
 	p.Aggregate.Messages = aggregate.MessagesConfig{Horizon: c.LineageHorizon, MaxMessages: c.LineageMaxMessages, Models: c.LineageModels}
+	p.Aggregate.Contacts = aggregate.ContactsConfig{MaxStates: c.ContactStates, Horizon: c.ContactHorizon}
 	p.Limits.MaxBytes, p.Limits.MaxDepth, p.Limits.MaxSkew, p.Limits.MaxAge = c.MaxEventBytes, c.MaxDepth, c.MaxSkew, c.MaxAge
 	p.DeadLetterTopic = c.KafkaDLQTopic
 	p.FlushInterval = c.FlushInterval

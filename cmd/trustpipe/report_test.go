@@ -541,7 +541,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reach, email, render, audience, lineage := reachOracle{}, emailOracle{}, renderOracle{}, newAudienceOracle(), lineageOracle{}
+	reach, email, render, audience, lineage, contacts := reachOracle{}, emailOracle{}, renderOracle{}, newAudienceOracle(), lineageOracle{}, newContactOracle()
 	w := kafkatest.Writer(brokers, "trust-events")
 	var batch []kafka.Message
 	for {
@@ -553,6 +553,7 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 			render.add(t, rec)
 			audience.add(t, rec)
 			lineage.add(t, rec)
+			contacts.add(t, rec)
 			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
 		}
 		if len(batch) == 2000 || (!ok && len(batch) > 0) {
@@ -620,6 +621,8 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 	render.set(wantPrev, prevFrom, from)
 	lineage.set(wantCur, from, to)
 	lineage.set(wantPrev, prevFrom, from)
+	contacts.set(wantCur, from, to)
+	contacts.set(wantPrev, prevFrom, from)
 	checkIndicators(t, "current", j.Indicators, wantCur)
 	checkIndicators(t, "comparison", j.Comparison.Indicators, wantPrev)
 

@@ -64,7 +64,8 @@ type Config struct {
 // a shadow set.
 type Target interface {
 	consumers.Store
-	// History reads the dedup decisions stored before each replayed range,
+	// History reads the dedup decisions and contact states stored before
+	// each replayed range,
 	// so a replay decides every offset as the live read did.
 	consumers.History
 	// CheckCompatible refuses tables written with another block or bucket

@@ -187,7 +187,8 @@ func provisionedDatasources(t testing.TB) map[string]string {
 // readSurface lists every view a panel may read: the contract's base views
 // and the generated indicator and index views.
 func readSurface() map[string]bool {
-	out := map[string]bool{"trust_counts": true, "trust_count_rows": true, "ingest_ledger": true, "engaged_contacts": true, sink.ViewLineageRows: true}
+	out := map[string]bool{"trust_counts": true, "trust_count_rows": true, "ingest_ledger": true, "engaged_contacts": true, sink.ViewLineageRows: true,
+		sink.ViewContactBreaches: true}
 	for _, v := range sink.IndicatorViews() {
 		out[v.Name] = true
 	}

@@ -32,6 +32,7 @@ func TestDashboardQueriesSameOnBothEngines(t *testing.T) {
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := time.Now()
 	l := p.Load(t, dataset(engineDatasetEvents, end), sinktest.LoadOptions{})
+	p.Load(t, rogueDataset(engineDatasetEvents/3, end), rogueOptions)
 	t.Logf("ClickHouse %s: %d records loaded into both in %s", p.Versions(), l.Records, time.Since(start).Round(time.Millisecond))
 	// The dashboards' queries leave the database to the datasource.
 	p = p.InDatabase(t)

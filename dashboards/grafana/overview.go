@@ -467,6 +467,7 @@ ORDER BY time`),
 	addAudience(l)
 	addAccounts(l)
 	addProvenance(l)
+	addContactBreaches(l)
 
 	// --- Scorecard ----------------------------------------------------------
 	l.row("Scorecard", "thresholds")

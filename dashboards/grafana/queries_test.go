@@ -22,8 +22,9 @@ import (
 )
 
 // The known dataset: 30 days of the trust-spiral scenario ending now, with a
-// few deliberately invalid records (dead letters in the ledger), loaded the
-// way the pipeline stores it.
+// few deliberately invalid records (dead letters in the ledger), and 14
+// days of ignored-unsubscribes on a topic of its own, loaded the way the
+// pipeline stores it.
 const (
 	datasetDays   = 30
 	datasetEvents = 300000
@@ -112,14 +113,24 @@ func dataset(events int, end time.Time) scenario.Config {
 	return scenario.Config{Name: "trust-spiral", Events: events, Days: datasetDays, Seed: 11, End: end, InvalidRatio: 0.002}
 }
 
+// rogueDataset is the dataset's second topic: sends that should not have
+// happened (trust-spiral honours unsubscribes), so the breach panels have
+// rows.
+func rogueDataset(events int, end time.Time) scenario.Config {
+	return scenario.Config{Name: "ignored-unsubscribes", Events: events, Days: 14, Seed: 11, Contacts: 1000, End: end}
+}
+
+var rogueOptions = sinktest.LoadOptions{Topic: "rogue-events"}
+
 func loadDataset(t testing.TB) testDB {
 	t.Helper()
 	st, cfg := sinktest.Open(t, datasetViews())
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := time.Now()
 	l := sinktest.LoadScenario(t, st, dataset(datasetEvents, end), sinktest.LoadOptions{})
+	r := sinktest.LoadScenario(t, st, rogueDataset(20000, end), rogueOptions)
 	t.Logf("dataset: %d records (%d valid, %d dead letters) over %d days in %s, loaded in %s",
-		l.Records, l.Accepted, l.Rejected, datasetDays, cfg.Database, time.Since(start).Round(time.Millisecond))
+		l.Records+r.Records, l.Accepted+r.Accepted, l.Rejected+r.Rejected, datasetDays, cfg.Database, time.Since(start).Round(time.Millisecond))
 	if cfg.Database == "trustpipe" {
 		t.Fatal("the dataset must live in a database not named trustpipe")
 	}

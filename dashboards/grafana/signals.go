@@ -116,3 +116,42 @@ ORDER BY facet, "Delivered" DESC, fact`),
 	)).override("byName", alias(complaint.Title), prop("unit", "percentunit"), prop("decimals", 2)).
 		override("byName", alias(tooPersonal.Title), prop("unit", "percentunit"), prop("decimals", 2))
 }
+
+// addContactBreaches adds the overview's row of sends that should not have
+// happened: their rates over time, and who sent them against whose record
+// (contact_breaches), so a SendsNotAllowed ticket or page lands on the
+// system to stop.
+func addContactBreaches(l *layout) {
+	post, claim := def(indicator.PostUnsubscribeSendRate), def(indicator.ConsentClaimMismatchRate)
+	l.row("Sends that should not have happened", "sendsnotallowed")
+	l.add(12, 8, timeseries("Sends after unsubscribe, consent claims above the record",
+		"Sends to contacts who unsubscribed from the channel 48 h or more before, per send; personalized sends claiming a "+
+			"consent tier above the contact's consent record, per personalized send. Any is a breach (a ticket); the page "+
+			"fires at 0.1 % and 1 % of the last hour.",
+		"percentunit",
+		sqlTarget("A", false, `SELECT
+	`+bucket("hour")+` AS time,
+	`+ratio(indicator.PostUnsubscribeSendRate)+` AS "`+alias(post.Title)+`",
+	`+ratio(indicator.ConsentClaimMismatchRate)+` AS "`+alias(claim.Title)+`"
+FROM `+sink.ViewIndicatorsHourly+`
+WHERE $__timeFilter(hour)
+GROUP BY time
+ORDER BY time`),
+	).interval("1h").set("decimals", 3).set("min", 0).
+		thresholdLines(steps(step("green", nil), step("red", post.Bad))))
+	l.add(12, 8, table("Breaches by sending and recording system",
+		"The sends that should not have happened in the selected range, by kind, the system that sent them (source), the "+
+			"system that recorded the unsubscribe or the consent tier they breach (record source) and campaign; most first.",
+		sqlTarget("A", true, `SELECT
+	kind AS "Kind",
+	source AS "Sent by",
+	record_source AS "Recorded by",
+	campaign_id AS "Campaign",
+	count() AS "Sends"
+FROM `+sink.ViewContactBreaches+`
+WHERE $__timeFilter(sent_at)
+GROUP BY kind, source, record_source, campaign_id
+ORDER BY "Sends" DESC, kind, source, record_source, campaign_id
+LIMIT 20`),
+	))
+}

@@ -336,6 +336,8 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 		audienceTests = "tests/audience_alerts.test.yml"
 		// accountTests covers TargetAccountsInAlarm.
 		accountTests = "tests/account_alerts.test.yml"
+		// contactTests covers SendsNotAllowed and SendsNotAllowedHigh.
+		contactTests = "tests/contact_alerts.test.yml"
 	)
 	mutations := []struct {
 		name, file, old, new, tests string
@@ -379,6 +381,12 @@ func TestUnitTestsCatchBreakage(t *testing.T) {
 			"(trustpipe:shrinking_audience == 1)\n          and on () (trustpipe:audience_volume_ok == 1)", audienceTests},
 		{"audience volume 100 -> 50 engaged contacts", recordingFile, ">= bool 100\n", ">= bool 50\n", audienceTests},
 		{"ShrinkingAudience for 1h -> 10m", alertsFile, "(trustpipe:audience_volume_ok == 1)\n          and on () (trustpipe:pipeline_healthy == 1)\n        for: 1h", "(trustpipe:audience_volume_ok == 1)\n          and on () (trustpipe:pipeline_healthy == 1)\n        for: 10m", audienceTests},
+		{"SendsNotAllowed only above one breach in a thousand", alertsFile,
+			`consent_claim_mismatch_share", window="24h"} > 0)`, `consent_claim_mismatch_share", window="24h"} > 0.001)`, contactTests},
+		{"SendsNotAllowedHigh after unsubscribe 0.1 % -> 1 %", alertsFile,
+			`window="1h"} >= 0.001)`, `window="1h"} >= 0.01)`, contactTests},
+		{"SendsNotAllowedHigh without the consent rule", alertsFile,
+			"\n            or (trustpipe:indicator{indicator=\"consent_claim_mismatch_share\", window=\"1h\"} >= 0.01)", "", contactTests},
 		{"PersonalizationDefectsHigh without volume gate", alertsFile,
 			"\n          and on (indicator, window, dimension_value) (trustpipe:indicator_volume_ok:by_dimension == 1)", "", personalizationTests},
 		{"defect rates include the other group", recordingFile,

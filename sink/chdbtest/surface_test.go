@@ -37,7 +37,8 @@ const loadSettings = "block_size=10000 bucket=1m0s"
 
 // loadPair migrates both engines with every view and loads the
 // trust-spiral scenario ending now (a week), with a few dead letters and
-// re-sent duplicates, into both.
+// re-sent duplicates, and the ignored-unsubscribes scenario on a topic of
+// its own, into both.
 func loadPair(t *testing.T) chdbtest.Pair {
 	t.Helper()
 	p := chdbtest.OpenPair(t, surfaceViews())
@@ -46,6 +47,10 @@ func loadPair(t *testing.T) chdbtest.Pair {
 		End: time.Now().UTC().Truncate(time.Minute), InvalidRatio: 0.002, DuplicateRatio: 0.01}, sinktest.LoadOptions{})
 	t.Logf("ClickHouse %s: %d records (%d dead letters) loaded into both in %s",
 		p.Versions(), l.Records, l.Rejected, time.Since(start).Round(time.Millisecond))
+	// A second topic where sends should not have happened, so the contact
+	// state and contact_breaches hold rows.
+	p.Load(t, scenario.Config{Name: "ignored-unsubscribes", Events: 6000, Days: 14, Seed: 5, Contacts: 300,
+		End: time.Now().UTC().Truncate(time.Minute)}, sinktest.LoadOptions{Topic: "rogue-events"})
 	for _, st := range p.Stores() {
 		if err := st.CheckSettings(context.Background(), loadSettings); err != nil {
 			t.Fatal(err)
@@ -173,6 +178,12 @@ FROM system.columns WHERE database = '%s' AND table = '%s'`, db, name)
 			}
 			return h, err
 		})
+		// Contact state (sink/contacts.go): the same states, in the same
+		// order, with and without a cap that cuts the list.
+		for _, limit := range []int{5, 1_000_000} {
+			cq := aggregate.HistoryQuery{Topic: "rogue-events", Partition: part, Before: 1 << 40, Block: 1 << 30, ContactLimit: limit}
+			same(fmt.Sprintf("ContactHistory (partition %d, limit %d)", part, limit), func(st *sink.Store) (any, error) { return st.ContactHistory(ctx, cq) })
+		}
 	}
 	// Provenance (sink/lineage.go).
 	same("Provenance", func(st *sink.Store) (any, error) {

@@ -468,10 +468,10 @@ func minVolumes(idx indicator.IndexConfig) map[string]float64 {
 //	               audience: value and baseline of S signals, C counts in
 //	               both weeks, the shrinking-audience flag
 //
-// For the defaults (W = 4, I = 23, H = 12, WA = 2, A = 13, TopN = 10,
-// S = 3, C = 5) that is 4·1·74 + 4 + 24 + 4 + 4 + 15 + 2·(39 + 260 + 20 +
-// 22) + 17 = 1046 without a breakdown and 4·12·74 + 4 + 47 + 682 + 17 =
-// 4302 with one.
+// For the defaults (W = 4, I = 25, H = 12, WA = 2, A = 13, TopN = 10,
+// S = 3, C = 5) that is 4·1·80 + 4 + 26 + 4 + 4 + 15 + 2·(39 + 260 + 20 +
+// 22) + 17 = 1072 without a breakdown and 4·12·80 + 4 + 49 + 682 + 17 =
+// 4592 with one.
 func SeriesBound(cfg Config) int {
 	w, i := len(indicator.Windows()), len(indicator.All())
 	g := 1

@@ -106,6 +106,8 @@ func MigrationOneDatabase(db string) []string {
 		"DROP TABLE " + db + ".unique_engagement",
 		"DROP TABLE " + db + ".cohort_counts_blocks",
 		"DROP TABLE " + db + ".unique_engagement_blocks",
+		"DROP TABLE " + db + ".contact_breaches",
+		"DROP TABLE " + db + ".contact_state_blocks",
 		"DROP TABLE " + db + ".schema_migrations",
 		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY version",
 		"INSERT INTO " + db + ".schema_migrations (version, name, applied_at) SELECT 1, 'storage tables', now()",
