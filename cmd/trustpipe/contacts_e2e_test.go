@@ -2,15 +2,12 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
@@ -123,26 +120,9 @@ func TestSendsThatShouldNotHaveHappenedAreExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	oracle := newContactOracle()
-	w := kafkatest.Writer(brokers, "trust-events")
-	var batch []kafka.Message
-	for {
-		rec, ok := g.Next()
-		if ok {
-			rec = rec.Clone()
-			oracle.add(t, rec)
-			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
-		}
-		if len(batch) == 2000 || (!ok && len(batch) > 0) {
-			if err := w.WriteMessages(context.Background(), batch...); err != nil {
-				t.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-		if !ok {
-			break
-		}
-	}
-	w.Close()
+	produceGenerated(t, brokers, g, func(rec scenario.Record) {
+		oracle.add(t, rec)
+	})
 	from, to := end.AddDate(0, 0, -7), end
 	want := map[string]*float64{}
 	post, mismatch := oracle.set(want, from, to)

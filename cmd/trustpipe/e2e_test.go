@@ -129,21 +129,7 @@ func produceScenarioEnding(t *testing.T, brokers []string, name string, n int, i
 		t.Fatal(err)
 	}
 	p := produced{perTypeDay: map[typeDay]uint64{}, invalidValues: map[string]event.Reason{}, rawIDs: map[string]bool{}}
-	w := kafkatest.Writer(brokers, "trust-events")
-	defer w.Close()
-	var batch []kafka.Message
-	flush := func() {
-		if err := w.WriteMessages(context.Background(), batch...); err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-		batch = batch[:0]
-	}
-	for {
-		rec, ok := g.Next()
-		if !ok {
-			break
-		}
-		rec = rec.Clone()
+	produceGenerated(t, brokers, g, func(rec scenario.Record) {
 		p.total++
 		if rec.Invalid != "" {
 			p.invalidValues[string(rec.Value)] = rec.Invalid
@@ -156,14 +142,7 @@ func produceScenarioEnding(t *testing.T, brokers []string, name string, n int, i
 		if m := accountRe.FindSubmatch(rec.Value); m != nil {
 			p.rawIDs[string(m[1])] = true
 		}
-		batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
-		if len(batch) == 2000 {
-			flush()
-		}
-	}
-	if len(batch) > 0 {
-		flush()
-	}
+	})
 	return p
 }
 
@@ -417,4 +396,35 @@ func assertNoRawIDs(t *testing.T, conn driver.Conn, db string, raw map[string]bo
 		vals.Close()
 	}
 	t.Logf("scanned %d distinct values in %d String columns: no raw ids", scanned, len(cols))
+}
+
+// produceGenerated writes every record of g to the trust-events topic, in
+// batches, handing each to observe first (the tests' oracles count the
+// records they produced, independently of the pipeline).
+func produceGenerated(t *testing.T, brokers []string, g *scenario.Generator, observe func(scenario.Record)) {
+	t.Helper()
+	w := kafkatest.Writer(brokers, "trust-events")
+	defer w.Close()
+	var batch []kafka.Message
+	flush := func() {
+		if err := w.WriteMessages(context.Background(), batch...); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		batch = batch[:0]
+	}
+	for {
+		rec, ok := g.Next()
+		if !ok {
+			break
+		}
+		rec = rec.Clone()
+		observe(rec)
+		batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
+		if len(batch) == 2000 {
+			flush()
+		}
+	}
+	if len(batch) > 0 {
+		flush()
+	}
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
 	"github.com/trustpipe/trustpipe/sink"
@@ -188,29 +186,12 @@ func TestReportAccountsMatchProducedEvents(t *testing.T) {
 	}
 	oracle := accountOracle{}
 	raw := map[string]bool{}
-	w := kafkatest.Writer(brokers, "trust-events")
-	var batch []kafka.Message
-	for {
-		rec, ok := g.Next()
-		if ok {
-			rec = rec.Clone()
-			oracle.add(t, rec)
-			if len(rec.Key) > 0 {
-				raw[string(rec.Key)] = true
-			}
-			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
+	produceGenerated(t, brokers, g, func(rec scenario.Record) {
+		oracle.add(t, rec)
+		if len(rec.Key) > 0 {
+			raw[string(rec.Key)] = true
 		}
-		if len(batch) == 2000 || (!ok && len(batch) > 0) {
-			if err := w.WriteMessages(context.Background(), batch...); err != nil {
-				t.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-		if !ok {
-			break
-		}
-	}
-	w.Close()
+	})
 	for a := range oracle {
 		raw[a] = true
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"slices"
@@ -9,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
@@ -253,27 +250,10 @@ func TestProvenanceReportMatchesRecordsAcrossKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	lineage, prov := lineageOracle{}, newProvenanceOracle()
-	w := kafkatest.Writer(brokers, "trust-events")
-	var batch []kafka.Message
-	for {
-		rec, ok := g.Next()
-		if ok {
-			rec = rec.Clone()
-			lineage.add(t, rec)
-			prov.add(t, rec)
-			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
-		}
-		if len(batch) == 2000 || (!ok && len(batch) > 0) {
-			if err := w.WriteMessages(context.Background(), batch...); err != nil {
-				t.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-		if !ok {
-			break
-		}
-	}
-	w.Close()
+	produceGenerated(t, brokers, g, func(rec scenario.Record) {
+		lineage.add(t, rec)
+		prov.add(t, rec)
+	})
 
 	env := testEnv(brokers, chAddr, db, "TRUSTPIPE_BLOCK_SIZE=2000", "TRUSTPIPE_FLUSH_INTERVAL=200ms",
 		"TRUSTPIPE_LINEAGE_HORIZON=9000h", "TRUSTPIPE_LINEAGE_MAX_MESSAGES=1000000", "TRUSTPIPE_LINEAGE_MODELS=propensity-v2")

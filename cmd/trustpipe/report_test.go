@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/trustpipe/trustpipe/aggregate/event"
 	"github.com/trustpipe/trustpipe/aggregate/report"
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
@@ -542,31 +540,14 @@ func TestReportMatchesScenarioTotals(t *testing.T) {
 		t.Fatal(err)
 	}
 	reach, email, render, audience, lineage, contacts := reachOracle{}, emailOracle{}, renderOracle{}, newAudienceOracle(), lineageOracle{}, newContactOracle()
-	w := kafkatest.Writer(brokers, "trust-events")
-	var batch []kafka.Message
-	for {
-		rec, ok := g.Next()
-		if ok {
-			rec = rec.Clone()
-			reach.add(rec)
-			email.add(rec)
-			render.add(t, rec)
-			audience.add(t, rec)
-			lineage.add(t, rec)
-			contacts.add(t, rec)
-			batch = append(batch, kafka.Message{Key: rec.Key, Value: rec.Value, Time: rec.Time})
-		}
-		if len(batch) == 2000 || (!ok && len(batch) > 0) {
-			if err := w.WriteMessages(context.Background(), batch...); err != nil {
-				t.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-		if !ok {
-			break
-		}
-	}
-	w.Close()
+	produceGenerated(t, brokers, g, func(rec scenario.Record) {
+		reach.add(rec)
+		email.add(rec)
+		render.add(t, rec)
+		audience.add(t, rec)
+		lineage.add(t, rec)
+		contacts.add(t, rec)
+	})
 	stats := g.Stats()
 
 	httpAddr := freeAddr(t)
