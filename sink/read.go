@@ -241,12 +241,18 @@ func (s *Store) TopValues(ctx context.Context, dim string, p report.Period, n in
 	q := "SELECT " + dim + " AS dv, sum(events) AS n FROM " + s.countRows() + " WHERE " + cond +
 		" AND NOT has(?, " + dim + ") AND length(" + dim + ") <= " + strconv.Itoa(maxBytes) +
 		" GROUP BY dv ORDER BY n DESC, dv LIMIT " + strconv.Itoa(n)
-	// The empty value is always excluded, which also keeps the array
-	// non-empty: ClickHouse 18.16 types an empty one Array(Nothing), which
-	// has() rejects.
+	return s.topValues(ctx, "top "+dim+" values", q, args, exclude)
+}
+
+// topValues runs q, a "SELECT value, count … NOT has(?, value)" ranking,
+// with args and then exclude as its last argument, and returns the values
+// in order. The empty value is always excluded, which also keeps the
+// array non-empty: ClickHouse 18.16 types an empty one Array(Nothing),
+// which has() rejects.
+func (s *Store) topValues(ctx context.Context, what, q string, args []any, exclude []string) ([]string, error) {
 	exclude = append([]string{""}, exclude...)
 	var out []string
-	err := s.query(ctx, "top "+dim+" values", q, append(args, exclude), func(rows driver.Rows) error {
+	err := s.query(ctx, what, q, append(args, exclude), func(rows driver.Rows) error {
 		var v string
 		var events uint64
 		if err := rows.Scan(&v, &events); err != nil {
@@ -428,19 +434,7 @@ func (s *Store) CohortTopValues(ctx context.Context, dim, channel string, p repo
 	q := "SELECT " + dim + " AS dv, sum(events) AS n FROM " + s.db + "." + ViewCohortRows + " WHERE " + cond +
 		" AND event_type = 'delivered'" + ch + " AND NOT has(?, " + dim + ") AND length(" + dim + ") <= " + strconv.Itoa(maxBytes) +
 		" GROUP BY dv ORDER BY n DESC, dv LIMIT " + strconv.Itoa(n)
-	// The empty value is always excluded (see TopValues).
-	exclude = append([]string{""}, exclude...)
-	var out []string
-	err := s.query(ctx, "top cohort "+dim+" values", q, append(append(args, chArgs...), exclude), func(rows driver.Rows) error {
-		var v string
-		var events uint64
-		if err := rows.Scan(&v, &events); err != nil {
-			return err
-		}
-		out = append(out, v)
-		return nil
-	})
-	return out, err
+	return s.topValues(ctx, "top cohort "+dim+" values", q, append(args, chArgs...), exclude)
 }
 
 // CohortGroupTotals sums the cohorts of [p.From, p.To) on channel (""

@@ -293,14 +293,7 @@ func migratedDatabase(t *testing.T, env []string, chAddr, db string) driver.Conn
 	if out, err := migrate.CombinedOutput(); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
-	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = st.DropDatabase(context.Background())
-		_ = st.Close()
-	})
+	st := openLiveStore(t, chAddr, db)
 	return st.Conn()
 }
 
@@ -427,4 +420,19 @@ func produceGenerated(t *testing.T, brokers []string, g *scenario.Generator, obs
 	if len(batch) > 0 {
 		flush()
 	}
+}
+
+// openLiveStore opens the live tables of database db for a test's checks,
+// and drops the database when the test ends.
+func openLiveStore(t *testing.T, chAddr, db string) *sink.Store {
+	t.Helper()
+	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = st.DropDatabase(context.Background())
+		_ = st.Close()
+	})
+	return st
 }

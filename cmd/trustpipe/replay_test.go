@@ -127,12 +127,7 @@ func TestReplayLeavesTotalsUnchanged(t *testing.T) {
 	if out, code := runTrustpipe(t, env, "migrate"); code != 0 {
 		t.Fatalf("migrate: exit %d\n%s", code, out)
 	}
-	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
+	st := openLiveStore(t, chAddr, db)
 	conn := st.Conn()
 	for _, table := range []string{"trust_counts_blocks", "ingest_ledger_blocks"} {
 		if err := conn.Exec(context.Background(), "SYSTEM STOP MERGES "+db+"."+table); err != nil {
@@ -281,12 +276,7 @@ func TestShadowBackfillAndSwap(t *testing.T) {
 	if out, code := runTrustpipe(t, env, "migrate"); code != 0 {
 		t.Fatalf("migrate: exit %d\n%s", code, out)
 	}
-	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
+	st := openLiveStore(t, chAddr, db)
 	conn := st.Conn()
 	ledgerConsumed := func() uint64 { return queryUint(t, conn, "SELECT sum(consumed) FROM "+db+".ingest_ledger") }
 

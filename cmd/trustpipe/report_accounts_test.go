@@ -15,7 +15,6 @@ import (
 
 	"github.com/trustpipe/trustpipe/aggregate/scenario"
 	"github.com/trustpipe/trustpipe/consumers/kafkatest"
-	"github.com/trustpipe/trustpipe/sink"
 	"github.com/trustpipe/trustpipe/sink/sinktest"
 )
 
@@ -205,12 +204,7 @@ func TestReportAccountsMatchProducedEvents(t *testing.T) {
 	listed[0] = pseudonymOf(listed[0])
 	env := testEnv(brokers, chAddr, db, "TRUSTPIPE_BLOCK_SIZE=5000", "TRUSTPIPE_FLUSH_INTERVAL=200ms",
 		"TRUSTPIPE_TARGET_ACCOUNTS="+strings.Join(listed, ","))
-	st, err := sink.Open(context.Background(), sink.Config{Addr: chAddr, Database: db}, sink.LiveTables())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	t.Cleanup(func() { _ = st.DropDatabase(context.Background()) })
+	st := openLiveStore(t, chAddr, db)
 	proc, out := startTrustpipe(t, env, "run")
 	waitFor(t, "every record in the ledger", 3*time.Minute, out, func() bool {
 		c, err := st.Consumed(context.Background())
