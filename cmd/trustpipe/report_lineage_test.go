@@ -309,6 +309,10 @@ func TestProvenanceReportMatchesRecordsAcrossKill(t *testing.T) {
 			"complaint_rate":    ratio(float64(c.emailComplaints), float64(c.emailDelivered)),
 			"too_personal_rate": ratio(float64(c.tooPersonal), float64(c.delivered)),
 		}
+		wantBounds := map[string][2]float64{
+			"complaint_rate":    wilsonRoots(c.emailComplaints, c.emailDelivered),
+			"too_personal_rate": wilsonRoots(c.tooPersonal, c.delivered),
+		}
 		if len(f.Values) != len(wantRates) {
 			t.Errorf("%s: %d rates, want %d", key, len(f.Values), len(wantRates))
 		}
@@ -318,6 +322,10 @@ func TestProvenanceReportMatchesRecordsAcrossKill(t *testing.T) {
 			}
 			if v.Value != nil && (v.Low == nil || v.High == nil || *v.Low > *v.Value || *v.High < *v.Value || math.IsNaN(*v.High)) {
 				t.Errorf("%s %s: interval [%s, %s] does not hold %s", key, v.Name, fmtPtr(v.Low), fmtPtr(v.High), fmtPtr(v.Value))
+			}
+			if b := wantBounds[v.Name]; v.Value != nil && v.Low != nil && v.High != nil &&
+				(math.Abs(*v.Low-b[0]) > 1e-9 || math.Abs(*v.High-b[1]) > 1e-9) {
+				t.Errorf("%s %s: interval [%s, %s], want the Wilson score interval [%g, %g]", key, v.Name, fmtPtr(v.Low), fmtPtr(v.High), b[0], b[1])
 			}
 		}
 	}
@@ -336,4 +344,19 @@ func TestProvenanceReportMatchesRecordsAcrossKill(t *testing.T) {
 	if !strings.Contains(table, "PROVENANCE") || !strings.Contains(table, "third_party_intent") || !strings.Contains(table, "model:propensity-v2") {
 		t.Errorf("table lacks the provenance section:\n%s", table)
 	}
+}
+
+// wilsonRoots is the 95 % Wilson score interval of k successes in n trials,
+// computed apart from indicator.Wilson: the two p where the normal
+// approximation's score (p̂ − p)² = z²·p(1 − p)/n holds, the roots of
+// (1 + z²/n)·p² − (2p̂ + z²/n)·p + p̂² = 0.
+func wilsonRoots(k, n int) [2]float64 {
+	const z = 1.959963984540054 // the standard normal's 97.5th percentile
+	if n == 0 {
+		return [2]float64{0, 1}
+	}
+	ph, z2n := float64(k)/float64(n), z*z/float64(n)
+	a, b, c := 1+z2n, -(2*ph + z2n), ph*ph
+	d := math.Sqrt(b*b - 4*a*c)
+	return [2]float64{max((-b-d)/(2*a), 0), min((-b+d)/(2*a), 1)}
 }
