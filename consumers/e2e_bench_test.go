@@ -120,7 +120,7 @@ func benchRounds() int {
 // trustpipe's throughput as multiples of the engine's and the bare loop's,
 // its CPU time per event and its peak RSS.
 func benchEndToEnd(b *testing.B, s e2eStream) {
-	brokers := startBrokerProcess(b, s.partitions)
+	brokers, brokerPid := startBrokerProcess(b, s.partitions)
 	w := kafkatest.Writer(brokers, "bench")
 	batch := make([]kafka.Message, 0, 5000)
 	for i := range s.n {
@@ -135,21 +135,34 @@ func benchEndToEnd(b *testing.B, s e2eStream) {
 	}
 	w.Close()
 	st, cfg := sinktest.Open(b, nil)
+	others := newOtherProcesses(b, brokerPid)
 	if base := os.Getenv("TRUSTPIPE_BENCH_BASELINE"); base != "" {
-		compareBaseline(b, st, cfg, brokers, s.n, base)
+		compareBaseline(b, st, cfg, brokers, s.n, base, others)
 		return
 	}
-	var xEngine, xBare, tpRate, engRate, bareRate, cpu, rss []float64
+	var xEngine, xBare, tpRate, engRate, bareRate, cpu, rss, tpCH, engCH, tpBroker, engBroker []float64
 	for round := range benchRounds() {
-		bare := bareLoop(b, brokers, s.n)
-		eng := kafkaEngine(b, st, cfg, brokers[0], s.n, s.engineConsumers)
-		tp := trustpipeProcess(b, st, cfg, brokers, s.n)
+		var bare, eng float64
+		bareUse := others.measure(func() { bare = bareLoop(b, brokers, s.n) })
+		engUse := others.measure(func() { eng = kafkaEngine(b, st, cfg, brokers[0], s.n, s.engineConsumers) })
+		var tp pipelineRun
+		tpUse := others.measure(func() { tp = trustpipeProcess(b, st, cfg, brokers, s.n) })
 		b.Logf("round %d: trustpipe %.0f/s = %.2fx engine, %.2fx bare loop; %.2f µs CPU/event, %.0f MiB peak RSS (engine %.0f/s, bare loop %.0f/s)",
 			round+1, tp.rate, tp.rate/eng, tp.rate/bare, tp.cpuMicros, tp.peakMiB, eng, bare)
+		b.Logf("round %d: other processes' CPU per event: with trustpipe, %s; with the engine, %s; with the bare loop, %s",
+			round+1, tpUse.perEvent(s.n), engUse.perEvent(s.n), bareUse.perEvent(s.n))
 		xEngine, xBare = append(xEngine, tp.rate/eng), append(xBare, tp.rate/bare)
 		tpRate, engRate, bareRate = append(tpRate, tp.rate), append(engRate, eng), append(bareRate, bare)
 		cpu, rss = append(cpu, tp.cpuMicros), append(rss, tp.peakMiB)
+		tpCH, engCH = append(tpCH, tpUse.clickhouse.perEvent(s.n)), append(engCH, engUse.clickhouse.perEvent(s.n))
+		tpBroker, engBroker = append(tpBroker, tpUse.broker.perEvent(s.n)), append(engBroker, engUse.broker.perEvent(s.n))
 	}
+	if others.clickhousePid > 0 {
+		b.ReportMetric(median(tpCH), "ch-µs/event")
+		b.ReportMetric(median(engCH), "engine-ch-µs/event")
+	}
+	b.ReportMetric(median(tpBroker), "broker-µs/event")
+	b.ReportMetric(median(engBroker), "engine-broker-µs/event")
 	b.ReportMetric(median(xEngine), "x-engine")
 	b.ReportMetric(median(xBare), "x-bare")
 	b.ReportMetric(median(cpu), "cpu-µs/event")
@@ -162,21 +175,27 @@ func benchEndToEnd(b *testing.B, s e2eStream) {
 // compareBaseline runs, round after round, the pipeline of another build
 // of this test binary (base, e.g. built from main) and this build's, on the
 // same topic and ClickHouse, and reports this build's CPU time, throughput
-// and peak RSS as multiples of the baseline's: how a change is measured
-// side by side on the shared machine (TRUSTPIPE_BENCH_BASELINE=<binary>;
-// the Kafka engine and the bare loop are left out).
-func compareBaseline(b *testing.B, st *sink.Store, cfg sink.Config, brokers []string, n int, base string) {
-	var cpu, rate, rss []float64
+// and peak RSS, and the ClickHouse server's CPU time while each ran, as
+// multiples of the baseline's: how a change is measured side by side on the
+// shared machine (TRUSTPIPE_BENCH_BASELINE=<binary>; the Kafka engine and
+// the bare loop are left out).
+func compareBaseline(b *testing.B, st *sink.Store, cfg sink.Config, brokers []string, n int, base string, others otherProcesses) {
+	var cpu, rate, rss, ch []float64
 	for round := range benchRounds() {
-		old := trustpipeProcessOf(b, base, st, cfg, brokers, n)
-		cur := trustpipeProcess(b, st, cfg, brokers, n)
-		b.Logf("round %d: baseline %.0f/s, %.2f µs CPU/event, %.0f MiB; this build %.0f/s, %.2f µs CPU/event, %.0f MiB",
-			round+1, old.rate, old.cpuMicros, old.peakMiB, cur.rate, cur.cpuMicros, cur.peakMiB)
+		var old, cur pipelineRun
+		oldUse := others.measure(func() { old = trustpipeProcessOf(b, base, st, cfg, brokers, n) })
+		curUse := others.measure(func() { cur = trustpipeProcess(b, st, cfg, brokers, n) })
+		b.Logf("round %d: baseline %.0f/s, %.2f µs CPU/event, %.0f MiB (%s); this build %.0f/s, %.2f µs CPU/event, %.0f MiB (%s)",
+			round+1, old.rate, old.cpuMicros, old.peakMiB, oldUse.perEvent(n), cur.rate, cur.cpuMicros, cur.peakMiB, curUse.perEvent(n))
 		cpu, rate, rss = append(cpu, cur.cpuMicros/old.cpuMicros), append(rate, cur.rate/old.rate), append(rss, cur.peakMiB/old.peakMiB)
+		ch = append(ch, float64(curUse.clickhouse)/float64(oldUse.clickhouse))
 	}
 	b.ReportMetric(median(cpu), "cpu-x-baseline")
 	b.ReportMetric(median(rate), "rate-x-baseline")
 	b.ReportMetric(median(rss), "rss-x-baseline")
+	if others.clickhousePid > 0 {
+		b.ReportMetric(median(ch), "ch-cpu-x-baseline")
+	}
 }
 
 func median(v []float64) float64 {
@@ -455,7 +474,7 @@ func serveBroker(partitions int) {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
-func startBrokerProcess(b *testing.B, partitions int) []string {
+func startBrokerProcess(b *testing.B, partitions int) ([]string, int) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), brokerEnv+"="+strconv.Itoa(partitions))
@@ -479,5 +498,5 @@ func startBrokerProcess(b *testing.B, partitions int) []string {
 	if err != nil {
 		b.Fatalf("broker process: %v", err)
 	}
-	return []string{strings.TrimSpace(addr)}
+	return []string{strings.TrimSpace(addr)}, cmd.Process.Pid
 }
