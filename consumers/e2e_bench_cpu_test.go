@@ -40,12 +40,14 @@ type cpuUse time.Duration
 
 func (c cpuUse) perEvent(n int) float64 { return float64(time.Duration(c).Microseconds()) / float64(n) }
 
+// othersUse is the other processes' CPU time during one contender's run.
 type othersUse struct {
 	clickhouse, broker cpuUse
 	clickhouseKnown    bool
 }
 
-func (u othersUse) perEvent(n int) string {
+// summary describes u per event of a run of n events, for the round logs.
+func (u othersUse) summary(n int) string {
 	ch := "not measured"
 	if u.clickhouseKnown {
 		ch = fmt.Sprintf("%.2f µs", u.clickhouse.perEvent(n))

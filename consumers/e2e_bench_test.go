@@ -150,7 +150,7 @@ func benchEndToEnd(b *testing.B, s e2eStream) {
 		b.Logf("round %d: trustpipe %.0f/s = %.2fx engine, %.2fx bare loop; %.2f µs CPU/event, %.0f MiB peak RSS (engine %.0f/s, bare loop %.0f/s)",
 			round+1, tp.rate, tp.rate/eng, tp.rate/bare, tp.cpuMicros, tp.peakMiB, eng, bare)
 		b.Logf("round %d: other processes' CPU per event: with trustpipe, %s; with the engine, %s; with the bare loop, %s",
-			round+1, tpUse.perEvent(s.n), engUse.perEvent(s.n), bareUse.perEvent(s.n))
+			round+1, tpUse.summary(s.n), engUse.summary(s.n), bareUse.summary(s.n))
 		xEngine, xBare = append(xEngine, tp.rate/eng), append(xBare, tp.rate/bare)
 		tpRate, engRate, bareRate = append(tpRate, tp.rate), append(engRate, eng), append(bareRate, bare)
 		cpu, rss = append(cpu, tp.cpuMicros), append(rss, tp.peakMiB)
@@ -186,7 +186,7 @@ func compareBaseline(b *testing.B, st *sink.Store, cfg sink.Config, brokers []st
 		oldUse := others.measure(func() { old = trustpipeProcessOf(b, base, st, cfg, brokers, n) })
 		curUse := others.measure(func() { cur = trustpipeProcess(b, st, cfg, brokers, n) })
 		b.Logf("round %d: baseline %.0f/s, %.2f µs CPU/event, %.0f MiB (%s); this build %.0f/s, %.2f µs CPU/event, %.0f MiB (%s)",
-			round+1, old.rate, old.cpuMicros, old.peakMiB, oldUse.perEvent(n), cur.rate, cur.cpuMicros, cur.peakMiB, curUse.perEvent(n))
+			round+1, old.rate, old.cpuMicros, old.peakMiB, oldUse.summary(n), cur.rate, cur.cpuMicros, cur.peakMiB, curUse.summary(n))
 		cpu, rate, rss = append(cpu, cur.cpuMicros/old.cpuMicros), append(rate, cur.rate/old.rate), append(rss, cur.peakMiB/old.peakMiB)
 		ch = append(ch, float64(curUse.clickhouse)/float64(oldUse.clickhouse))
 	}
