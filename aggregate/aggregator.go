@@ -69,8 +69,11 @@ type blockState struct {
 	watermark   int64
 	ledgerDirty bool
 
-	// keys numbers the block's count keys; entries[i] counts keys.keys[i].
-	keys    keyIndex[Key]
+	// strs interns the string dimensions of the block's keys; keys numbers
+	// the block's count keys, packed (see packedKey), and entries[i] counts
+	// keys.keys[i].
+	strs    stringTable
+	keys    keyIndex[packedKey]
 	entries []entry
 	dirty   []int32 // indexes of entries changed since the last snapshot
 
@@ -212,20 +215,15 @@ func (a *Aggregator) recordID(b *blockState, offset int64, h uint64, t int64, du
 // count adds one event, read at offset with Kafka record time recordTime,
 // to block b's counts, engaged contacts, cohorts and lineage.
 func (a *Aggregator) count(b *blockState, offset int64, recordTime time.Time, ev *event.Event) {
-	key := Key{
-		Bucket:          floorDiv(ev.OccurredAt.Unix(), a.bucketSecs) * a.bucketSecs,
-		EventType:       ev.Type,
-		Detail:          ev.Detail,
-		CampaignID:      ev.CampaignID,
-		Channel:         ev.Channel,
-		Segment:         ev.Segment,
-		Source:          ev.Source,
-		Personalization: ev.Personalization,
-		ConsentTier:     ev.ConsentTier,
+	key := packedKey{
+		bucket:      floorDiv(ev.OccurredAt.Unix(), a.bucketSecs) * a.bucketSecs,
+		eventType:   ev.Type,
+		consentTier: ev.ConsentTier,
+		dims: [6]int32{b.strs.id(ev.Detail), b.strs.id(ev.CampaignID), b.strs.id(ev.Channel),
+			b.strs.id(ev.Segment), b.strs.id(ev.Source), b.strs.id(ev.Personalization)},
 	}
 	i, h, ok := b.keys.find(key)
 	if !ok {
-		key.clone()
 		i = b.keys.add(key, h)
 		b.entries = append(b.entries, entry{})
 	}
@@ -277,7 +275,7 @@ func (a *Aggregator) addCohort(b *blockState, ev *event.Event) {
 	}
 	i, h, ok := b.cohortKeys.find(key)
 	if !ok {
-		// Decoded events alias the record's bytes (see Key.clone).
+		// Decoded events alias the record's bytes (see stringTable.id).
 		key.Detail, key.CampaignID, key.Channel = strings.Clone(key.Detail), strings.Clone(key.CampaignID), strings.Clone(key.Channel)
 		key.MailboxProvider, key.SendingDomain = strings.Clone(key.MailboxProvider), strings.Clone(key.SendingDomain)
 		i = b.cohortKeys.add(key, h)
@@ -327,7 +325,7 @@ func (a *Aggregator) addCohort(b *blockState, ev *event.Event) {
 func (a *Aggregator) addClick(b *blockState, key ClickKey) {
 	i, h, ok := b.clickKeys.find(key)
 	if !ok {
-		// Decoded events alias the record's bytes (see Key.clone).
+		// Decoded events alias the record's bytes (see stringTable.id).
 		key.CampaignID, key.Channel, key.Contact = strings.Clone(key.CampaignID), strings.Clone(key.Channel), strings.Clone(key.Contact)
 		i = b.clickKeys.add(key, h)
 		b.clicks = append(b.clicks, clickEntry{})
@@ -400,13 +398,27 @@ func (a *Aggregator) addContact(b *blockState, ev *event.Event) {
 	a.pending++
 }
 
-// clone gives the key's strings their own memory. Decoded events alias the
-// fetched record's bytes (zero-copy), so a stored key would otherwise keep a
-// whole record alive — about 64 KiB per distinct key with large records.
-// Only new keys are cloned: counting an existing key allocates nothing.
-func (k *Key) clone() {
-	k.Detail, k.CampaignID, k.Channel = strings.Clone(k.Detail), strings.Clone(k.CampaignID), strings.Clone(k.Channel)
-	k.Segment, k.Source, k.Personalization = strings.Clone(k.Segment), strings.Clone(k.Source), strings.Clone(k.Personalization)
+// packedKey is a Key within one block with its strings numbered by the
+// block's stringTable (dims: Detail, CampaignID, Channel, Segment, Source,
+// Personalization). It holds no pointers, so the block's keys cost the
+// garbage collector nothing to scan, and it is 40 bytes where a Key is 120.
+// Two keys of a block are equal exactly when their packed keys are: the
+// table numbers equal strings alike and different strings apart.
+type packedKey struct {
+	bucket      int64
+	dims        [6]int32
+	eventType   event.Type
+	consentTier uint8
+}
+
+// key is the Key that k packs in a block whose strings are t; its strings
+// share the table's memory.
+func (k *packedKey) key(t *stringTable) Key {
+	return Key{
+		Bucket: k.bucket, EventType: k.eventType, ConsentTier: k.consentTier,
+		Detail: t.str(k.dims[0]), CampaignID: t.str(k.dims[1]), Channel: t.str(k.dims[2]),
+		Segment: t.str(k.dims[3]), Source: t.str(k.dims[4]), Personalization: t.str(k.dims[5]),
+	}
 }
 
 // partition returns the state of a partition, creating it, and caches it
@@ -484,7 +496,7 @@ func (a *Aggregator) newBlock(ref BlockRef, first int64) *blockState {
 		b.states.BlockRef, b.states.Base = ref, ref.Block*a.cfg.BlockSize
 		return b
 	}
-	b := &blockState{ref: ref, first: first, keys: newKeyIndex[Key](a.seed), contacts: newKeyIndex[ContactRow](a.seed),
+	b := &blockState{ref: ref, first: first, strs: stringTable{newKeyIndex[string](a.seed)}, keys: newKeyIndex[packedKey](a.seed), contacts: newKeyIndex[ContactRow](a.seed),
 		cohortKeys: newKeyIndex[CohortKey](a.seed), uniques: newKeyIndex[UniqueRow](a.seed), clickKeys: newKeyIndex[ClickKey](a.seed),
 		accounts: newAccountState(), lineageIndex: make(map[LineageKey]int32)}
 	b.ids.BlockRef, b.ids.Base = ref, ref.Block*a.cfg.BlockSize
@@ -498,6 +510,7 @@ func (a *Aggregator) release(b *blockState) {
 	if len(a.free) >= maxFreeBlocks {
 		return
 	}
+	b.strs.reset()
 	b.keys.reset()
 	b.contacts.reset()
 	b.cohortKeys.reset()
@@ -635,7 +648,7 @@ func (b *blockState) snapshot(s *Snapshot, complete bool, blockSize int64) {
 	for _, i := range b.dirty {
 		e := &b.entries[i]
 		e.dirty = false
-		s.Counts = append(s.Counts, CountRow{Key: b.keys.keys[i], BlockRef: b.ref, Counts: e.c, Version: version})
+		s.Counts = append(s.Counts, CountRow{Key: b.keys.keys[i].key(&b.strs), BlockRef: b.ref, Counts: e.c, Version: version})
 	}
 	b.dirty = b.dirty[:0]
 	s.Contacts = append(s.Contacts, b.contacts.keys[b.contactsStored:]...)

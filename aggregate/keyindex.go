@@ -44,7 +44,7 @@ func (x *keyIndex[K]) findHashed(k K, h uint64) (int32, bool) {
 }
 
 // add numbers k, which find did not know, under its hash h. k must own its
-// memory (see Key.clone): it is kept until reset.
+// memory (see stringTable.id): it is kept until reset.
 func (x *keyIndex[K]) add(k K, h uint64) int32 {
 	i := int32(len(x.keys))
 	x.keys = append(x.keys, k)

@@ -330,7 +330,7 @@ func (a *Aggregator) addLineage(b *blockState, k LineageKey, ev *event.Event) {
 	k.EventType, k.Detail, k.CampaignID, k.Channel = ev.Type, ev.Detail, ev.CampaignID, ev.Channel
 	i, ok := b.lineageIndex[k]
 	if !ok {
-		// Decoded events alias the record's bytes (see Key.clone).
+		// Decoded events alias the record's bytes (see stringTable.id).
 		k.Detail, k.CampaignID, k.Channel = strings.Clone(k.Detail), strings.Clone(k.CampaignID), strings.Clone(k.Channel)
 		i = int32(len(b.lineage))
 		b.lineage = append(b.lineage, lineageEntry{key: k})
