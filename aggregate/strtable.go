@@ -47,8 +47,5 @@ func (t *stringTable) str(id int32) string {
 	return t.ids.keys[id-1]
 }
 
-// len is the number of entries (the empty string apart).
-func (t *stringTable) len() int { return t.ids.len() }
-
 // reset forgets every entry, keeping the grown capacity.
 func (t *stringTable) reset() { t.ids.reset() }
