@@ -28,6 +28,9 @@ func newOtherProcesses(b *testing.B, brokerPid int) otherProcesses {
 		if err != nil {
 			b.Fatalf("%s=%q: not a process id", clickhousePidEnv, v)
 		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err != nil {
+			b.Fatalf("%s=%d: no such process (%v): give the pid of the ClickHouse server at TRUSTPIPE_TEST_CLICKHOUSE_ADDR, or unset it", clickhousePidEnv, pid, err)
+		}
 		o.clickhousePid = pid
 	} else {
 		b.Logf("%s is not set: ClickHouse's CPU per event is not measured (make bench sets it)", clickhousePidEnv)

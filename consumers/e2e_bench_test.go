@@ -121,6 +121,7 @@ func benchRounds() int {
 // its CPU time per event and its peak RSS.
 func benchEndToEnd(b *testing.B, s e2eStream) {
 	brokers, brokerPid := startBrokerProcess(b, s.partitions)
+	others := newOtherProcesses(b, brokerPid)
 	w := kafkatest.Writer(brokers, "bench")
 	batch := make([]kafka.Message, 0, 5000)
 	for i := range s.n {
@@ -135,7 +136,6 @@ func benchEndToEnd(b *testing.B, s e2eStream) {
 	}
 	w.Close()
 	st, cfg := sinktest.Open(b, nil)
-	others := newOtherProcesses(b, brokerPid)
 	if base := os.Getenv("TRUSTPIPE_BENCH_BASELINE"); base != "" {
 		compareBaseline(b, st, cfg, brokers, s.n, base, others)
 		return
