@@ -151,6 +151,7 @@ func benchEndToEnd(b *testing.B, s e2eStream) {
 			round+1, tp.rate, tp.rate/eng, tp.rate/bare, tp.cpuMicros, tp.peakMiB, eng, bare)
 		b.Logf("round %d: other processes' CPU per event: with trustpipe, %s; with the engine, %s; with the bare loop, %s",
 			round+1, tpUse.summary(s.n), engUse.summary(s.n), bareUse.summary(s.n))
+		b.Logf("round %d: trustpipe: %s", round+1, tp.rows)
 		xEngine, xBare = append(xEngine, tp.rate/eng), append(xBare, tp.rate/bare)
 		tpRate, engRate, bareRate = append(tpRate, tp.rate), append(engRate, eng), append(bareRate, bare)
 		cpu, rss = append(cpu, tp.cpuMicros), append(rss, tp.peakMiB)
@@ -187,6 +188,9 @@ func compareBaseline(b *testing.B, st *sink.Store, cfg sink.Config, brokers []st
 		curUse := others.measure(func() { cur = trustpipeProcess(b, st, cfg, brokers, n) })
 		b.Logf("round %d: baseline %.0f/s, %.2f µs CPU/event, %.0f MiB (%s); this build %.0f/s, %.2f µs CPU/event, %.0f MiB (%s)",
 			round+1, old.rate, old.cpuMicros, old.peakMiB, oldUse.summary(n), cur.rate, cur.cpuMicros, cur.peakMiB, curUse.summary(n))
+		if old.rows != "" || cur.rows != "" {
+			b.Logf("round %d: baseline: %s; this build: %s", round+1, old.rows, cur.rows)
+		}
 		cpu, rate, rss = append(cpu, cur.cpuMicros/old.cpuMicros), append(rate, cur.rate/old.rate), append(rss, cur.peakMiB/old.peakMiB)
 		ch = append(ch, float64(curUse.clickhouse)/float64(oldUse.clickhouse))
 	}
@@ -257,7 +261,60 @@ func waitFor(b *testing.B, st *sink.Store, q string, n int, who string) {
 	}
 }
 
-type pipelineRun struct{ rate, cpuMicros, peakMiB float64 }
+type pipelineRun struct {
+	rate, cpuMicros, peakMiB float64
+	rows                     string // rows written per event, by table (rowsPerEvent)
+}
+
+// rowsLine is the child's report of the rows it wrote, after its VmHWM line:
+// "rows account_contacts=N accounts=N ...".
+const rowsLine = "rows"
+
+// rowsWritten is the rows line of the pipeline whose metrics are on reg:
+// trustpipe_rows_written_total by table.
+func rowsWritten(reg *prometheus.Registry) (string, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return "", err
+	}
+	line := rowsLine
+	for _, mf := range mfs {
+		if mf.GetName() != "trustpipe_rows_written_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			line += fmt.Sprintf(" %s=%.0f", m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+		}
+	}
+	return line, nil
+}
+
+// rowsPerEvent turns the child's rows line into rows per event by table
+// ("counts 0.52, contacts 0.31, ..."), the tables it wrote nothing to left
+// out; "" when the child (a baseline build) printed none.
+func rowsPerEvent(out string, n int) string {
+	var parts []string
+	total := 0.0
+	for _, line := range strings.Split(out, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != rowsLine {
+			continue
+		}
+		for _, f := range fields[1:] {
+			table, count, _ := strings.Cut(f, "=")
+			rows, err := strconv.Atoi(count)
+			if err != nil || rows == 0 {
+				continue
+			}
+			total += float64(rows)
+			parts = append(parts, fmt.Sprintf("%s %.2f", table, float64(rows)/float64(n)))
+		}
+	}
+	if parts == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.2f rows written per event (%s)", total/float64(n), strings.Join(parts, ", "))
+}
 
 // trustpipeProcess runs the pipeline in a child process (see
 // pipelineProcessEnv) until the ledger accounts for n records, and returns
@@ -309,7 +366,8 @@ func trustpipeProcessOf(b *testing.B, bin string, st *sink.Store, cfg sink.Confi
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return pipelineRun{rate: float64(n) / elapsed.Seconds(), cpuMicros: float64(cpu.Microseconds()) / float64(n), peakMiB: peakKiB / 1024}
+	return pipelineRun{rate: float64(n) / elapsed.Seconds(), cpuMicros: float64(cpu.Microseconds()) / float64(n), peakMiB: peakKiB / 1024,
+		rows: rowsPerEvent(out.String(), n)}
 }
 
 // pipelineProcessEnv makes the test binary run the pipeline (see TestMain)
@@ -324,7 +382,8 @@ type pipelineSpec struct {
 
 // servePipeline is the child of trustpipeProcess: the pipeline as
 // `trustpipe run` builds it, with the defaults. When done, it prints its
-// peak RSS (the VmHWM line of /proc/self/status) on standard output.
+// peak RSS (the VmHWM line of /proc/self/status) and the rows it wrote by
+// table (rowsLine) on standard output.
 func servePipeline(specJSON string) error {
 	var spec pipelineSpec
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
@@ -357,8 +416,9 @@ func servePipeline(specJSON string) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
 	p, err := New(DefaultConfig(), Deps{Fetcher: r, Committer: r, Store: st, History: st, DeadLetters: discard{}, Pseudonyms: pseudonyms,
-		Metrics: NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: NewMetrics(reg), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Rebalances:   func() int64 { return r.Stats().Rebalances },
 		Transactions: NewTransactions(spec.Brokers, nil, FetchMaxBytes)})
 	if err != nil {
@@ -378,6 +438,11 @@ func servePipeline(specJSON string) error {
 			fmt.Println(strings.Join(strings.Fields(line), " "))
 		}
 	}
+	rows, gerr := rowsWritten(reg)
+	if gerr != nil {
+		return gerr
+	}
+	fmt.Println(rows)
 	return err
 }
 

@@ -45,8 +45,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Every table's series exists from the start, so rate() sees the first
 	// rows written.
-	for _, table := range []string{"counts", "contacts", "cohorts", "uniques", "clicks", "accounts", "account_contacts", "ids", "contact_states", "ledger"} {
-		m.rowsWritten.WithLabelValues(table)
+	for _, t := range rowsByTable(&aggregate.Snapshot{}) {
+		m.rowsWritten.WithLabelValues(t.table)
 	}
 	return m
 }
@@ -56,16 +56,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) Stored(snap *aggregate.Snapshot, took time.Duration, at time.Time) {
 	m.flushDuration.Observe(took.Seconds())
 	m.lastFlush.Set(float64(at.UnixNano()) / 1e9)
-	m.rowsWritten.WithLabelValues("counts").Add(float64(len(snap.Counts)))
-	m.rowsWritten.WithLabelValues("contacts").Add(float64(len(snap.Contacts)))
-	m.rowsWritten.WithLabelValues("cohorts").Add(float64(len(snap.Cohorts)))
-	m.rowsWritten.WithLabelValues("uniques").Add(float64(len(snap.Uniques)))
-	m.rowsWritten.WithLabelValues("clicks").Add(float64(len(snap.Clicks)))
-	m.rowsWritten.WithLabelValues("accounts").Add(float64(len(snap.Accounts)))
-	m.rowsWritten.WithLabelValues("account_contacts").Add(float64(len(snap.AccountContacts)))
-	m.rowsWritten.WithLabelValues("ids").Add(float64(len(snap.IDs)))
-	m.rowsWritten.WithLabelValues("contact_states").Add(float64(len(snap.ContactStates)))
-	m.rowsWritten.WithLabelValues("ledger").Add(float64(len(snap.Ledger)))
+	for _, t := range rowsByTable(snap) {
+		m.rowsWritten.WithLabelValues(t.table).Add(float64(t.rows))
+	}
+}
+
+// tableRows is how many rows a snapshot writes to one storage table.
+type tableRows struct {
+	table string // the table label of trustpipe_rows_written_total
+	rows  int
+}
+
+// rowsByTable lists the rows a snapshot writes, table by table: the one
+// list of tables behind trustpipe_rows_written_total.
+func rowsByTable(snap *aggregate.Snapshot) []tableRows {
+	return []tableRows{
+		{"counts", len(snap.Counts)}, {"contacts", len(snap.Contacts)}, {"cohorts", len(snap.Cohorts)},
+		{"uniques", len(snap.Uniques)}, {"clicks", len(snap.Clicks)}, {"accounts", len(snap.Accounts)},
+		{"account_contacts", len(snap.AccountContacts)}, {"ids", len(snap.IDs)}, {"lineage", len(snap.Lineage)},
+		{"messages", len(snap.Messages)}, {"contact_states", len(snap.ContactStates)}, {"ledger", len(snap.Ledger)},
+	}
 }
 
 // Failed counts a failed attempt to store a snapshot.

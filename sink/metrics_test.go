@@ -19,7 +19,8 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := sink.NewMetrics(reg)
 	m.Stored(&aggregate.Snapshot{Counts: make([]aggregate.CountRow, 3), Uniques: make([]aggregate.UniqueRow, 4), Clicks: make([]aggregate.ClickRow, 5), IDs: make([]aggregate.IDBlock, 2), Ledger: make([]aggregate.LedgerRow, 1),
-		Accounts: make([]aggregate.AccountRow, 7), AccountContacts: make([]aggregate.AccountContactRow, 6)},
+		Accounts: make([]aggregate.AccountRow, 7), AccountContacts: make([]aggregate.AccountContactRow, 6),
+		Lineage: make([]aggregate.LineageRow, 8), Messages: make([]aggregate.MessageBlock, 9)},
 		1500*time.Millisecond, time.Unix(1700000000, 0))
 	m.Failed()
 	m.Failed()
@@ -39,6 +40,8 @@ trustpipe_rows_written_total{table="contacts"} 0
 trustpipe_rows_written_total{table="counts"} 3
 trustpipe_rows_written_total{table="ids"} 2
 trustpipe_rows_written_total{table="ledger"} 1
+trustpipe_rows_written_total{table="lineage"} 8
+trustpipe_rows_written_total{table="messages"} 9
 trustpipe_rows_written_total{table="uniques"} 4
 # HELP trustpipe_sink_errors_total Failed attempts to store a snapshot (ClickHouse or dead-letter topic).
 # TYPE trustpipe_sink_errors_total counter
