@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -291,7 +292,8 @@ func rowsWritten(reg *prometheus.Registry) (string, error) {
 
 // rowsPerEvent turns the child's rows line into rows per event by table
 // ("counts 0.52, contacts 0.31, ..."), the tables it wrote nothing to left
-// out; "" when the child (a baseline build) printed none.
+// out; "" when the child (a baseline build) printed none; a malformed line
+// says so rather than being left out.
 func rowsPerEvent(out string, n int) string {
 	var parts []string
 	total := 0.0
@@ -303,7 +305,10 @@ func rowsPerEvent(out string, n int) string {
 		for _, f := range fields[1:] {
 			table, count, _ := strings.Cut(f, "=")
 			rows, err := strconv.Atoi(count)
-			if err != nil || rows == 0 {
+			if err != nil {
+				return fmt.Sprintf("unreadable rows line %q: %v", line, err)
+			}
+			if rows == 0 {
 				continue
 			}
 			total += float64(rows)
@@ -440,7 +445,7 @@ func servePipeline(specJSON string) error {
 	}
 	rows, gerr := rowsWritten(reg)
 	if gerr != nil {
-		return gerr
+		return errors.Join(err, fmt.Errorf("rows written: %w", gerr))
 	}
 	fmt.Println(rows)
 	return err
@@ -564,4 +569,17 @@ func startBrokerProcess(b *testing.B, partitions int) ([]string, int) {
 		b.Fatalf("broker process: %v", err)
 	}
 	return []string{strings.TrimSpace(addr)}, cmd.Process.Pid
+}
+
+// TestRowsPerEvent: the bench's rows-per-event line from a child's output.
+func TestRowsPerEvent(t *testing.T) {
+	for _, tc := range []struct{ out, want string }{
+		{"VmHWM: 1000 kB\nrows counts=680 ids=0 uniques=260\n", "0.94 rows written per event (counts 0.68, uniques 0.26)"},
+		{"VmHWM: 1000 kB\n", ""}, // a baseline build that prints no rows line
+		{"VmHWM: 1000 kB\nrows counts=6.8e+02\n", `unreadable rows line "rows counts=6.8e+02": strconv.Atoi: parsing "6.8e+02": invalid syntax`},
+	} {
+		if got := rowsPerEvent(tc.out, 1000); got != tc.want {
+			t.Errorf("rowsPerEvent(%q) = %q, want %q", tc.out, got, tc.want)
+		}
+	}
 }
